@@ -1,0 +1,182 @@
+//! An exact (Kulisch-style) accumulator: a wide two's-complement fixed-point register that adds
+//! `int * 2^exp` terms without any rounding, then rounds once. This is how the reference profile
+//! defines reduce-sum and every MXINT8 reduction: the result cannot depend on summation order.
+
+use crate::float::{Dyadic, Format, Value};
+use crate::status::{RoundingMode, Status, StatusAnd};
+
+const LIMBS: usize = 10;
+/// Weight of the register's least significant bit. The smallest term the project adds is an MXINT8
+/// block product `2^(-127-127-12) = 2^-266`; FP32 subnormals are `2^-149`.
+pub const ACC_LSB_EXP: i32 = -320;
+/// Largest term exponent accepted: MXINT8 block products reach `2^(127+127-12) * 2^20`; 640 bits
+/// leave room for 2^50 such terms above that.
+pub const ACC_MAX_TERM_EXP: i32 = 256;
+
+/// Exact sum of terms, with IEEE special-value bookkeeping.
+#[derive(Clone, Debug)]
+pub struct ExactAcc {
+    limbs: [u64; LIMBS],
+    nan: bool,
+    pos_inf: bool,
+    neg_inf: bool,
+    /// Whether every addend so far was `-0` (an IEEE sum of only `-0` is `-0`).
+    only_neg_zeros: bool,
+    empty: bool,
+}
+
+impl Default for ExactAcc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExactAcc {
+    pub fn new() -> Self {
+        ExactAcc {
+            limbs: [0; LIMBS],
+            nan: false,
+            pos_inf: false,
+            neg_inf: false,
+            only_neg_zeros: true,
+            empty: true,
+        }
+    }
+
+    /// Add `int * 2^exp` exactly. `exp` must lie in `ACC_LSB_EXP..=ACC_MAX_TERM_EXP`.
+    #[inline]
+    pub fn add_int(&mut self, int: i64, exp: i32) {
+        self.empty = false;
+        self.only_neg_zeros = false;
+        if int == 0 {
+            return;
+        }
+        debug_assert!((ACC_LSB_EXP..=ACC_MAX_TERM_EXP).contains(&exp));
+        let pos = (exp - ACC_LSB_EXP) as usize;
+        let (idx, off) = (pos / 64, pos % 64);
+        let v = (int as i128) << off;
+        let ext = if v < 0 { u64::MAX } else { 0 };
+        let mut carry = false;
+        for (i, limb) in self.limbs[idx..].iter_mut().enumerate() {
+            let addend = match i {
+                0 => v as u64,
+                1 => (v >> 64) as u64,
+                _ => ext,
+            };
+            let (s1, c1) = limb.overflowing_add(addend);
+            let (s2, c2) = s1.overflowing_add(carry as u64);
+            *limb = s2;
+            carry = c1 || c2;
+            if i >= 1 && ext == 0 && !carry {
+                break;
+            }
+        }
+    }
+
+    /// Add the exact value of a float.
+    pub fn add_value(&mut self, v: Value) {
+        match v {
+            Value::NaN => {
+                self.empty = false;
+                self.nan = true;
+            }
+            Value::Inf { neg } => {
+                self.empty = false;
+                self.only_neg_zeros = false;
+                if neg {
+                    self.neg_inf = true
+                } else {
+                    self.pos_inf = true
+                }
+            }
+            Value::Zero { neg } => {
+                self.empty = false;
+                if !neg {
+                    self.only_neg_zeros = false;
+                }
+            }
+            Value::Finite(d) => {
+                debug_assert!(d.sig < 1 << 63 && !d.sticky);
+                let int = d.sig as i64;
+                self.add_int(if d.neg { -int } else { int }, d.exp);
+            }
+        }
+    }
+
+    /// Mark the sum NaN (an MXINT8 block with a NaN scale took part).
+    pub fn add_nan(&mut self) {
+        self.empty = false;
+        self.nan = true;
+    }
+
+    /// The exact sum as a [`Value`] (the sticky bit summarises bits below the top 128).
+    pub fn value(&self) -> StatusAnd<Value> {
+        if self.nan || (self.pos_inf && self.neg_inf) {
+            let status = if self.nan {
+                Status::OK
+            } else {
+                Status::INVALID
+            };
+            return StatusAnd::new(Value::NaN, status);
+        }
+        if self.pos_inf || self.neg_inf {
+            return StatusAnd::new(Value::Inf { neg: self.neg_inf }, Status::OK);
+        }
+        let neg = self.limbs[LIMBS - 1] >> 63 == 1;
+        let mag = if neg { negate(&self.limbs) } else { self.limbs };
+        let Some(top) = (0..LIMBS).rev().find(|&i| mag[i] != 0) else {
+            // Exact zero: -0 only if every addend was -0 (docs/numerics.md: in every mode).
+            let neg = self.only_neg_zeros && !self.empty;
+            return StatusAnd::new(Value::Zero { neg }, Status::OK);
+        };
+        // Gather the top 128 bits starting at the leading one, and a sticky bit for the rest.
+        let lz = mag[top].leading_zeros();
+        let bit = |i: usize| if i < LIMBS { mag[i] } else { 0 };
+        let get = |i: isize| if i >= 0 { bit(i as usize) } else { 0 };
+        let t = top as isize;
+        let w0 = get(t);
+        let w1 = get(t - 1);
+        let w2 = get(t - 2);
+        let hi = if lz == 0 {
+            w0
+        } else {
+            (w0 << lz) | (w1 >> (64 - lz))
+        };
+        let lo = if lz == 0 {
+            w1
+        } else {
+            (w1 << lz) | (w2 >> (64 - lz))
+        };
+        let sig = ((hi as u128) << 64) | lo as u128;
+        let below_mask = u64::MAX >> lz;
+        let sticky = (w2 & below_mask) != 0 || (0..(top.saturating_sub(2))).any(|i| mag[i] != 0);
+        // Bit 127 of sig has weight 2^(64*top + 63 - lz + ACC_LSB_EXP).
+        let exp = 64 * top as i32 + 63 - lz as i32 + ACC_LSB_EXP - 127;
+        StatusAnd::new(
+            Value::Finite(Dyadic {
+                neg,
+                sig,
+                exp,
+                sticky,
+            }),
+            Status::OK,
+        )
+    }
+
+    /// The exact sum rounded once to `F`.
+    pub fn round<F: Format>(&self, mode: RoundingMode) -> StatusAnd<F> {
+        let v = self.value();
+        F::round(v.value, mode).with(v.status)
+    }
+}
+
+fn negate(l: &[u64; LIMBS]) -> [u64; LIMBS] {
+    let mut out = [0u64; LIMBS];
+    let mut carry = true;
+    for (o, x) in out.iter_mut().zip(l) {
+        let (s, c) = (!x).overflowing_add(carry as u64);
+        *o = s;
+        carry = c;
+    }
+    out
+}

@@ -1,0 +1,382 @@
+//! Binary floating-point formats (BF16, FP32) as bit-pattern newtypes, their exact decoding,
+//! and the one round-and-pack routine every rounding in the project goes through.
+
+use crate::status::{RoundingMode, Status, StatusAnd};
+use std::fmt;
+
+/// Parameters of an IEEE-754-style binary format with subnormals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormatSpec {
+    pub name: &'static str,
+    /// Significand bits including the hidden bit.
+    pub precision: u32,
+    pub exp_bits: u32,
+    pub emin: i32,
+    pub emax: i32,
+}
+
+impl FormatSpec {
+    pub const fn total_bits(&self) -> u32 {
+        self.exp_bits + self.precision
+    }
+    const fn bias(&self) -> i32 {
+        self.emax
+    }
+    const fn frac_mask(&self) -> u32 {
+        (1 << (self.precision - 1)) - 1
+    }
+    const fn exp_mask(&self) -> u32 {
+        (1 << self.exp_bits) - 1
+    }
+    const fn sign_bit(&self) -> u32 {
+        1 << (self.total_bits() - 1)
+    }
+    /// The canonical quiet NaN: exponent all ones, top fraction bit set.
+    pub const fn canonical_nan(&self) -> u32 {
+        (self.exp_mask() << (self.precision - 1)) | (1 << (self.precision - 2))
+    }
+    pub const fn infinity(&self, neg: bool) -> u32 {
+        (if neg { self.sign_bit() } else { 0 }) | (self.exp_mask() << (self.precision - 1))
+    }
+    pub const fn max_finite(&self, neg: bool) -> u32 {
+        self.infinity(neg) - 1
+    }
+    pub const fn zero(&self, neg: bool) -> u32 {
+        if neg {
+            self.sign_bit()
+        } else {
+            0
+        }
+    }
+}
+
+pub const BF16_SPEC: FormatSpec = FormatSpec {
+    name: "bf16",
+    precision: 8,
+    exp_bits: 8,
+    emin: -126,
+    emax: 127,
+};
+
+pub const FP32_SPEC: FormatSpec = FormatSpec {
+    name: "fp32",
+    precision: 24,
+    exp_bits: 8,
+    emin: -126,
+    emax: 127,
+};
+
+/// An exact nonzero magnitude `sig * 2^exp` with a sign. With `sticky` set the true magnitude is
+/// strictly between `sig * 2^exp` and `(sig + 1) * 2^exp`; producers that set it keep at least
+/// two bits more than the target precision in `sig`, so the round bit is always known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dyadic {
+    pub neg: bool,
+    pub sig: u128,
+    pub exp: i32,
+    pub sticky: bool,
+}
+
+impl Dyadic {
+    pub fn exact(neg: bool, sig: u128, exp: i32) -> Self {
+        Dyadic {
+            neg,
+            sig,
+            exp,
+            sticky: false,
+        }
+    }
+    /// Exponent of the leading bit: `floor(log2 |value|)` (sig must be nonzero).
+    pub fn top_exp(&self) -> i32 {
+        self.exp + 127 - self.sig.leading_zeros() as i32
+    }
+}
+
+/// What a bit pattern (or an exact computation) denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Zero { neg: bool },
+    Finite(Dyadic),
+    Inf { neg: bool },
+    NaN,
+}
+
+/// Rounds the magnitude `sig * 2^0` (+ `sticky`) after discarding its `shift` low bits.
+/// Returns the kept integer (possibly one more than the truncation) and whether anything was lost.
+pub(crate) fn round_shifted(
+    sig: u128,
+    sticky: bool,
+    shift: u32,
+    neg: bool,
+    mode: RoundingMode,
+) -> (u128, bool) {
+    if shift == 0 {
+        debug_assert!(!sticky, "sticky without a round bit");
+        return (sig, sticky);
+    }
+    let (kept, half, rest) = if shift > 128 {
+        (0, false, sig != 0 || sticky)
+    } else if shift == 128 {
+        (0, sig >> 127 == 1, (sig << 1) != 0 || sticky)
+    } else {
+        let kept = sig >> shift;
+        let half = (sig >> (shift - 1)) & 1 == 1;
+        let rest_mask = (1u128 << (shift - 1)) - 1;
+        (kept, half, sig & rest_mask != 0 || sticky)
+    };
+    let inc = mode.increments(neg, kept & 1 == 1, half, rest);
+    (kept + inc as u128, half || rest)
+}
+
+/// Round an exact value to `spec` in `mode`: SoftFloat's roundPack. Returns the bit pattern.
+pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<u32> {
+    let d = match v {
+        Value::Zero { neg } => return StatusAnd::new(spec.zero(neg), Status::OK),
+        Value::Inf { neg } => return StatusAnd::new(spec.infinity(neg), Status::OK),
+        Value::NaN => return StatusAnd::new(spec.canonical_nan(), Status::OK),
+        Value::Finite(d) if d.sig == 0 && !d.sticky => {
+            return StatusAnd::new(spec.zero(d.neg), Status::OK)
+        }
+        Value::Finite(d) => d,
+    };
+    let p = spec.precision as i32;
+    let top = d.top_exp();
+    let lsb = top.max(spec.emin) - (p - 1);
+    let (mant, exp_lsb, inexact) = if lsb <= d.exp {
+        debug_assert!(!d.sticky, "sticky needs bits below the target precision");
+        (d.sig << (d.exp - lsb), lsb, false)
+    } else {
+        let shift = (lsb - d.exp) as u32;
+        let (m, inexact) = round_shifted(d.sig, d.sticky, shift, d.neg, mode);
+        if m >> p == 1 {
+            (m >> 1, lsb + 1, inexact)
+        } else {
+            (m, lsb, inexact)
+        }
+    };
+    let mut status = if inexact { Status::INEXACT } else { Status::OK };
+    let sign = if d.neg { spec.sign_bit() } else { 0 };
+    if mant == 0 {
+        return StatusAnd::new(sign, status | Status::UNDERFLOW);
+    }
+    let normal = mant >> (p - 1) == 1;
+    if normal {
+        let e = exp_lsb + p - 1;
+        if e > spec.emax {
+            status |= Status::OVERFLOW | Status::INEXACT;
+            let bits = if mode.overflows_to_infinity(d.neg) {
+                spec.infinity(d.neg)
+            } else {
+                spec.max_finite(d.neg)
+            };
+            return StatusAnd::new(bits, status);
+        }
+    }
+    if inexact && is_tiny_after_rounding(spec, &d, mode) {
+        status |= Status::UNDERFLOW;
+    }
+    let biased = if normal {
+        (exp_lsb + p - 1 + spec.bias()) as u32
+    } else {
+        0
+    };
+    let bits = sign | (biased << (p - 1)) | (mant as u32 & spec.frac_mask());
+    StatusAnd::new(bits, status)
+}
+
+/// Tininess after rounding: the value rounded to the target precision with an unbounded
+/// exponent range is still below `2^emin`.
+fn is_tiny_after_rounding(spec: &FormatSpec, d: &Dyadic, mode: RoundingMode) -> bool {
+    let top = d.top_exp();
+    if top >= spec.emin {
+        return false;
+    }
+    if top < spec.emin - 1 {
+        return true;
+    }
+    let p = spec.precision as i32;
+    let lsb = top - (p - 1);
+    if lsb <= d.exp {
+        return true;
+    }
+    let (m, _) = round_shifted(d.sig, d.sticky, (lsb - d.exp) as u32, d.neg, mode);
+    m >> p == 0
+}
+
+/// Decode a bit pattern of `spec` into its exact value.
+pub fn decode(spec: &FormatSpec, bits: u32) -> Value {
+    let p = spec.precision;
+    let neg = bits & spec.sign_bit() != 0;
+    let biased = (bits >> (p - 1)) & spec.exp_mask();
+    let frac = bits & spec.frac_mask();
+    if biased == spec.exp_mask() {
+        return if frac == 0 {
+            Value::Inf { neg }
+        } else {
+            Value::NaN
+        };
+    }
+    if biased == 0 && frac == 0 {
+        return Value::Zero { neg };
+    }
+    let (sig, e) = if biased == 0 {
+        (frac, spec.emin)
+    } else {
+        (frac | (1 << (p - 1)), biased as i32 - spec.bias())
+    };
+    Value::Finite(Dyadic::exact(neg, sig as u128, e - (p as i32 - 1)))
+}
+
+/// The exact value of an f64 (every f64 is a dyadic rational).
+pub fn value_of_f64(x: f64) -> Value {
+    let bits = x.to_bits();
+    let neg = bits >> 63 == 1;
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    match (biased, frac) {
+        (0x7ff, 0) => Value::Inf { neg },
+        (0x7ff, _) => Value::NaN,
+        (0, 0) => Value::Zero { neg },
+        (0, f) => Value::Finite(Dyadic::exact(neg, f as u128, -1074)),
+        (b, f) => Value::Finite(Dyadic::exact(neg, (f | 1 << 52) as u128, b - 1075)),
+    }
+}
+
+/// A binary float format as a bit-pattern newtype.
+pub trait Format: Copy + Eq + fmt::Debug {
+    const SPEC: FormatSpec;
+    fn from_bits_u32(bits: u32) -> Self;
+    fn bits_u32(self) -> u32;
+
+    fn value(self) -> Value {
+        decode(&Self::SPEC, self.bits_u32())
+    }
+    /// Correctly round an exact value.
+    fn round(v: Value, mode: RoundingMode) -> StatusAnd<Self> {
+        let r = round_pack(&Self::SPEC, v, mode);
+        StatusAnd::new(Self::from_bits_u32(r.value), r.status)
+    }
+    /// Correctly round the exact value of an f64 (one rounding, no detour through f32).
+    fn from_f64(x: f64, mode: RoundingMode) -> StatusAnd<Self> {
+        Self::round(value_of_f64(x), mode)
+    }
+    /// The exact value as f64 (BF16 and FP32 values are all exactly representable in f64).
+    fn to_f64(self) -> f64 {
+        match self.value() {
+            Value::Zero { neg } => {
+                if neg {
+                    -0.0
+                } else {
+                    0.0
+                }
+            }
+            Value::Inf { neg } => {
+                if neg {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Value::NaN => f64::NAN,
+            Value::Finite(d) => {
+                let m = d.sig as f64 * 2f64.powi(d.exp);
+                if d.neg {
+                    -m
+                } else {
+                    m
+                }
+            }
+        }
+    }
+    fn is_nan(self) -> bool {
+        matches!(self.value(), Value::NaN)
+    }
+    fn is_infinite(self) -> bool {
+        matches!(self.value(), Value::Inf { .. })
+    }
+    fn is_finite(self) -> bool {
+        matches!(self.value(), Value::Zero { .. } | Value::Finite(_))
+    }
+    fn nan() -> Self {
+        Self::from_bits_u32(Self::SPEC.canonical_nan())
+    }
+}
+
+macro_rules! float_newtype {
+    ($name:ident, $raw:ty, $spec:ident, $digits:expr, $doc:expr) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name(pub $raw);
+
+        impl $name {
+            pub const fn from_bits(bits: $raw) -> Self {
+                $name(bits)
+            }
+            pub const fn to_bits(self) -> $raw {
+                self.0
+            }
+            pub const NAN: $name = $name($spec.canonical_nan() as $raw);
+            pub const INFINITY: $name = $name($spec.infinity(false) as $raw);
+            pub const NEG_INFINITY: $name = $name($spec.infinity(true) as $raw);
+            pub const ZERO: $name = $name(0);
+            pub const NEG_ZERO: $name = $name($spec.zero(true) as $raw);
+            pub const MAX: $name = $name($spec.max_finite(false) as $raw);
+            /// Number of hex digits of one dump word.
+            pub const HEX_DIGITS: usize = $digits;
+        }
+
+        impl Format for $name {
+            const SPEC: FormatSpec = $spec;
+            fn from_bits_u32(bits: u32) -> Self {
+                $name(bits as $raw)
+            }
+            fn bits_u32(self) -> u32 {
+                self.0 as u32
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "{}(0x{:0w$x} = {:e})",
+                    stringify!($name),
+                    self.0,
+                    self.to_f64(),
+                    w = $digits
+                )
+            }
+        }
+    };
+}
+
+float_newtype!(
+    Bf16,
+    u16,
+    BF16_SPEC,
+    4,
+    "A bfloat16 bit pattern (1 sign, 8 exponent, 7 fraction bits)."
+);
+float_newtype!(
+    Fp32,
+    u32,
+    FP32_SPEC,
+    8,
+    "An IEEE-754 binary32 bit pattern."
+);
+
+impl Bf16 {
+    /// Exact widening: every BF16 is an FP32 with 16 zero low bits.
+    pub const fn to_fp32(self) -> Fp32 {
+        Fp32((self.0 as u32) << 16)
+    }
+}
+
+impl Fp32 {
+    pub fn from_f32(x: f32) -> Fp32 {
+        Fp32(x.to_bits())
+    }
+    pub fn to_f32(self) -> f32 {
+        f32::from_bits(self.0)
+    }
+}

@@ -1,0 +1,153 @@
+//! MXINT8 blocks: one E8M0 scale and 32 two's-complement int8 elements, value `q * 2^(E - 6)`
+//! (each element is a 1.6 fixed-point number times the shared power of two), and the quantizer.
+
+use crate::e8m0::E8m0;
+use crate::float::{round_shifted, Format, Fp32, Value};
+use crate::status::RoundingMode;
+
+/// Elements per block, along the blocked (reduction) axis.
+pub const BLOCK: usize = 32;
+/// Fraction bits of an element: `q / 64` is the element value before scaling.
+pub const ELEM_FRAC_BITS: i32 = 6;
+/// Largest element magnitude: the clamp is symmetric, so -128 is never produced.
+pub const ELEM_MAX: i32 = 127;
+
+/// One MXINT8 block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct MxInt8Block {
+    pub scale: E8m0,
+    pub elems: [i8; BLOCK],
+}
+
+/// The exact product-sum of two blocks: `dot * 2^exp`, or NaN when a scale is NaN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockDot {
+    NaN,
+    Value { dot: i32, exp: i32 },
+}
+
+impl MxInt8Block {
+    pub const ZERO: MxInt8Block = MxInt8Block {
+        scale: E8m0(0),
+        elems: [0; BLOCK],
+    };
+
+    /// Quantize up to 32 exact values (a shorter slice is zero-padded). See docs/numerics.md §4.
+    pub fn quantize(values: &[Fp32], mode: RoundingMode) -> MxInt8Block {
+        debug_assert!(values.len() <= BLOCK);
+        if values.iter().any(|v| !v.is_finite()) {
+            return MxInt8Block {
+                scale: E8m0::NAN,
+                elems: [0; BLOCK],
+            };
+        }
+        // |x| orders like the bit pattern without its sign for finite binary floats.
+        let amax = values.iter().map(|v| v.0 & 0x7fff_ffff).max().unwrap_or(0);
+        let Value::Finite(top) = Fp32(amax).value() else {
+            return MxInt8Block::ZERO;
+        };
+        let e = top.top_exp().clamp(E8m0::MIN_EXP, E8m0::MAX_EXP);
+        let mut elems = [0i8; BLOCK];
+        for (q, v) in elems.iter_mut().zip(values) {
+            *q = quantize_element(*v, e, mode);
+        }
+        MxInt8Block {
+            scale: E8m0::from_exponent(e),
+            elems,
+        }
+    }
+
+    /// Dequantized element `i` as an exact FP32 (NaN for a NaN scale). `q * 2^(E-6)` always fits:
+    /// |q| < 2^7 and E - 6 >= -133 > -149.
+    pub fn element_value(&self, i: usize) -> Fp32 {
+        match self.scale.exponent() {
+            None => Fp32::NAN,
+            Some(e) => {
+                let q = self.elems[i] as i32;
+                let v = if q == 0 {
+                    Value::Zero { neg: false }
+                } else {
+                    Value::Finite(crate::float::Dyadic::exact(
+                        q < 0,
+                        q.unsigned_abs() as u128,
+                        e - ELEM_FRAC_BITS,
+                    ))
+                };
+                Fp32::round(v, RoundingMode::NearestEven).value
+            }
+        }
+    }
+
+    /// Exact integer dot product of two blocks and its power-of-two weight `2^(Ea + Eb - 12)`.
+    #[inline]
+    pub fn dot(&self, other: &MxInt8Block) -> BlockDot {
+        match (self.scale.exponent(), other.scale.exponent()) {
+            (Some(ea), Some(eb)) => BlockDot::Value {
+                dot: int_dot(&self.elems, &other.elems),
+                exp: ea + eb - 2 * ELEM_FRAC_BITS,
+            },
+            _ => BlockDot::NaN,
+        }
+    }
+
+    /// The 264-bit dump word as 33 big-endian bytes: scale, element 31, ..., element 0.
+    pub fn to_word(&self) -> [u8; 33] {
+        let mut w = [0u8; 33];
+        w[0] = self.scale.0;
+        for (i, q) in self.elems.iter().enumerate() {
+            w[32 - i] = *q as u8;
+        }
+        w
+    }
+
+    /// Inverse of [`to_word`](Self::to_word).
+    pub fn from_word(w: &[u8; 33]) -> MxInt8Block {
+        let mut elems = [0i8; BLOCK];
+        for (i, q) in elems.iter_mut().enumerate() {
+            *q = w[32 - i] as i8;
+        }
+        MxInt8Block {
+            scale: E8m0(w[0]),
+            elems,
+        }
+    }
+}
+
+/// `clamp(round(x * 2^(6 - e)), -127, 127)`: a power-of-two scaling, then one integer rounding.
+fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
+    let Value::Finite(d) = x.value() else {
+        return 0;
+    };
+    // x * 2^(6-e) = sig * 2^(d.exp + 6 - e); discard the bits below 2^0.
+    let pos = d.exp + ELEM_FRAC_BITS - e;
+    let mag = if pos >= 0 {
+        // Only reachable when e was clamped: the value is already an integer.
+        d.sig.checked_shl(pos as u32).unwrap_or(u128::MAX)
+    } else {
+        round_shifted(d.sig, false, (-pos) as u32, d.neg, mode).0
+    };
+    let q = mag.min(ELEM_MAX as u128) as i8;
+    if d.neg {
+        -q
+    } else {
+        q
+    }
+}
+
+/// Integer dot product of 32 int8 pairs; |result| <= 32 * 128 * 128 < 2^20.
+#[inline]
+pub fn int_dot(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
+    a.iter()
+        .zip(b.iter())
+        .map(|(&x, &y)| x as i32 * y as i32)
+        .sum()
+}
+
+/// Quantize a row of exact values along its length in blocks of 32 (last block zero-padded).
+pub fn quantize_row(values: &[Fp32], mode: RoundingMode, out: &mut Vec<MxInt8Block>) {
+    out.extend(
+        values
+            .chunks(BLOCK)
+            .map(|chunk| MxInt8Block::quantize(chunk, mode)),
+    );
+}

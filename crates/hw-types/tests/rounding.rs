@@ -1,0 +1,248 @@
+//! Rounding at ties and subnormal/overflow boundaries, sampled FP32 and BF16 arithmetic, the
+//! exact accumulator and the MXINT8 quantizer, all against the rational oracle.
+
+mod oracle;
+
+use hw_types::arith::mul;
+use hw_types::mxint8::int_dot;
+use hw_types::{
+    Bf16, BlockDot, Dyadic, ExactAcc, Format, Fp32, MxInt8Block, RoundingMode, Status, Value,
+};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use oracle::{decode, int, pow2, round, BF16, FP32};
+use proptest::prelude::*;
+
+use RoundingMode::*;
+
+fn dy(neg: bool, sig: u128, exp: i32) -> Value {
+    Value::Finite(Dyadic::exact(neg, sig, exp))
+}
+
+fn bf(v: Value, mode: RoundingMode) -> (u16, Status) {
+    let r = Bf16::round(v, mode);
+    (r.value.0, r.status)
+}
+
+#[test]
+fn documented_bf16_examples() {
+    // 1 + 2^-8: a tie between 0x3f80 and 0x3f81.
+    let tie = dy(false, (1 << 8) + 1, -8);
+    assert_eq!(bf(tie, NearestEven).0, 0x3f80);
+    assert_eq!(bf(tie, NearestAway).0, 0x3f81);
+    assert_eq!(bf(tie, TowardZero).0, 0x3f80);
+    assert_eq!(bf(tie, TowardPositive).0, 0x3f81);
+    assert_eq!(bf(tie, TowardNegative).0, 0x3f80);
+    // 1 + 3*2^-8: tie between 0x3f81 and 0x3f82, even is 0x3f82.
+    assert_eq!(bf(dy(false, (1 << 8) + 3, -8), NearestEven).0, 0x3f82);
+    // Negative tie: away from zero is more negative; toward-neg rounds up in magnitude.
+    let ntie = dy(true, (1 << 8) + 1, -8);
+    assert_eq!(bf(ntie, NearestAway).0, 0xbf81);
+    assert_eq!(bf(ntie, TowardNegative).0, 0xbf81);
+    assert_eq!(bf(ntie, TowardPositive).0, 0xbf80);
+    // 2^-134: half the smallest subnormal.
+    let (b, s) = bf(dy(false, 1, -134), NearestEven);
+    assert_eq!(b, 0x0000);
+    assert!(s.underflow() && s.inexact());
+    assert_eq!(bf(dy(false, 1, -134), NearestAway).0, 0x0001);
+    assert_eq!(bf(dy(true, 1, -134), NearestEven).0, 0x8000); // keeps the sign
+    // 2^128 (1 - 2^-9): tie between max finite and 2^128.
+    let (b, s) = bf(dy(false, (1 << 9) - 1, 119), NearestEven);
+    assert_eq!(b, 0x7f80);
+    assert!(s.overflow() && s.inexact());
+    let (b, s) = bf(dy(false, (1 << 9) - 1, 119), TowardZero);
+    assert_eq!(b, 0x7f7f);
+    assert!(!s.overflow());
+    let (b, s) = bf(dy(false, 1, 128), TowardZero);
+    assert_eq!(b, 0x7f7f);
+    assert!(s.overflow() && s.inexact());
+    assert_eq!(bf(dy(true, 1, 128), TowardPositive).0, 0xff7f);
+    assert_eq!(bf(dy(true, 1, 128), TowardNegative).0, 0xff80);
+}
+
+#[test]
+fn underflow_is_detected_after_rounding() {
+    // Just below 2^-126, rounding up to 2^-126 with unbounded exponent: not tiny, no underflow.
+    let just_below = dy(false, (1 << 10) - 1, -136); // 2^-126 * (1 - 2^-10)
+    let (b, s) = bf(just_below, NearestEven);
+    assert_eq!(b, 0x0080);
+    assert!(s.inexact() && !s.underflow());
+    // 2^-126 - 3*2^-136: rounds to 2^-126 on the subnormal grid (step 2^-133) but, with unbounded
+    // exponent (step 2^-134), to 2^-126 - 2^-134: tiny, so underflow.
+    let tiny = dy(false, (1 << 10) - 3, -136);
+    let (b, s) = bf(tiny, NearestEven);
+    assert_eq!(b, 0x0080);
+    assert!(s.inexact() && s.underflow());
+    // Exact subnormals raise nothing.
+    let (b, s) = bf(dy(false, 3, -133), NearestEven);
+    assert_eq!(b, 0x0003);
+    assert!(s.is_ok());
+}
+
+#[test]
+fn nan_and_signed_zero_products() {
+    let m = |a: u16, b: u16| mul::<Bf16, Bf16, Bf16>(Bf16(a), Bf16(b), NearestEven);
+    let r = m(0x7f80, 0x0000);
+    assert_eq!(r.value, Bf16::NAN);
+    assert!(r.status.invalid());
+    assert_eq!(m(0x8000, 0x3f80).value.0, 0x8000);
+    assert_eq!(m(0x8000, 0xbf80).value.0, 0x0000);
+    assert_eq!(m(0xff80, 0xbf80).value.0, 0x7f80);
+    assert_eq!(m(0x7fc1, 0x3f80).value, Bf16::NAN);
+}
+
+fn rat_of(v: Value) -> Option<BigRational> {
+    match v {
+        Value::Zero { .. } => Some(BigRational::zero()),
+        Value::Finite(d) => {
+            let m = BigRational::from_integer(BigInt::from(d.sig)) * pow2(d.exp as i64);
+            Some(if d.neg { -m } else { m })
+        }
+        _ => None,
+    }
+}
+
+fn mode_strategy() -> impl Strategy<Value = RoundingMode> {
+    prop::sample::select(RoundingMode::ALL.to_vec())
+}
+
+fn interesting_bf16() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        any::<u16>(),
+        0u16..0x0100,
+        0x7e00u16..0x7f80,
+        prop::sample::select(vec![0x3f80u16, 0x3f81, 0x0001, 0x8001, 0x7f7f, 0xff7f, 0x0080]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    #[test]
+    fn bf16_products_match_oracle(a in interesting_bf16(), b in interesting_bf16(), mode in mode_strategy()) {
+        let r = mul::<Bf16, Bf16, Bf16>(Bf16(a), Bf16(b), mode);
+        if let (Some(x), Some(y)) = (decode(BF16, a as u32), decode(BF16, b as u32)) {
+            let prod = x * y;
+            if !prod.is_zero() {
+                let o = round(BF16, &prod, mode);
+                prop_assert_eq!(r.value.0 as u32, o.bits);
+                prop_assert_eq!(r.status.inexact(), o.inexact);
+                prop_assert_eq!(r.status.overflow(), o.overflow);
+            }
+        }
+    }
+
+    #[test]
+    fn fp32_rounding_of_random_dyadics(neg in any::<bool>(), sig in 1u128.., exp in -300i32..100, mode in mode_strategy()) {
+        let v = dy(neg, sig, exp);
+        let r = Fp32::round(v, mode);
+        let o = round(FP32, &rat_of(v).unwrap(), mode);
+        prop_assert_eq!(r.value.0, o.bits);
+        prop_assert_eq!(r.status.inexact(), o.inexact);
+        prop_assert_eq!(r.status.overflow(), o.overflow);
+    }
+
+    #[test]
+    fn bf16_rounding_with_sticky(sig in (1u128 << 20)..(1u128 << 40), exp in -180i32..100, mode in mode_strategy()) {
+        // sig + sticky stands for any value strictly inside (sig, sig+1): test with sig + 1/2^10.
+        let v = Value::Finite(Dyadic { neg: false, sig, exp, sticky: true });
+        let exact = (int(1) * BigRational::from_integer(BigInt::from(sig)) + pow2(-10)) * pow2(exp as i64);
+        prop_assert_eq!(Bf16::round(v, mode).value.0 as u32, round(BF16, &exact, mode).bits);
+    }
+
+    #[test]
+    fn accumulator_is_exact(terms in prop::collection::vec((-(1i64 << 40)..(1i64 << 40), -300i32..200), 1..40), mode in mode_strategy()) {
+        let mut acc = ExactAcc::new();
+        let mut sum = BigRational::zero();
+        for &(i, e) in &terms {
+            acc.add_int(i, e);
+            sum += int(i) * pow2(e as i64);
+        }
+        let r = acc.round::<Fp32>(mode);
+        if sum.is_zero() {
+            prop_assert_eq!(r.value.0, 0);
+        } else {
+            prop_assert_eq!(r.value.0, round(FP32, &sum, mode).bits);
+        }
+        prop_assert_eq!(acc.round::<Bf16>(mode).value.0 as u32, if sum.is_zero() { 0 } else { round(BF16, &sum, mode).bits });
+    }
+
+    #[test]
+    fn quantizer_matches_oracle(vals in prop::collection::vec(any::<u32>(), 1..=32),
+                                shift in 0u32..8, away in any::<bool>()) {
+        // Spread exponents: clear some exponent bits so small and subnormal values appear too.
+        let vals: Vec<Fp32> = vals.iter().map(|b| Fp32((b >> (shift * (b & 1))) & 0xff7f_ffff)).collect();
+        let mode = if away { NearestAway } else { NearestEven };
+        let blk = MxInt8Block::quantize(&vals, mode);
+        let rats: Vec<BigRational> = vals.iter().map(|v| decode(FP32, v.0).unwrap()).collect();
+        let amax = rats.iter().map(|r| r.abs()).max().unwrap();
+        if amax.is_zero() {
+            prop_assert_eq!(blk, MxInt8Block::ZERO);
+        } else {
+            // floor(log2 amax) by search, independent of the bit layout.
+            let mut e: i64 = -200;
+            while pow2(e + 1) <= amax { e += 1; }
+            let e = e.clamp(-127, 127);
+            prop_assert_eq!(blk.scale.0 as i64, e + 127);
+            for (i, r) in rats.iter().enumerate() {
+                let q = oracle::round_int(&(r * pow2(6 - e)), mode).clamp(BigInt::from(-127), BigInt::from(127));
+                prop_assert_eq!(BigInt::from(blk.elems[i]), q, "element {}", i);
+            }
+            for i in rats.len()..32 {
+                prop_assert_eq!(blk.elems[i], 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn quantizer_documented_examples() {
+    let f = |x: f32| Fp32::from_f32(x);
+    let b = MxInt8Block::quantize(&[f(1.0), f(0.5), f(-0.25), f(0.0)], NearestAway);
+    assert_eq!(b.scale.0, 0x7f);
+    assert_eq!(&b.elems[..4], &[64, 32, -16, 0]);
+    let b = MxInt8Block::quantize(&[f(3.0), f(3.0 / 256.0)], NearestAway);
+    assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0x80, 96, 0));
+    let tie = [f(1.0), f(1.0 / 128.0), f(-1.0 / 128.0)];
+    assert_eq!(&MxInt8Block::quantize(&tie, NearestAway).elems[..3], &[64, 1, -1]);
+    assert_eq!(&MxInt8Block::quantize(&tie, NearestEven).elems[..3], &[64, 0, 0]);
+    let b = MxInt8Block::quantize(&[Bf16(0x3fff).to_fp32(), f(-1.9921875)], NearestAway);
+    assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0x7f, 127, -127));
+    // Non-finite anywhere: NaN scale, zero elements. All zero: scale 0.
+    let b = MxInt8Block::quantize(&[f(1.0), f(f32::INFINITY)], NearestAway);
+    assert_eq!((b.scale.0, b.elems), (0xff, [0; 32]));
+    assert_eq!(MxInt8Block::quantize(&[f(0.0), f(-0.0)], NearestAway), MxInt8Block::ZERO);
+    // Largest and smallest scales.
+    let b = MxInt8Block::quantize(&[f(f32::MAX)], NearestAway);
+    assert_eq!((b.scale.0, b.elems[0]), (254, 127));
+    let b = MxInt8Block::quantize(&[Fp32(1), Fp32(0x0040_0000)], NearestAway);
+    assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0, 0, 64)); // 2^-127 * 2^(6+127) = 64
+}
+
+#[test]
+fn block_dot_weights_and_nan() {
+    let mut a = MxInt8Block::ZERO;
+    let mut b = MxInt8Block::ZERO;
+    a.scale.0 = 127 + 3;
+    b.scale.0 = 127 - 5;
+    a.elems[0] = -128;
+    b.elems[0] = -128;
+    a.elems[31] = 127;
+    b.elems[31] = -1;
+    assert_eq!(int_dot(&a.elems, &b.elems), 16384 - 127);
+    assert_eq!(
+        a.dot(&b),
+        BlockDot::Value {
+            dot: 16257,
+            exp: 3 - 5 - 12
+        }
+    );
+    b.scale.0 = 0xff;
+    assert_eq!(a.dot(&b), BlockDot::NaN);
+    let w = a.to_word();
+    assert_eq!(MxInt8Block::from_word(&w), a);
+    assert_eq!(w[0], 130);
+    assert_eq!(w[32], 0x80);
+    assert_eq!(w[1], 127);
+}
