@@ -17,11 +17,9 @@ pub fn mul<F: Format, G: Format, R: Format>(a: F, b: G, mode: RoundingMode) -> S
         (Value::Zero { neg: x }, other) | (other, Value::Zero { neg: x }) => Value::Zero {
             neg: x ^ sign_of(&other),
         },
-        (Value::Finite(x), Value::Finite(y)) => Value::Finite(Dyadic::exact(
-            x.neg ^ y.neg,
-            x.sig * y.sig,
-            x.exp + y.exp,
-        )),
+        (Value::Finite(x), Value::Finite(y)) => {
+            Value::Finite(Dyadic::exact(x.neg ^ y.neg, x.sig * y.sig, x.exp + y.exp))
+        }
     };
     R::round(exact, mode)
 }

@@ -357,13 +357,7 @@ float_newtype!(
     4,
     "A bfloat16 bit pattern (1 sign, 8 exponent, 7 fraction bits)."
 );
-float_newtype!(
-    Fp32,
-    u32,
-    FP32_SPEC,
-    8,
-    "An IEEE-754 binary32 bit pattern."
-);
+float_newtype!(Fp32, u32, FP32_SPEC, 8, "An IEEE-754 binary32 bit pattern.");
 
 impl Bf16 {
     /// Exact widening: every BF16 is an FP32 with 16 zero low bits.

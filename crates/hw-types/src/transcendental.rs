@@ -23,7 +23,9 @@ pub enum Transcendental {
     Cos,
     Sin,
     /// `base ^ x` for a positive base.
-    Pow { base: f64 },
+    Pow {
+        base: f64,
+    },
 }
 
 impl Transcendental {
@@ -112,7 +114,7 @@ fn round_big<F: Format>(big: &BigFloat, mode: RoundingMode) -> Option<StatusAnd<
     let d = Dyadic {
         neg: sign == astro_float::Sign::Neg,
         sig,
-        exp: exponent as i32 - 128,
+        exp: exponent - 128,
         sticky: true,
     };
     Some(F::round(Value::Finite(d), mode))

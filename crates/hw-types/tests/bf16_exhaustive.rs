@@ -54,7 +54,10 @@ fn encode_round_trips_in_every_mode() {
         }
     }
     for x in all().filter(|x| x.is_nan()) {
-        assert_eq!(Bf16::round(x.value(), RoundingMode::NearestEven).value, Bf16::NAN);
+        assert_eq!(
+            Bf16::round(x.value(), RoundingMode::NearestEven).value,
+            Bf16::NAN
+        );
     }
 }
 
@@ -127,7 +130,11 @@ fn exp_every_pattern_nearest_even_and_directed() {
 
 #[test]
 fn exp_documented_thresholds() {
-    let e = |bits: u16| exp::<Bf16, Bf16>(Bf16(bits), RoundingMode::NearestEven).value.0;
+    let e = |bits: u16| {
+        exp::<Bf16, Bf16>(Bf16(bits), RoundingMode::NearestEven)
+            .value
+            .0
+    };
     assert_eq!(e(0x3f80), 0x402e); // e^1
     assert_eq!(e(0x42b2), 0x7f80); // e^89 overflows
     assert_ne!(e(0x42b1), 0x7f80); // e^88.5 does not

@@ -47,7 +47,7 @@ fn documented_bf16_examples() {
     assert!(s.underflow() && s.inexact());
     assert_eq!(bf(dy(false, 1, -134), NearestAway).0, 0x0001);
     assert_eq!(bf(dy(true, 1, -134), NearestEven).0, 0x8000); // keeps the sign
-    // 2^128 (1 - 2^-9): tie between max finite and 2^128.
+                                                              // 2^128 (1 - 2^-9): tie between max finite and 2^128.
     let (b, s) = bf(dy(false, (1 << 9) - 1, 119), NearestEven);
     assert_eq!(b, 0x7f80);
     assert!(s.overflow() && s.inexact());
@@ -112,7 +112,9 @@ fn interesting_bf16() -> impl Strategy<Value = u16> {
         any::<u16>(),
         0u16..0x0100,
         0x7e00u16..0x7f80,
-        prop::sample::select(vec![0x3f80u16, 0x3f81, 0x0001, 0x8001, 0x7f7f, 0xff7f, 0x0080]),
+        prop::sample::select(vec![
+            0x3f80u16, 0x3f81, 0x0001, 0x8001, 0x7f7f, 0xff7f, 0x0080
+        ]),
     ]
 }
 
@@ -205,14 +207,23 @@ fn quantizer_documented_examples() {
     let b = MxInt8Block::quantize(&[f(3.0), f(3.0 / 256.0)], NearestAway);
     assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0x80, 96, 0));
     let tie = [f(1.0), f(1.0 / 128.0), f(-1.0 / 128.0)];
-    assert_eq!(&MxInt8Block::quantize(&tie, NearestAway).elems[..3], &[64, 1, -1]);
-    assert_eq!(&MxInt8Block::quantize(&tie, NearestEven).elems[..3], &[64, 0, 0]);
+    assert_eq!(
+        &MxInt8Block::quantize(&tie, NearestAway).elems[..3],
+        &[64, 1, -1]
+    );
+    assert_eq!(
+        &MxInt8Block::quantize(&tie, NearestEven).elems[..3],
+        &[64, 0, 0]
+    );
     let b = MxInt8Block::quantize(&[Bf16(0x3fff).to_fp32(), f(-1.9921875)], NearestAway);
     assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0x7f, 127, -127));
     // Non-finite anywhere: NaN scale, zero elements. All zero: scale 0.
     let b = MxInt8Block::quantize(&[f(1.0), f(f32::INFINITY)], NearestAway);
     assert_eq!((b.scale.0, b.elems), (0xff, [0; 32]));
-    assert_eq!(MxInt8Block::quantize(&[f(0.0), f(-0.0)], NearestAway), MxInt8Block::ZERO);
+    assert_eq!(
+        MxInt8Block::quantize(&[f(0.0), f(-0.0)], NearestAway),
+        MxInt8Block::ZERO
+    );
     // Largest and smallest scales.
     let b = MxInt8Block::quantize(&[f(f32::MAX)], NearestAway);
     assert_eq!((b.scale.0, b.elems[0]), (254, 127));

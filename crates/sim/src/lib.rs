@@ -1,1 +1,11 @@
+//! The `sim` golden model: the softmax_v pipeline, its inputs, dumps and manifests, and the
+//! command-line interface. Numerics live in `hw-types` and `hw-units`; this crate arranges them
+//! into tensors and files.
 
+pub mod case;
+pub mod cli;
+pub mod dump;
+pub mod gen;
+pub mod manifest;
+pub mod softmax;
+pub mod tensor;

@@ -151,7 +151,10 @@ pub fn exp_bounds(x: &BigRational) -> (BigRational, BigRational) {
         (mag.log2().ceil() as i64 + 10) as usize
     };
     let scaled = x * pow2(F as i64 - s as i64);
-    assert!(scaled.is_integer(), "x must be dyadic with few fraction bits");
+    assert!(
+        scaled.is_integer(),
+        "x must be dyadic with few fraction bits"
+    );
     let y = scaled.to_integer();
     let one = BigInt::one() << F;
     let mut term = one.clone();
@@ -169,5 +172,8 @@ pub fn exp_bounds(x: &BigRational) -> (BigRational, BigRational) {
         hi = ((&hi * &hi) >> F) + 1;
     }
     let den = BigRational::from_integer(one);
-    (BigRational::from_integer(lo) / &den, BigRational::from_integer(hi) / den)
+    (
+        BigRational::from_integer(lo) / &den,
+        BigRational::from_integer(hi) / den,
+    )
 }

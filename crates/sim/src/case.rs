@@ -1,0 +1,100 @@
+//! Writing a case folder atomically: every file goes into a hidden temporary sibling folder, the
+//! manifest last, and only a complete folder is renamed to the case's name. An existing case of
+//! that name is replaced only after the new one is complete.
+
+use crate::dump::{self, Written};
+use crate::manifest::{FileEntry, Manifest, FILE_NAME};
+use crate::tensor::DumpRef;
+use anyhow::{Context, Result};
+use hw_types::BLOCK;
+use std::path::{Path, PathBuf};
+
+pub struct CaseWriter {
+    final_dir: PathBuf,
+    tmp_dir: PathBuf,
+    manifest: Manifest,
+    bytes: u64,
+    done: bool,
+}
+
+impl CaseWriter {
+    /// Start writing `out/<manifest.case>`.
+    pub fn create(out: &Path, manifest: Manifest) -> Result<CaseWriter> {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("cannot create output folder {}", out.display()))?;
+        let final_dir = out.join(&manifest.case);
+        let tmp_dir = out.join(format!(".{}.tmp-{}", manifest.case, std::process::id()));
+        if tmp_dir.exists() {
+            std::fs::remove_dir_all(&tmp_dir)
+                .with_context(|| format!("cannot clear {}", tmp_dir.display()))?;
+        }
+        std::fs::create_dir(&tmp_dir)
+            .with_context(|| format!("cannot create {}", tmp_dir.display()))?;
+        Ok(CaseWriter {
+            final_dir,
+            tmp_dir,
+            manifest,
+            bytes: 0,
+            done: false,
+        })
+    }
+
+    /// Write one dump and record it in the manifest.
+    pub fn write(&mut self, name: &str, d: DumpRef<'_>) -> Result<Written> {
+        let path = self.tmp_dir.join(name);
+        let w =
+            dump::write(&path, d).with_context(|| format!("cannot write {}", path.display()))?;
+        self.bytes += w.bytes;
+        self.manifest.files.insert(
+            name.to_string(),
+            FileEntry {
+                dtype: d.dtype().name().to_string(),
+                shape: d.shape().to_vec(),
+                block_axis: d.block_axis(),
+                block_size: d.block_axis().map(|_| BLOCK),
+                lines: w.lines,
+                sha256: w.sha256.clone(),
+            },
+        );
+        Ok(w)
+    }
+
+    /// Write the manifest and move the complete folder into place. Returns the folder and the
+    /// bytes of dumps written.
+    pub fn finish(mut self) -> Result<(PathBuf, u64)> {
+        let mpath = self.tmp_dir.join(FILE_NAME);
+        std::fs::write(&mpath, self.manifest.to_json())
+            .with_context(|| format!("cannot write {}", mpath.display()))?;
+        let old = self.final_dir.with_file_name(format!(
+            ".{}.old-{}",
+            self.manifest.case,
+            std::process::id()
+        ));
+        let replaced = self.final_dir.exists();
+        if replaced {
+            std::fs::rename(&self.final_dir, &old)
+                .with_context(|| format!("cannot move aside {}", self.final_dir.display()))?;
+        }
+        std::fs::rename(&self.tmp_dir, &self.final_dir)
+            .with_context(|| format!("cannot rename into {}", self.final_dir.display()))?;
+        if replaced {
+            std::fs::remove_dir_all(&old)
+                .with_context(|| format!("cannot remove old {}", old.display()))?;
+        }
+        self.done = true;
+        Ok((self.final_dir.clone(), self.bytes))
+    }
+
+    pub fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+}
+
+impl Drop for CaseWriter {
+    /// An abandoned (failed) case leaves nothing behind that could look complete.
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Reading and writing `$readmemh` text dumps (docs/dump-format.md).
+//!
+//! Writing streams through a table-driven hex encoder into a reused buffer, hashing the bytes as
+//! they go out. Reading is strict: every deviation is an error naming the file and line.
+
+use crate::tensor::{Dtype, DumpRef};
+use hw_types::{Bf16, Fp32, MxInt8Block};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Lowercase hex digit pairs for every byte value.
+const HEX: [[u8; 2]; 256] = {
+    let digits = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [digits[i >> 4], digits[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+/// Flush threshold of the encoder buffer.
+const CHUNK: usize = 1 << 16;
+
+/// What was written: line count and SHA-256 of the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub lines: usize,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Encode a dump's lines into `out`, calling `sink` with each full chunk.
+fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 128);
+    let push = |buf: &mut Vec<u8>, bytes: &[u8]| {
+        for &b in bytes {
+            buf.extend_from_slice(&HEX[b as usize]);
+        }
+        buf.push(b'\n');
+    };
+    macro_rules! each {
+        ($iter:expr) => {
+            for item in $iter {
+                push(&mut buf, &item);
+                if buf.len() >= CHUNK {
+                    sink(&buf)?;
+                    buf.clear();
+                }
+            }
+        };
+    }
+    match d {
+        DumpRef::Bf16(t) => each!(t.data.iter().map(|x| x.0.to_be_bytes())),
+        DumpRef::Fp32(t) => each!(t.data.iter().map(|x| x.0.to_be_bytes())),
+        DumpRef::MxInt8(t) => each!(t.blocks.iter().map(MxInt8Block::to_word)),
+    }
+    if !buf.is_empty() {
+        sink(&buf)?;
+    }
+    Ok(())
+}
+
+/// The dump's full text (for tests and in-memory comparisons).
+pub fn to_bytes(d: DumpRef<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode::<()>(d, |c| {
+        out.extend_from_slice(c);
+        Ok(())
+    })
+    .expect("infallible");
+    out
+}
+
+/// Write a dump to `path` (the caller makes the write atomic by writing into a temp folder).
+pub fn write(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    encode(d, |chunk| {
+        hasher.update(chunk);
+        bytes += chunk.len() as u64;
+        w.write_all(chunk)
+    })?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(Written {
+        lines: d.lines(),
+        bytes,
+        sha256: hex_digest(hasher.finalize().as_slice()),
+    })
+}
+
+pub fn hex_digest(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|b| HEX[*b as usize])
+        .map(char::from)
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex_digest(Sha256::digest(bytes).as_slice())
+}
+
+/// A malformed or unreadable dump: file, 1-based line (0 for whole-file problems), what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {msg}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+pub struct DumpError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub msg: String,
+}
+
+impl DumpError {
+    pub fn new(path: &Path, line: usize, msg: impl Into<String>) -> Self {
+        DumpError {
+            path: path.to_path_buf(),
+            line,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Parse a dump's text into words of `dtype.hex_digits()` digits, returned as their big-endian
+/// bytes back to back (`hex_digits / 2` bytes a word).
+/// Accepted: `\n` or `\r\n` line ends and a missing final newline; hex digits in either case.
+/// Everything else (blank lines, `0x`, spaces, comments, `@` addresses, wrong digit counts) is an
+/// error. `expected` checks the line count when known.
+pub fn parse_words(
+    path: &Path,
+    text: &[u8],
+    dtype: Dtype,
+    expected: Option<usize>,
+) -> Result<Vec<u8>, DumpError> {
+    let digits = dtype.hex_digits();
+    if text.is_empty() {
+        return Err(DumpError::new(path, 0, "empty file: no words"));
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let mut words = Vec::with_capacity(text.len() / (digits + 1) * digits / 2);
+    let mut count = 0;
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let l = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if l.len() != digits {
+            return Err(DumpError::new(
+                path,
+                line,
+                format!(
+                    "expected {digits} hex digits ({} word), found {} characters: {:?}",
+                    dtype.name(),
+                    l.len(),
+                    preview(l)
+                ),
+            ));
+        }
+        for pair in l.chunks(2) {
+            let hi = hex_val(pair[0]);
+            let lo = hex_val(pair[1]);
+            match (hi, lo) {
+                (Some(h), Some(lw)) => words.push(h << 4 | lw),
+                _ => {
+                    return Err(DumpError::new(
+                        path,
+                        line,
+                        format!("expected only hex digits, found {:?}", preview(l)),
+                    ))
+                }
+            }
+        }
+        count += 1;
+    }
+    if let Some(n) = expected {
+        if count != n {
+            return Err(DumpError::new(
+                path,
+                0,
+                format!("expected {n} lines, found {count}"),
+            ));
+        }
+    }
+    Ok(words)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+fn preview(l: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&l[..l.len().min(80)]).into_owned();
+    if l.len() > 80 {
+        s + "…"
+    } else {
+        s
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, DumpError> {
+    std::fs::read(path).map_err(|e| DumpError::new(path, 0, format!("cannot read: {e}")))
+}
+
+pub fn read_bf16(path: &Path, expected: Option<usize>) -> Result<Vec<Bf16>, DumpError> {
+    let words = parse_words(path, &read_file(path)?, Dtype::Bf16, expected)?;
+    Ok(words
+        .chunks_exact(2)
+        .map(|w| Bf16(u16::from_be_bytes([w[0], w[1]])))
+        .collect())
+}
+
+pub fn read_fp32(path: &Path, expected: Option<usize>) -> Result<Vec<Fp32>, DumpError> {
+    let words = parse_words(path, &read_file(path)?, Dtype::Fp32, expected)?;
+    Ok(words
+        .chunks_exact(4)
+        .map(|w| Fp32(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
+        .collect())
+}
+
+pub fn read_mxint8(path: &Path, expected: Option<usize>) -> Result<Vec<MxInt8Block>, DumpError> {
+    let words = parse_words(path, &read_file(path)?, Dtype::MxInt8, expected)?;
+    Ok(words
+        .chunks_exact(33)
+        .map(|w| MxInt8Block::from_word(w.try_into().expect("33-byte chunks")))
+        .collect())
+}

@@ -1,0 +1,101 @@
+//! `manifest.json` of a case folder (docs/dump-format.md). Field order is fixed by the struct
+//! and the file map keeps insertion (pipeline) order, so manifests are reproducible byte for byte.
+
+use crate::tensor::Dtype;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FORMAT_VERSION: u32 = 1;
+pub const FILE_NAME: &str = "manifest.json";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub op: String,
+    pub tool: String,
+    pub tool_version: String,
+    pub case: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub profile: String,
+    pub params: IndexMap<String, serde_json::Value>,
+    pub files: IndexMap<String, FileEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_axis: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<usize>,
+    pub lines: usize,
+    pub sha256: String,
+}
+
+impl FileEntry {
+    pub fn dtype(&self) -> Option<Dtype> {
+        Dtype::from_name(&self.dtype)
+    }
+}
+
+impl Manifest {
+    pub fn new(op: &str, case: &str, profile: &str) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            op: op.to_string(),
+            tool: "sim".to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            case: case.to_string(),
+            kv_size: None,
+            seed: None,
+            profile: profile.to_string(),
+            params: IndexMap::new(),
+            files: IndexMap::new(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("manifest serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Read and validate a manifest; errors name the file and, for JSON errors, the line.
+    pub fn read(path: &Path) -> Result<Manifest, crate::dump::DumpError> {
+        use crate::dump::DumpError;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DumpError::new(path, 0, format!("cannot read: {e}")))?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| DumpError::new(path, e.line(), format!("invalid manifest: {e}")))?;
+        if m.format_version != FORMAT_VERSION {
+            return Err(DumpError::new(
+                path,
+                0,
+                format!(
+                    "manifest format_version {} is not supported (expected {FORMAT_VERSION})",
+                    m.format_version
+                ),
+            ));
+        }
+        for (name, f) in &m.files {
+            if f.dtype().is_none() {
+                return Err(DumpError::new(
+                    path,
+                    0,
+                    format!(
+                        "file {name}: unknown dtype '{}' (expected bf16, fp32 or mxint8)",
+                        f.dtype
+                    ),
+                ));
+            }
+        }
+        Ok(m)
+    }
+}

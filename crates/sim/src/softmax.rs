@@ -1,0 +1,224 @@
+//! The functional softmax_v pipeline (docs/numerics.md §3), reference profile: every stage is the
+//! exact value followed by one rounding, computed by the reference units of `hw-units`.
+
+use crate::gen::Stream;
+use crate::tensor::{DumpRef, MxTensor, Tensor};
+use hw_types::mxint8::quantize_row;
+use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, BLOCK};
+use hw_units::mac::BlockAcc;
+use hw_units::{exp, recip, reduce};
+use rayon::prelude::*;
+
+/// Dump file names, in pipeline order (the dataset's spelling, hyphen in `exp-bf16` included).
+pub const QK_T: &str = "softmaxed_v.qk_T";
+pub const EXP: &str = "softmaxed_v.exp-bf16";
+pub const EXP_SUM: &str = "softmaxed_v.exp_sum";
+pub const V: &str = "softmaxed_v.v";
+pub const EXP_MX: &str = "softmaxed_v.exp_mxint8";
+pub const SCALED_V: &str = "softmaxed_v.scaled_v";
+pub const INV: &str = "softmaxed_v.inv";
+pub const OUT: &str = "softmaxed_v.out";
+pub const FILES: [&str; 8] = [QK_T, EXP, EXP_SUM, V, EXP_MX, SCALED_V, INV, OUT];
+
+/// Shape parameters and the quantizer's element rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub heads: usize,
+    pub head_dim: usize,
+    pub element_rounding: RoundingMode,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            heads: 32,
+            head_dim: 128,
+            element_rounding: RoundingMode::NearestAway,
+        }
+    }
+}
+
+/// Generator ranges (docs/numerics.md §5): qk_T on [-8, 8), v on [-4, 4).
+const QK_RANGE_LOG2: i32 = 3;
+const V_RANGE_LOG2: i32 = 2;
+
+/// The two inputs: `qk_T` BF16 `[1, H, 1, N]` and `v` MXINT8 `[1, H, N, D]` blocked on axis 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inputs {
+    pub qk_t: Tensor<Bf16>,
+    pub v: MxTensor,
+}
+
+impl Inputs {
+    pub fn kv_size(&self) -> usize {
+        self.qk_t.shape[3]
+    }
+
+    /// Draw the inputs of case `kv-size-N_seed-S`.
+    pub fn generate(kv: usize, seed: u64, p: &Params) -> Inputs {
+        let (h, d) = (p.heads, p.head_dim);
+        let s_qk = Stream::new(seed, 0);
+        let qk: Vec<Bf16> = (0..h * kv)
+            .into_par_iter()
+            .map(|i| s_qk.bf16(i as u64, QK_RANGE_LOG2))
+            .collect();
+        let s_v = Stream::new(seed, 1);
+        let nb = kv.div_ceil(BLOCK);
+        // Blocks in grid order (head, block, column); element i of block (hh, b, c) is logical
+        // v[hh, 32b + i, c], draw number (hh * kv + 32b + i) * d + c.
+        let blocks: Vec<MxInt8Block> = (0..h * nb * d)
+            .into_par_iter()
+            .map(|g| {
+                let (hh, rest) = (g / (nb * d), g % (nb * d));
+                let (b, c) = (rest / d, rest % d);
+                let rows = (b * BLOCK..kv.min((b + 1) * BLOCK)).map(|t| (hh * kv + t) * d + c);
+                let mut vals = [Fp32::ZERO; BLOCK];
+                let mut n = 0;
+                for (slot, idx) in vals.iter_mut().zip(rows) {
+                    *slot = s_v.real(idx as u64, V_RANGE_LOG2);
+                    n += 1;
+                }
+                MxInt8Block::quantize(&vals[..n], p.element_rounding)
+            })
+            .collect();
+        Inputs {
+            qk_t: Tensor::new(vec![1, h, 1, kv], qk),
+            v: MxTensor {
+                shape: vec![1, h, kv, d],
+                block_axis: 2,
+                blocks,
+            },
+        }
+    }
+}
+
+/// Every stage's tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stages {
+    pub inputs: Inputs,
+    pub exp: Tensor<Bf16>,
+    pub exp_sum: Tensor<Bf16>,
+    pub exp_mx: MxTensor,
+    pub scaled_v: Tensor<Bf16>,
+    pub inv: Tensor<Bf16>,
+    pub out: Tensor<Bf16>,
+}
+
+impl Stages {
+    /// The eight dumps in pipeline order with their file names.
+    pub fn dumps(&self) -> [(&'static str, DumpRef<'_>); 8] {
+        [
+            (QK_T, DumpRef::Bf16(&self.inputs.qk_t)),
+            (EXP, DumpRef::Bf16(&self.exp)),
+            (EXP_SUM, DumpRef::Bf16(&self.exp_sum)),
+            (V, DumpRef::MxInt8(&self.inputs.v)),
+            (EXP_MX, DumpRef::MxInt8(&self.exp_mx)),
+            (SCALED_V, DumpRef::Bf16(&self.scaled_v)),
+            (INV, DumpRef::Bf16(&self.inv)),
+            (OUT, DumpRef::Bf16(&self.out)),
+        ]
+    }
+}
+
+/// Run the pipeline. The inputs' shapes must agree (`Inputs::generate` and `Inputs::read` ensure it).
+pub fn run(inputs: Inputs, p: &Params) -> Stages {
+    let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
+    let nb = kv.div_ceil(BLOCK);
+    // Stage 1: exp, elementwise.
+    let exp_data: Vec<Bf16> = inputs.qk_t.data.iter().map(|&x| exp::exp_bf16(x)).collect();
+    // Stages 2 and 3, per head: exact reduce-sum and quantization along kv.
+    let per_head: Vec<(Bf16, Vec<MxInt8Block>)> = exp_data
+        .par_chunks(kv)
+        .map(|row| {
+            let mut blocks = Vec::with_capacity(nb);
+            let widened: Vec<Fp32> = row.iter().map(|x| x.to_fp32()).collect();
+            quantize_row(&widened, p.element_rounding, &mut blocks);
+            (reduce::exact_sum_bf16(row), blocks)
+        })
+        .collect();
+    let exp_sum: Vec<Bf16> = per_head.iter().map(|(s, _)| *s).collect();
+    let exp_blocks: Vec<MxInt8Block> = per_head.into_iter().flat_map(|(_, b)| b).collect();
+    // Stage 4: gevm per head and column, exact accumulation over blocks.
+    let scaled: Vec<Bf16> = (0..h * d)
+        .into_par_iter()
+        .map(|hd| {
+            let (hh, c) = (hd / d, hd % d);
+            let mut acc = BlockAcc::new();
+            for b in 0..nb {
+                acc.add_block_dot(
+                    &exp_blocks[hh * nb + b],
+                    &inputs.v.blocks[(hh * nb + b) * d + c],
+                );
+            }
+            acc.round::<Bf16>(RoundingMode::NearestEven).value
+        })
+        .collect();
+    // Stage 5: reciprocal; stage 6: scale.
+    let inv: Vec<Bf16> = exp_sum.iter().map(|&s| recip::recip_bf16(s)).collect();
+    let out: Vec<Bf16> = scaled
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            hw_types::arith::mul::<Bf16, Bf16, Bf16>(x, inv[i / d], RoundingMode::NearestEven).value
+        })
+        .collect();
+    Stages {
+        exp: Tensor::new(vec![1, h, 1, kv], exp_data),
+        exp_sum: Tensor::new(vec![1, h, 1, 1], exp_sum),
+        exp_mx: MxTensor {
+            shape: vec![1, h, 1, kv],
+            block_axis: 3,
+            blocks: exp_blocks,
+        },
+        scaled_v: Tensor::new(vec![1, h, 1, d], scaled),
+        inv: Tensor::new(vec![1, h, 1, 1], inv),
+        out: Tensor::new(vec![1, h, 1, d], out),
+        inputs,
+    }
+}
+
+impl Inputs {
+    /// Read `softmaxed_v.qk_T` and `softmaxed_v.v` from a case folder. The kv-size follows from the
+    /// qk_T line count and the head count; every line count is checked against the shapes.
+    pub fn read(dir: &std::path::Path, p: &Params) -> anyhow::Result<Inputs> {
+        use crate::dump::{read_bf16, read_mxint8, DumpError};
+        let qk_path = dir.join(QK_T);
+        let qk = read_bf16(&qk_path, None)?;
+        if p.heads == 0 || qk.len() % p.heads != 0 {
+            return Err(DumpError::new(
+                &qk_path,
+                0,
+                format!(
+                    "{} lines do not fit the shape [1, {}, 1, kv] (not a multiple of {} heads)",
+                    qk.len(),
+                    p.heads,
+                    p.heads
+                ),
+            )
+            .into());
+        }
+        let kv = qk.len() / p.heads;
+        let v_path = dir.join(V);
+        let nb = kv.div_ceil(BLOCK);
+        let blocks = read_mxint8(&v_path, Some(p.heads * nb * p.head_dim)).map_err(|mut e| {
+            if e.line == 0 {
+                e.msg = format!(
+                    "{} (v [1, {}, {kv}, {}] blocked on axis 2 has {} blocks of 32)",
+                    e.msg,
+                    p.heads,
+                    p.head_dim,
+                    p.heads * nb * p.head_dim
+                );
+            }
+            e
+        })?;
+        Ok(Inputs {
+            qk_t: Tensor::new(vec![1, p.heads, 1, kv], qk),
+            v: MxTensor {
+                shape: vec![1, p.heads, kv, p.head_dim],
+                block_axis: 2,
+                blocks,
+            },
+        })
+    }
+}

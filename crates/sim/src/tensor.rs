@@ -1,0 +1,109 @@
+//! Tensors as the dumps see them: BF16/FP32 element arrays and MXINT8 block grids, each with its
+//! logical shape.
+
+use hw_types::{Bf16, Fp32, MxInt8Block, BLOCK};
+
+/// Element type of a dump file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    Bf16,
+    Fp32,
+    MxInt8,
+}
+
+impl Dtype {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::Bf16 => "bf16",
+            Dtype::Fp32 => "fp32",
+            Dtype::MxInt8 => "mxint8",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Dtype> {
+        [Dtype::Bf16, Dtype::Fp32, Dtype::MxInt8]
+            .into_iter()
+            .find(|d| d.name() == s)
+    }
+    /// Hex digits of one line.
+    pub fn hex_digits(self) -> usize {
+        match self {
+            Dtype::Bf16 => 4,
+            Dtype::Fp32 => 8,
+            Dtype::MxInt8 => 66,
+        }
+    }
+}
+
+/// A dense BF16 or FP32 tensor, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor<T> {
+    pub shape: Vec<usize>,
+    pub data: Vec<T>,
+}
+
+impl<T> Tensor<T> {
+    pub fn new(shape: Vec<usize>, data: Vec<T>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Tensor { shape, data }
+    }
+}
+
+/// An MXINT8 tensor: the logical shape, the blocked axis, and the blocks in row-major order of
+/// the block grid (the blocked axis replaced by its block count).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxTensor {
+    pub shape: Vec<usize>,
+    pub block_axis: usize,
+    pub blocks: Vec<MxInt8Block>,
+}
+
+impl MxTensor {
+    pub fn grid_shape(&self) -> Vec<usize> {
+        grid_shape(&self.shape, self.block_axis)
+    }
+}
+
+/// The block grid of a logical shape blocked along `axis`.
+pub fn grid_shape(shape: &[usize], axis: usize) -> Vec<usize> {
+    let mut g = shape.to_vec();
+    g[axis] = g[axis].div_ceil(BLOCK);
+    g
+}
+
+/// A tensor of any dump dtype, borrowed, as the dump writer takes it.
+#[derive(Clone, Copy, Debug)]
+pub enum DumpRef<'a> {
+    Bf16(&'a Tensor<Bf16>),
+    Fp32(&'a Tensor<Fp32>),
+    MxInt8(&'a MxTensor),
+}
+
+impl DumpRef<'_> {
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            DumpRef::Bf16(_) => Dtype::Bf16,
+            DumpRef::Fp32(_) => Dtype::Fp32,
+            DumpRef::MxInt8(_) => Dtype::MxInt8,
+        }
+    }
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            DumpRef::Bf16(t) => &t.shape,
+            DumpRef::Fp32(t) => &t.shape,
+            DumpRef::MxInt8(t) => &t.shape,
+        }
+    }
+    pub fn lines(&self) -> usize {
+        match self {
+            DumpRef::Bf16(t) => t.data.len(),
+            DumpRef::Fp32(t) => t.data.len(),
+            DumpRef::MxInt8(t) => t.blocks.len(),
+        }
+    }
+    pub fn block_axis(&self) -> Option<usize> {
+        match self {
+            DumpRef::MxInt8(t) => Some(t.block_axis),
+            _ => None,
+        }
+    }
+}
