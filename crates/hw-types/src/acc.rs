@@ -1,6 +1,10 @@
 //! An exact (Kulisch-style) accumulator: a wide two's-complement fixed-point register that adds
 //! `int * 2^exp` terms without any rounding, then rounds once. This is how the reference profile
 //! defines reduce-sum and every MXINT8 reduction: the result cannot depend on summation order.
+//!
+//! Terms of nearby exponents (the common case: block scales of one tensor are alike) are summed
+//! in an `i128` window aligned to the smallest exponent seen; only a term that does not fit the
+//! window flushes it into the 640-bit register. Both paths are exact.
 
 use crate::float::{Dyadic, Format, Value};
 use crate::status::{RoundingMode, Status, StatusAnd};
@@ -23,6 +27,9 @@ pub struct ExactAcc {
     /// Whether every addend so far was `-0` (an IEEE sum of only `-0` is `-0`).
     only_neg_zeros: bool,
     empty: bool,
+    /// The fast window: `window * 2^window_exp`, not yet in `limbs`.
+    window: i128,
+    window_exp: i32,
 }
 
 impl Default for ExactAcc {
@@ -40,6 +47,8 @@ impl ExactAcc {
             neg_inf: false,
             only_neg_zeros: true,
             empty: true,
+            window: 0,
+            window_exp: 0,
         }
     }
 
@@ -52,25 +61,33 @@ impl ExactAcc {
             return;
         }
         debug_assert!((ACC_LSB_EXP..=ACC_MAX_TERM_EXP).contains(&exp));
-        let pos = (exp - ACC_LSB_EXP) as usize;
-        let (idx, off) = (pos / 64, pos % 64);
-        let v = (int as i128) << off;
-        let ext = if v < 0 { u64::MAX } else { 0 };
-        let mut carry = false;
-        for (i, limb) in self.limbs[idx..].iter_mut().enumerate() {
-            let addend = match i {
-                0 => v as u64,
-                1 => (v >> 64) as u64,
-                _ => ext,
-            };
-            let (s1, c1) = limb.overflowing_add(addend);
-            let (s2, c2) = s1.overflowing_add(carry as u64);
-            *limb = s2;
-            carry = c1 || c2;
-            if i >= 1 && ext == 0 && !carry {
-                break;
+        if self.window == 0 {
+            self.window = int as i128;
+            self.window_exp = exp;
+            return;
+        }
+        if exp >= self.window_exp {
+            let sh = (exp - self.window_exp) as u32;
+            // |int| <= 2^63, so a shift below 63 stays below 2^126 and cannot overflow i128.
+            if sh < 63 {
+                if let Some(sum) = self.window.checked_add((int as i128) << sh) {
+                    self.window = sum;
+                    return;
+                }
+            }
+        } else {
+            let sh = (self.window_exp - exp) as u32;
+            if self.window.unsigned_abs().leading_zeros() > sh + 2 {
+                if let Some(sum) = (self.window << sh).checked_add(int as i128) {
+                    self.window = sum;
+                    self.window_exp = exp;
+                    return;
+                }
             }
         }
+        flush(&mut self.limbs, self.window, self.window_exp);
+        self.window = int as i128;
+        self.window_exp = exp;
     }
 
     /// Add the exact value of a float.
@@ -122,8 +139,10 @@ impl ExactAcc {
         if self.pos_inf || self.neg_inf {
             return StatusAnd::new(Value::Inf { neg: self.neg_inf }, Status::OK);
         }
-        let neg = self.limbs[LIMBS - 1] >> 63 == 1;
-        let mag = if neg { negate(&self.limbs) } else { self.limbs };
+        let mut limbs = self.limbs;
+        flush(&mut limbs, self.window, self.window_exp);
+        let neg = limbs[LIMBS - 1] >> 63 == 1;
+        let mag = if neg { negate(&limbs) } else { limbs };
         let Some(top) = (0..LIMBS).rev().find(|&i| mag[i] != 0) else {
             // Exact zero: -0 only if every addend was -0 (docs/numerics.md: in every mode).
             let neg = self.only_neg_zeros && !self.empty;
@@ -167,6 +186,37 @@ impl ExactAcc {
     pub fn round<F: Format>(&self, mode: RoundingMode) -> StatusAnd<F> {
         let v = self.value();
         F::round(v.value, mode).with(v.status)
+    }
+}
+
+/// Add `v * 2^exp` into the register (two's complement, sign-extended to the top).
+fn flush(limbs: &mut [u64; LIMBS], v: i128, exp: i32) {
+    if v == 0 {
+        return;
+    }
+    let pos = (exp - ACC_LSB_EXP) as usize;
+    let (idx, off) = (pos / 64, (pos % 64) as u32);
+    // v << off as a 192-bit two's-complement number, then sign extension.
+    let words = if off == 0 {
+        [v as u64, (v >> 64) as u64, (v >> 127) as u64]
+    } else {
+        [
+            (v as u64) << off,
+            (v >> (64 - off)) as u64,
+            (v >> (128 - off)) as u64,
+        ]
+    };
+    let ext = (v >> 127) as u64;
+    let mut carry = false;
+    for (i, limb) in limbs[idx..].iter_mut().enumerate() {
+        let addend = if i < 3 { words[i] } else { ext };
+        let (s1, c1) = limb.overflowing_add(addend);
+        let (s2, c2) = s1.overflowing_add(carry as u64);
+        *limb = s2;
+        carry = c1 || c2;
+        if i >= 2 && ext == 0 && !carry {
+            break;
+        }
     }
 }
 

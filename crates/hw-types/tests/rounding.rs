@@ -198,6 +198,25 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+    #[test]
+    fn accumulator_window_path_is_exact(e0 in -320i32..180, terms in prop::collection::vec((any::<i64>(), 0i32..70), 1..200)) {
+        // Nearby exponents and huge integers: exercises the i128 window, its re-alignment and its
+        // overflow into the wide register.
+        let mut acc = ExactAcc::new();
+        let mut sum = BigRational::zero();
+        for &(i, de) in &terms {
+            let e = (e0 + de).min(256);
+            acc.add_int(i, e);
+            sum += int(i) * pow2(e as i64);
+        }
+        let want = if sum.is_zero() { 0 } else { round(FP32, &sum, NearestEven).bits };
+        prop_assert_eq!(acc.round::<Fp32>(NearestEven).value.0, want);
+    }
+}
+
 #[test]
 fn quantizer_documented_examples() {
     let f = |x: f32| Fp32::from_f32(x);

@@ -2,8 +2,11 @@
 
 use crate::case::CaseWriter;
 use crate::manifest::Manifest;
+use crate::ops::{self, Dims, OpCase, OpKind, OutDtype};
+use crate::rope::{RopeParams, RopeTables};
 use crate::softmax::{self, Inputs, Params};
-use anyhow::Result;
+use crate::tensor::DumpRef;
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hw_types::RoundingMode;
 use std::path::PathBuf;
@@ -28,6 +31,71 @@ pub enum Command {
     /// Writes OUT/kv-size-N_seed-S/ (or, with --inputs, OUT/<input folder name>/) atomically: the
     /// folder appears only when complete.
     Run(RunArgs),
+    /// Run one MXINT8 operation (dot, gevm or gemm) and write its operands and output.
+    ///
+    /// Writes OUT/<op>_m-M[_k-K][_n-N]_seed-S/ with <op>.<operand> dumps (dot.a, dot.b;
+    /// gevm.vector, gevm.matrix; gemm.input, gemm.other), <op>.output and manifest.json. Blocks of 32
+    /// run along the reduction axis (docs/numerics.md §6).
+    Op(OpArgs),
+    /// Write the RoPE constant tables (BF16 and FP32 freq, cos, sin) or report BF16's error.
+    ///
+    /// Writes OUT/rope/ with rope.{freq,cos,sin}_{bf16,fp32}, shape [1, max_pos, head_dim/2],
+    /// position-major, every value correctly rounded (docs/numerics.md §7).
+    Rope(RopeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OpArgs {
+    /// Which operation.
+    #[arg(value_enum)]
+    pub op: OpKind,
+    /// Reduction length of dot and gevm; rows of gemm's input.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub m: Option<u64>,
+    /// Columns of gevm's matrix; reduction length of gemm.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub k: Option<u64>,
+    /// Columns of gemm's other operand.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub n: Option<u64>,
+    /// Seed of the input generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder; the case folder is created inside it.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Read the operand dumps from this folder instead of generating them (sizes from its
+    /// manifest.json, or from --m/--k/--n).
+    #[arg(long, conflicts_with = "seed")]
+    pub inputs: Option<PathBuf>,
+    /// Output dtype.
+    #[arg(long, value_enum, default_value_t = OutDtype::Bf16)]
+    pub out_dtype: OutDtype,
+    /// Rounding of the output: nearest-even, nearest-away, toward-zero, toward-pos, toward-neg.
+    #[arg(long, default_value = "nearest-even")]
+    pub rounding: RoundingMode,
+}
+
+#[derive(Args, Debug)]
+pub struct RopeArgs {
+    /// Output folder; the tables go to OUT/rope/.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// RoPE base (theta).
+    #[arg(long, default_value_t = 10000.0)]
+    pub base: f64,
+    /// Head dimension (a power of two); tables have head_dim/2 columns.
+    #[arg(long, default_value_t = 128)]
+    pub head_dim: usize,
+    /// Maximum sequence length (rows of the tables).
+    #[arg(long, default_value_t = 4096)]
+    pub max_pos: usize,
+    /// Print how far the BF16 tables are from the FP32 ones instead of writing dumps.
+    #[arg(long)]
+    pub report: bool,
+    /// With --report: print JSON instead of a table.
+    #[arg(long, requires = "report")]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -68,7 +136,152 @@ fn parse_element_rounding(s: &str) -> Result<RoundingMode, String> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(a) => run_softmax(a),
+        Command::Op(a) => run_op(a),
+        Command::Rope(a) => run_rope(a),
     }
+}
+
+/// Print to stdout, ignoring a closed pipe (`sim ... | head` must not panic; the work still
+/// completes and its files are still written).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Write a case folder atomically and print its summary (after the caller's header lines).
+fn write_case(
+    out: &std::path::Path,
+    m: Manifest,
+    header: &[String],
+    dumps: &[(&str, DumpRef<'_>)],
+    t0: Instant,
+) -> Result<()> {
+    say!("case     {}", m.case);
+    for line in header {
+        say!("{line}");
+    }
+    let mut w = CaseWriter::create(out, m)?;
+    for (name, d) in dumps {
+        let written = w.write(name, *d)?;
+        say!(
+            "  {name:<24} {:<7} {:<20} {:>9} lines",
+            d.dtype().name(),
+            format!("{:?}", d.shape()),
+            written.lines
+        );
+    }
+    let (dir, bytes) = w.finish()?;
+    say!(
+        "wrote    {} ({:.1} MB) in {:.3} s",
+        dir.display(),
+        bytes as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_op(a: OpArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let flag = |v: Option<u64>, name: &str, needed: bool| -> Result<usize> {
+        match v {
+            Some(v) => Ok(v as usize),
+            None if !needed => Ok(1),
+            None => bail!("sim op {}: --{name} is required", a.op.name()),
+        }
+    };
+    let from_flags = || -> Result<Dims> {
+        Ok(Dims {
+            m: flag(a.m, "m", true)?,
+            k: flag(a.k, "k", a.op != OpKind::Dot)?,
+            n: flag(a.n, "n", a.op == OpKind::Gemm)?,
+        })
+    };
+    let (case, seed) = match &a.inputs {
+        Some(dir) => {
+            let mpath = dir.join(crate::manifest::FILE_NAME);
+            let dims = if a.m.is_none() && mpath.exists() {
+                let man = Manifest::read(&mpath)?;
+                ops::dims_from_manifest(a.op, &man).with_context(|| {
+                    format!(
+                        "{}: no {} sizes (m/k/n) in params; pass --m/--k/--n",
+                        mpath.display(),
+                        a.op.name()
+                    )
+                })?
+            } else {
+                from_flags()?
+            };
+            (OpCase::read(a.op, dims, dir)?, None)
+        }
+        None => (OpCase::generate(a.op, from_flags()?, a.seed), Some(a.seed)),
+    };
+    let output = case.compute(a.out_dtype, a.rounding);
+    let mut m = Manifest::new(a.op.name(), &case.dims.case_name(a.op, seed), "reference");
+    m.seed = seed;
+    let Dims { m: dm, k, n } = case.dims;
+    m.params.insert("m".into(), serde_json::json!(dm));
+    if a.op != OpKind::Dot {
+        m.params.insert("k".into(), serde_json::json!(k));
+    }
+    if a.op == OpKind::Gemm {
+        m.params.insert("n".into(), serde_json::json!(n));
+    }
+    m.params
+        .insert("out_dtype".into(), serde_json::json!(a.out_dtype.name()));
+    m.params
+        .insert("rounding".into(), serde_json::json!(a.rounding.name()));
+    let [x, y] = a.op.operand_names().map(|s| a.op.file(s));
+    let out_name = a.op.file("output");
+    let header = [format!(
+        "params   {} out_dtype={} rounding={}",
+        a.op.name(),
+        a.out_dtype.name(),
+        a.rounding
+    )];
+    write_case(
+        &a.out,
+        m,
+        &header,
+        &[
+            (&x, DumpRef::MxInt8(&case.operands[0])),
+            (&y, DumpRef::MxInt8(&case.operands[1])),
+            (&out_name, output.dump()),
+        ],
+        t0,
+    )
+}
+
+fn run_rope(a: RopeArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let p = RopeParams {
+        base: a.base,
+        head_dim: a.head_dim,
+        max_pos: a.max_pos,
+    };
+    p.validate().map_err(anyhow::Error::msg)?;
+    let tables = RopeTables::compute(&p);
+    if a.report {
+        let r = tables.report(&p);
+        if a.json {
+            say!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            say!("{}", r.table().trim_end());
+        }
+        return Ok(());
+    }
+    let mut m = Manifest::new("rope", "rope", "reference");
+    m.params.insert("base".into(), serde_json::json!(p.base));
+    m.params
+        .insert("head_dim".into(), serde_json::json!(p.head_dim));
+    m.params
+        .insert("max_pos".into(), serde_json::json!(p.max_pos));
+    let header = [format!(
+        "params   base={} head_dim={} max_pos={}",
+        p.base, p.head_dim, p.max_pos
+    )];
+    write_case(&a.out, m, &header, &tables.dumps(), t0)
 }
 
 fn run_softmax(a: RunArgs) -> Result<()> {
@@ -110,30 +323,12 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         "element_rounding".into(),
         serde_json::json!(params.element_rounding.name()),
     );
-    let mut w = CaseWriter::create(&a.out, m)?;
-    let mut rows = Vec::new();
-    for (name, d) in stages.dumps() {
-        let written = w.write(name, d)?;
-        rows.push((name, d.dtype().name(), d.shape().to_vec(), written.lines));
-    }
-    let (dir, bytes) = w.finish()?;
-    println!("case     {case}");
-    println!(
-        "params   heads={} head_dim={} kv_size={kv} element_rounding={}",
-        params.heads, params.head_dim, params.element_rounding
-    );
-    println!("stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale");
-    for (name, dtype, shape, lines) in rows {
-        println!(
-            "  {name:<24} {dtype:<7} {:<20} {lines:>9} lines",
-            format!("{shape:?}")
-        );
-    }
-    println!(
-        "wrote    {} ({:.1} MB) in {:.3} s",
-        dir.display(),
-        bytes as f64 / 1e6,
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(())
+    let header = [
+        format!(
+            "params   heads={} head_dim={} kv_size={kv} element_rounding={}",
+            params.heads, params.head_dim, params.element_rounding
+        ),
+        "stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale".to_string(),
+    ];
+    write_case(&a.out, m, &header, &stages.dumps(), t0)
 }

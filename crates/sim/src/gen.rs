@@ -99,3 +99,53 @@ mod tests {
         }
     }
 }
+
+/// Generate an MXINT8 tensor of logical `shape` blocked along `axis`: the exact reals of draws
+/// `0..product(shape)` (row-major over the logical shape, range `[-2^r, 2^r)`) quantized in
+/// blocks of 32 along `axis` with element rounding `mode`. Blocks come out in grid order.
+pub fn mx_tensor(
+    stream: &Stream,
+    shape: &[usize],
+    axis: usize,
+    r: i32,
+    mode: RoundingMode,
+) -> crate::tensor::MxTensor {
+    use hw_types::{MxInt8Block, BLOCK};
+    use rayon::prelude::*;
+    let grid = crate::tensor::grid_shape(shape, axis);
+    // Row-major strides of the logical shape.
+    let mut strides = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    let n_blocks: usize = grid.iter().product();
+    let blocks = (0..n_blocks)
+        .into_par_iter()
+        .map(|g| {
+            // Decompose the grid index; the blocked coordinate b covers logical 32b..32b+32.
+            let mut rem = g;
+            let mut base = 0;
+            let mut b = 0;
+            for ax in (0..grid.len()).rev() {
+                let c = rem % grid[ax];
+                rem /= grid[ax];
+                if ax == axis {
+                    b = c;
+                } else {
+                    base += c * strides[ax];
+                }
+            }
+            let len = (shape[axis] - b * BLOCK).min(BLOCK);
+            let mut vals = [Fp32::ZERO; BLOCK];
+            for (i, v) in vals[..len].iter_mut().enumerate() {
+                *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
+            }
+            MxInt8Block::quantize(&vals[..len], mode)
+        })
+        .collect();
+    crate::tensor::MxTensor {
+        shape: shape.to_vec(),
+        block_axis: axis,
+        blocks,
+    }
+}

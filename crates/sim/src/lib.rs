@@ -7,5 +7,7 @@ pub mod cli;
 pub mod dump;
 pub mod gen;
 pub mod manifest;
+pub mod ops;
+pub mod rope;
 pub mod softmax;
 pub mod tensor;

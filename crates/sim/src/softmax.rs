@@ -5,7 +5,7 @@ use crate::gen::Stream;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::mxint8::quantize_row;
 use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, BLOCK};
-use hw_units::mac::BlockAcc;
+use hw_units::mac::block_matmul;
 use hw_units::{exp, recip, reduce};
 use rayon::prelude::*;
 
@@ -62,32 +62,15 @@ impl Inputs {
             .into_par_iter()
             .map(|i| s_qk.bf16(i as u64, QK_RANGE_LOG2))
             .collect();
-        let s_v = Stream::new(seed, 1);
-        let nb = kv.div_ceil(BLOCK);
-        // Blocks in grid order (head, block, column); element i of block (hh, b, c) is logical
-        // v[hh, 32b + i, c], draw number (hh * kv + 32b + i) * d + c.
-        let blocks: Vec<MxInt8Block> = (0..h * nb * d)
-            .into_par_iter()
-            .map(|g| {
-                let (hh, rest) = (g / (nb * d), g % (nb * d));
-                let (b, c) = (rest / d, rest % d);
-                let rows = (b * BLOCK..kv.min((b + 1) * BLOCK)).map(|t| (hh * kv + t) * d + c);
-                let mut vals = [Fp32::ZERO; BLOCK];
-                let mut n = 0;
-                for (slot, idx) in vals.iter_mut().zip(rows) {
-                    *slot = s_v.real(idx as u64, V_RANGE_LOG2);
-                    n += 1;
-                }
-                MxInt8Block::quantize(&vals[..n], p.element_rounding)
-            })
-            .collect();
         Inputs {
             qk_t: Tensor::new(vec![1, h, 1, kv], qk),
-            v: MxTensor {
-                shape: vec![1, h, kv, d],
-                block_axis: 2,
-                blocks,
-            },
+            v: crate::gen::mx_tensor(
+                &Stream::new(seed, 1),
+                &[1, h, kv, d],
+                2,
+                V_RANGE_LOG2,
+                p.element_rounding,
+            ),
         }
     }
 }
@@ -138,19 +121,17 @@ pub fn run(inputs: Inputs, p: &Params) -> Stages {
         .collect();
     let exp_sum: Vec<Bf16> = per_head.iter().map(|(s, _)| *s).collect();
     let exp_blocks: Vec<MxInt8Block> = per_head.into_iter().flat_map(|(_, b)| b).collect();
-    // Stage 4: gevm per head and column, exact accumulation over blocks.
-    let scaled: Vec<Bf16> = (0..h * d)
-        .into_par_iter()
-        .map(|hd| {
-            let (hh, c) = (hd / d, hd % d);
-            let mut acc = BlockAcc::new();
-            for b in 0..nb {
-                acc.add_block_dot(
-                    &exp_blocks[hh * nb + b],
-                    &inputs.v.blocks[(hh * nb + b) * d + c],
-                );
-            }
-            acc.round::<Bf16>(RoundingMode::NearestEven).value
+    // Stage 4: gevm per head, [1, nb] x [nb, d] block grids, exact accumulation over blocks.
+    let scaled: Vec<Bf16> = (0..h)
+        .flat_map(|hh| {
+            block_matmul::<Bf16>(
+                &exp_blocks[hh * nb..(hh + 1) * nb],
+                &inputs.v.blocks[hh * nb * d..(hh + 1) * nb * d],
+                1,
+                nb,
+                d,
+                RoundingMode::NearestEven,
+            )
         })
         .collect();
     // Stage 5: reciprocal; stage 6: scale.

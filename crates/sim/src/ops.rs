@@ -1,0 +1,201 @@
+//! The MXINT8 operations of the dataset: dot_product, gevm, gemm (docs/numerics.md §6). Each is a
+//! product of two block grids computed by the MAC array's one definition, `block_matmul`.
+
+use crate::dump::{read_mxint8, DumpError};
+use crate::gen::{mx_tensor, Stream};
+use crate::manifest::Manifest;
+use crate::tensor::{grid_shape, DumpRef, MxTensor, Tensor};
+use hw_types::{Bf16, Fp32, RoundingMode, BLOCK};
+use hw_units::mac::block_matmul;
+use std::path::Path;
+
+/// Generator range of every operand: `[-4, 4)`.
+const OPERAND_RANGE_LOG2: i32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpKind {
+    Dot,
+    Gevm,
+    Gemm,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Dot => "dot",
+            OpKind::Gevm => "gevm",
+            OpKind::Gemm => "gemm",
+        }
+    }
+    /// Operand file suffixes, first and second.
+    pub fn operand_names(self) -> [&'static str; 2] {
+        match self {
+            OpKind::Dot => ["a", "b"],
+            OpKind::Gevm => ["vector", "matrix"],
+            OpKind::Gemm => ["input", "other"],
+        }
+    }
+    /// Logical operand shapes and their blocked axes for sizes m, k, n.
+    fn operand_layout(self, d: Dims) -> [(Vec<usize>, usize); 2] {
+        match self {
+            OpKind::Dot => [(vec![d.m], 0), (vec![d.m], 0)],
+            OpKind::Gevm => [(vec![d.m], 0), (vec![d.m, d.k], 0)],
+            OpKind::Gemm => [(vec![d.m, d.k], 1), (vec![d.k, d.n], 0)],
+        }
+    }
+    pub fn output_shape(self, d: Dims) -> Vec<usize> {
+        match self {
+            OpKind::Dot => vec![],
+            OpKind::Gevm => vec![d.k],
+            OpKind::Gemm => vec![d.m, d.n],
+        }
+    }
+    pub fn file(self, part: &str) -> String {
+        format!("{}.{part}", self.name())
+    }
+}
+
+/// Problem sizes; unused ones are 1 (dot uses m, gevm m and k, gemm all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Dims {
+    /// The case folder name: `<op>_m-M[_k-K][_n-N]_seed-S`.
+    pub fn case_name(self, op: OpKind, seed: Option<u64>) -> String {
+        let mut s = format!("{}_m-{}", op.name(), self.m);
+        if op != OpKind::Dot {
+            s += &format!("_k-{}", self.k);
+        }
+        if op == OpKind::Gemm {
+            s += &format!("_n-{}", self.n);
+        }
+        match seed {
+            Some(seed) => s + &format!("_seed-{seed}"),
+            None => s + "_inputs",
+        }
+    }
+}
+
+/// Output element type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutDtype {
+    #[default]
+    Bf16,
+    Fp32,
+}
+
+impl OutDtype {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutDtype::Bf16 => "bf16",
+            OutDtype::Fp32 => "fp32",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutTensor {
+    Bf16(Tensor<Bf16>),
+    Fp32(Tensor<Fp32>),
+}
+
+impl OutTensor {
+    pub fn dump(&self) -> DumpRef<'_> {
+        match self {
+            OutTensor::Bf16(t) => DumpRef::Bf16(t),
+            OutTensor::Fp32(t) => DumpRef::Fp32(t),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpCase {
+    pub op: OpKind,
+    pub dims: Dims,
+    pub operands: [MxTensor; 2],
+}
+
+impl OpCase {
+    /// Draw both operands: stream 0 the first, stream 1 the second, quantized with nearest-away.
+    pub fn generate(op: OpKind, dims: Dims, seed: u64) -> OpCase {
+        let [(s0, a0), (s1, a1)] = op.operand_layout(dims);
+        let gen = |k, s: &[usize], ax| {
+            mx_tensor(
+                &Stream::new(seed, k),
+                s,
+                ax,
+                OPERAND_RANGE_LOG2,
+                RoundingMode::NearestAway,
+            )
+        };
+        OpCase {
+            op,
+            dims,
+            operands: [gen(0, &s0, a0), gen(1, &s1, a1)],
+        }
+    }
+
+    /// Read both operands from `dir`; their line counts must match the block grids of `dims`.
+    pub fn read(op: OpKind, dims: Dims, dir: &Path) -> Result<OpCase, DumpError> {
+        let layout = op.operand_layout(dims);
+        let read = |i: usize| -> Result<MxTensor, DumpError> {
+            let (shape, axis) = layout[i].clone();
+            let lines = grid_shape(&shape, axis).iter().product();
+            let path = dir.join(op.file(op.operand_names()[i]));
+            let blocks = read_mxint8(&path, Some(lines))?;
+            Ok(MxTensor {
+                shape,
+                block_axis: axis,
+                blocks,
+            })
+        };
+        Ok(OpCase {
+            op,
+            dims,
+            operands: [read(0)?, read(1)?],
+        })
+    }
+
+    /// The exact block sums, rounded once per output element.
+    pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OutTensor {
+        let Dims { m, k, n } = self.dims;
+        let [a, b] = &self.operands;
+        let kb = |len: usize| len.div_ceil(BLOCK);
+        // Every op as A [rows, KB] x B [KB, cols].
+        let (rows, red, cols) = match self.op {
+            OpKind::Dot => (1, kb(m), 1),
+            OpKind::Gevm => (1, kb(m), k),
+            OpKind::Gemm => (m, kb(k), n),
+        };
+        let shape = self.op.output_shape(self.dims);
+        match dtype {
+            OutDtype::Bf16 => OutTensor::Bf16(Tensor::new(
+                shape,
+                block_matmul::<Bf16>(&a.blocks, &b.blocks, rows, red, cols, mode),
+            )),
+            OutDtype::Fp32 => OutTensor::Fp32(Tensor::new(
+                shape,
+                block_matmul::<Fp32>(&a.blocks, &b.blocks, rows, red, cols, mode),
+            )),
+        }
+    }
+}
+
+/// Sizes recorded in a manifest, for `--inputs` folders that have one.
+pub fn dims_from_manifest(op: OpKind, m: &Manifest) -> Option<Dims> {
+    let get = |key: &str| {
+        m.params
+            .get(key)
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
+    };
+    Some(Dims {
+        m: get("m")?,
+        k: if op == OpKind::Dot { 1 } else { get("k")? },
+        n: if op == OpKind::Gemm { get("n")? } else { 1 },
+    })
+}
