@@ -57,49 +57,6 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The sequential definition, written out as in the paper.
-    struct SplitMix64(u64);
-    impl SplitMix64 {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-            z ^ (z >> 31)
-        }
-    }
-
-    #[test]
-    fn random_access_equals_sequential() {
-        let s = Stream::new(42, 1);
-        let mut seq = SplitMix64(42 ^ 2u64.wrapping_mul(STREAM_KEY));
-        for i in 0..1000 {
-            assert_eq!(s.raw(i), seq.next());
-        }
-    }
-
-    #[test]
-    fn known_splitmix_vector() {
-        // Published SplitMix64 output for seed 0 (state starts at 0): first value.
-        let mut seq = SplitMix64(0);
-        assert_eq!(seq.next(), 0xE220_A839_7B1D_CDAF);
-    }
-
-    #[test]
-    fn reals_are_in_range_and_exact() {
-        let s = Stream::new(7, 0);
-        for i in 0..10_000 {
-            let x = s.real(i, 3).to_f32();
-            assert!((-8.0..8.0).contains(&x));
-            assert_eq!((x * (1 << 20) as f32).fract(), 0.0);
-        }
-    }
-}
-
 /// Generate an MXINT8 tensor of logical `shape` blocked along `axis`: the exact reals of draws
 /// `0..product(shape)` (row-major over the logical shape, range `[-2^r, 2^r)`) quantized in
 /// blocks of 32 along `axis` with element rounding `mode`. Blocks come out in grid order.
@@ -147,5 +104,48 @@ pub fn mx_tensor(
         shape: shape.to_vec(),
         block_axis: axis,
         blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sequential definition, written out as in the paper.
+    struct SplitMix64(u64);
+    impl SplitMix64 {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn random_access_equals_sequential() {
+        let s = Stream::new(42, 1);
+        let mut seq = SplitMix64(42 ^ 2u64.wrapping_mul(STREAM_KEY));
+        for i in 0..1000 {
+            assert_eq!(s.raw(i), seq.next());
+        }
+    }
+
+    #[test]
+    fn known_splitmix_vector() {
+        // Published SplitMix64 output for seed 0 (state starts at 0): first value.
+        let mut seq = SplitMix64(0);
+        assert_eq!(seq.next(), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn reals_are_in_range_and_exact() {
+        let s = Stream::new(7, 0);
+        for i in 0..10_000 {
+            let x = s.real(i, 3).to_f32();
+            assert!((-8.0..8.0).contains(&x));
+            assert_eq!((x * (1 << 20) as f32).fract(), 0.0);
+        }
     }
 }

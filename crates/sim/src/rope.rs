@@ -65,6 +65,12 @@ pub struct RopeTables {
     pub sin_fp32: Tensor<Fp32>,
 }
 
+/// One (position, index) of all six tables: freq, cos, sin.
+struct Cell {
+    fp32: [Fp32; 3],
+    bf16: [Bf16; 3],
+}
+
 /// `theta_i = RN32(1 / RN32(base ^ (2i/d)))`.
 pub fn theta_fp32(p: &RopeParams) -> Vec<Fp32> {
     (0..p.head_dim / 2)
@@ -94,34 +100,29 @@ impl RopeTables {
             let f32v: Fp32 = mul(m32, theta[i], RNE).value;
             let m_b: Bf16 = convert(m32, RNE).value;
             let fb: Bf16 = mul(m_b, theta_b[i], RNE).value;
-            (
-                f32v,
-                cos::<Fp32, Fp32>(f32v, RNE).value,
-                sin::<Fp32, Fp32>(f32v, RNE).value,
-                fb,
-                cos::<Bf16, Bf16>(fb, RNE).value,
-                sin::<Bf16, Bf16>(fb, RNE).value,
-            )
+            Cell {
+                fp32: [
+                    f32v,
+                    cos::<Fp32, Fp32>(f32v, RNE).value,
+                    sin::<Fp32, Fp32>(f32v, RNE).value,
+                ],
+                bf16: [
+                    fb,
+                    cos::<Bf16, Bf16>(fb, RNE).value,
+                    sin::<Bf16, Bf16>(fb, RNE).value,
+                ],
+            }
         };
-        let cells: Vec<_> = (0..n).into_par_iter().map(cell).collect();
-        let shape = p.shape();
-        let col = |f: &dyn Fn(&(Fp32, Fp32, Fp32, Bf16, Bf16, Bf16)) -> u32| {
-            cells.iter().map(f).collect::<Vec<u32>>()
-        };
-        let t32 = |v: Vec<u32>| Tensor::new(shape.clone(), v.into_iter().map(Fp32).collect());
-        let t16 = |v: Vec<u32>| {
-            Tensor::new(
-                shape.clone(),
-                v.into_iter().map(|b| Bf16(b as u16)).collect(),
-            )
-        };
+        let cells: Vec<Cell> = (0..n).into_par_iter().map(cell).collect();
+        let t32 = |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.fp32[j]).collect());
+        let t16 = |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.bf16[j]).collect());
         RopeTables {
-            freq_fp32: t32(col(&|c| c.0 .0)),
-            cos_fp32: t32(col(&|c| c.1 .0)),
-            sin_fp32: t32(col(&|c| c.2 .0)),
-            freq_bf16: t16(col(&|c| c.3 .0 as u32)),
-            cos_bf16: t16(col(&|c| c.4 .0 as u32)),
-            sin_bf16: t16(col(&|c| c.5 .0 as u32)),
+            freq_fp32: t32(0),
+            cos_fp32: t32(1),
+            sin_fp32: t32(2),
+            freq_bf16: t16(0),
+            cos_bf16: t16(1),
+            sin_bf16: t16(2),
         }
     }
 
