@@ -218,6 +218,43 @@ pub fn read_fp32(path: &Path, expected: Option<usize>) -> Result<Vec<Fp32>, Dump
         .collect())
 }
 
+/// Read an MXINT8 dump of a known logical shape; checks the line count and the zero padding.
+pub fn read_mx_tensor(
+    path: &Path,
+    shape: Vec<usize>,
+    block_axis: usize,
+) -> Result<crate::tensor::MxTensor, DumpError> {
+    let lines = crate::tensor::grid_shape(&shape, block_axis)
+        .iter()
+        .product();
+    let blocks = read_mxint8(path, Some(lines)).map_err(|mut e| {
+        if e.line == 0 && e.msg.starts_with("expected") {
+            e.msg = format!(
+                "{} (shape {shape:?} blocked on axis {block_axis} has {lines} blocks of 32)",
+                e.msg
+            );
+        }
+        e
+    })?;
+    let t = crate::tensor::MxTensor {
+        shape,
+        block_axis,
+        blocks,
+    };
+    if let Some((g, i)) = t.nonzero_padding() {
+        return Err(DumpError::new(
+            path,
+            g + 1,
+            format!(
+                "element {i} lies past the logical length {} of axis {block_axis} and must be 0 \
+                 (padding of a partial block), found {}",
+                t.shape[block_axis], t.blocks[g].elems[i]
+            ),
+        ));
+    }
+    Ok(t)
+}
+
 pub fn read_mxint8(path: &Path, expected: Option<usize>) -> Result<Vec<MxInt8Block>, DumpError> {
     let words = parse_words(path, &read_file(path)?, Dtype::MxInt8, expected)?;
     Ok(words

@@ -1,10 +1,10 @@
 //! The MXINT8 operations of the dataset: dot_product, gevm, gemm (docs/numerics.md §6). Each is a
 //! product of two block grids computed by the MAC array's one definition, `block_matmul`.
 
-use crate::dump::{read_mxint8, DumpError};
+use crate::dump::{read_mx_tensor, DumpError};
 use crate::gen::{mx_tensor, Stream};
 use crate::manifest::Manifest;
-use crate::tensor::{grid_shape, DumpRef, MxTensor, Tensor};
+use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::{Bf16, Fp32, RoundingMode, BLOCK};
 use hw_units::mac::block_matmul;
 use std::path::Path;
@@ -144,14 +144,7 @@ impl OpCase {
         let layout = op.operand_layout(dims);
         let read = |i: usize| -> Result<MxTensor, DumpError> {
             let (shape, axis) = layout[i].clone();
-            let lines = grid_shape(&shape, axis).iter().product();
-            let path = dir.join(op.file(op.operand_names()[i]));
-            let blocks = read_mxint8(&path, Some(lines))?;
-            Ok(MxTensor {
-                shape,
-                block_axis: axis,
-                blocks,
-            })
+            read_mx_tensor(&dir.join(op.file(op.operand_names()[i])), shape, axis)
         };
         Ok(OpCase {
             op,

@@ -162,7 +162,7 @@ impl Inputs {
     /// Read `softmaxed_v.qk_T` and `softmaxed_v.v` from a case folder. The kv-size follows from the
     /// qk_T line count and the head count; every line count is checked against the shapes.
     pub fn read(dir: &std::path::Path, p: &Params) -> anyhow::Result<Inputs> {
-        use crate::dump::{read_bf16, read_mxint8, DumpError};
+        use crate::dump::{read_bf16, read_mx_tensor, DumpError};
         let qk_path = dir.join(QK_T);
         let qk = read_bf16(&qk_path, None)?;
         if p.heads == 0 || qk.len() % p.heads != 0 {
@@ -179,27 +179,10 @@ impl Inputs {
             .into());
         }
         let kv = qk.len() / p.heads;
-        let v_path = dir.join(V);
-        let nb = kv.div_ceil(BLOCK);
-        let blocks = read_mxint8(&v_path, Some(p.heads * nb * p.head_dim)).map_err(|mut e| {
-            if e.line == 0 {
-                e.msg = format!(
-                    "{} (v [1, {}, {kv}, {}] blocked on axis 2 has {} blocks of 32)",
-                    e.msg,
-                    p.heads,
-                    p.head_dim,
-                    p.heads * nb * p.head_dim
-                );
-            }
-            e
-        })?;
+        let v = read_mx_tensor(&dir.join(V), vec![1, p.heads, kv, p.head_dim], 2)?;
         Ok(Inputs {
             qk_t: Tensor::new(vec![1, p.heads, 1, kv], qk),
-            v: MxTensor {
-                shape: vec![1, p.heads, kv, p.head_dim],
-                block_axis: 2,
-                blocks,
-            },
+            v,
         })
     }
 }

@@ -61,6 +61,29 @@ impl MxTensor {
     pub fn grid_shape(&self) -> Vec<usize> {
         grid_shape(&self.shape, self.block_axis)
     }
+
+    /// The first block (grid index) of a partial last block whose padding is not zero, with the
+    /// offending element. Padding past the logical length must be zero (docs/dump-format.md); a
+    /// dump that breaks this is malformed, not a different tensor.
+    pub fn nonzero_padding(&self) -> Option<(usize, usize)> {
+        let len = self.shape[self.block_axis];
+        let valid = len % BLOCK;
+        if valid == 0 {
+            return None;
+        }
+        let grid = self.grid_shape();
+        let inner: usize = grid[self.block_axis + 1..].iter().product();
+        let nb = grid[self.block_axis];
+        self.blocks.iter().enumerate().find_map(|(g, blk)| {
+            let last = (g / inner) % nb == nb - 1;
+            let bad = blk.elems[valid..].iter().position(|&e| e != 0);
+            if last {
+                bad.map(|i| (g, valid + i))
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// The block grid of a logical shape blocked along `axis`.

@@ -233,3 +233,27 @@ fn bad_inputs_exit_2_with_a_clear_message_and_no_output() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("33 lines do not fit the shape [1, 32, 1, kv]"));
 }
+
+#[test]
+fn nonzero_padding_is_rejected_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("gevm.matrix");
+    // [40, 2] blocked on axis 0: grid [2, 2]; lines 3 and 4 are the partial blocks (8 valid).
+    let mut blocks = vec![MxInt8Block::ZERO; 4];
+    blocks[3].elems[8] = 5;
+    let t = MxTensor {
+        shape: vec![40, 2],
+        block_axis: 0,
+        blocks,
+    };
+    dump::write(&p, DumpRef::MxInt8(&t)).unwrap();
+    let err = sim::dump::read_mx_tensor(&p, vec![40, 2], 0).unwrap_err();
+    assert_eq!(err.line, 4);
+    assert!(
+        err.msg
+            .contains("element 8 lies past the logical length 40"),
+        "{err}"
+    );
+    // The same grid read as [64, 2] has no padding and is fine.
+    assert!(sim::dump::read_mx_tensor(&p, vec![64, 2], 0).is_ok());
+}
