@@ -58,7 +58,8 @@ def read_lines(path: str | os.PathLike, digits: int) -> list[str]:
 def _check_word(path, number: int, line: str, digits: int) -> None:
     """Raise a ValueError that says precisely what is wrong with one line."""
     if len(line) != digits:
-        raise ValueError(f"{path}:{number}: expected {digits} hex digits, got {len(line)} ({line!r})")
+        raise ValueError(f"{path}:{number}: expected {digits} hex digits, got {len(line)} "
+                         f"({line!r})")
     bad = [c for c in line if c not in "0123456789abcdef"]
     if bad:
         raise ValueError(f"{path}:{number}: {bad[0]!r} is not a lowercase hex digit ({line!r})")
