@@ -1,6 +1,9 @@
 //! Command-line interface (clap derive) and the commands behind it.
 
 use crate::case::CaseWriter;
+use crate::check::{self, CheckOptions};
+use crate::diff::{self, Source};
+use crate::layout::{self, Hints};
 use crate::manifest::Manifest;
 use crate::ops::{self, Dims, OpCase, OpKind, OutDtype};
 use crate::rope::{RopeParams, RopeTables};
@@ -11,6 +14,15 @@ use clap::{Args, Parser, Subcommand};
 use hw_types::RoundingMode;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// Print to stdout, ignoring a closed pipe (`sim ... | head` must not panic; the work still
+/// completes and its files are still written).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Bit-exact golden model of the llama-2-7b softmax_v attention tail (exp, reduce-sum, MXINT8
 /// quantization, MXINT8 vector-matrix product, reciprocal, scaling).
@@ -42,6 +54,72 @@ pub enum Command {
     /// Writes OUT/rope/ with rope.{freq,cos,sin}_{bf16,fp32}, shape [1, max_pos, head_dim/2],
     /// position-major, every value correctly rounded (docs/numerics.md §7).
     Rope(RopeArgs),
+    /// Compare two case folders stage by stage and report the first divergence.
+    ///
+    /// Walks the stages in pipeline order and reports the first divergent stage and element (file,
+    /// line, tensor coordinates, expected and actual hex, decoded values, ULP distance), then per
+    /// stage the count of differing elements. A stage whose inputs already differed is marked
+    /// `downstream`: look at the first DIFFERS stage, the others are echoes. Folders holding many
+    /// cases (kv-size-*, op and rope folders) are compared case by case with a summary table.
+    /// Exit code 0: all equal; 1: differences; 2: unusable input.
+    Diff(DiffArgs),
+    /// Recompute every stage of a case folder from its own inputs and compare with its dumps.
+    ///
+    /// Prints PASS or FAIL per stage (with the first divergence). Parameters come from the
+    /// folder's manifest.json, else from the options. Exit code 0: all PASS; 1: a FAIL; 2: unusable input.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ShapeHints {
+    /// Heads of a softmax_v folder without manifest.json.
+    #[arg(long, default_value_t = 32)]
+    pub heads: usize,
+    /// Head dimension of a softmax_v or rope folder without manifest.json.
+    #[arg(long, default_value_t = 128)]
+    pub head_dim: usize,
+    /// Mismatches listed per stage.
+    #[arg(long, default_value_t = 10)]
+    pub max_errors: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ShapeHints {
+    fn hints(&self) -> Result<Hints> {
+        if self.heads == 0 || self.head_dim == 0 {
+            bail!("--heads and --head-dim must be at least 1");
+        }
+        Ok(Hints {
+            heads: self.heads,
+            head_dim: self.head_dim,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The reference folder (for example a golden case from `sim run`).
+    pub expected: PathBuf,
+    /// The folder to check (for example your testbench's dumps).
+    pub actual: PathBuf,
+    #[command(flatten)]
+    pub opts: ShapeHints,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The case folder to verify.
+    pub case: PathBuf,
+    /// Element rounding of the quantizer when the manifest does not say.
+    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
+    pub element_rounding: RoundingMode,
+    /// Output rounding of an op folder when the manifest does not say.
+    #[arg(long, default_value = "nearest-even")]
+    pub rounding: RoundingMode,
+    #[command(flatten)]
+    pub opts: ShapeHints,
 }
 
 #[derive(Args, Debug)]
@@ -133,21 +211,185 @@ fn parse_element_rounding(s: &str) -> Result<RoundingMode, String> {
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Run a command; the result is the process exit code (errors are exit code 2, in main).
+pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Run(a) => run_softmax(a),
-        Command::Op(a) => run_op(a),
-        Command::Rope(a) => run_rope(a),
+        Command::Run(a) => run_softmax(a).map(|_| 0),
+        Command::Op(a) => run_op(a).map(|_| 0),
+        Command::Rope(a) => run_rope(a).map(|_| 0),
+        Command::Diff(a) => run_diff(a),
+        Command::Check(a) => run_check(a),
     }
 }
 
-/// Print to stdout, ignoring a closed pipe (`sim ... | head` must not panic; the work still
-/// completes and its files are still written).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+fn run_diff(a: DiffArgs) -> Result<i32> {
+    let hints = a.opts.hints()?;
+    for d in [&a.expected, &a.actual] {
+        if !d.is_dir() {
+            bail!("{}: not a folder", d.display());
+        }
+    }
+    match layout::detect(&a.expected, hints)? {
+        Some(layout) => {
+            let r = diff::compare(
+                &layout,
+                &Source::Dir(&a.expected),
+                &Source::Dir(&a.actual),
+                a.opts.max_errors,
+            )?;
+            if a.opts.json {
+                say!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let title = format!(
+                    "sim diff {} {} ({})",
+                    a.expected.display(),
+                    a.actual.display(),
+                    layout.op
+                );
+                say!("{}", r.render(&title).trim_end());
+            }
+            Ok(if r.equal { 0 } else { 1 })
+        }
+        None => diff_tree(&a, hints),
+    }
+}
+
+/// Compare folders of cases: every case subfolder of either side, one summary row each.
+fn diff_tree(a: &DiffArgs, hints: Hints) -> Result<i32> {
+    let names = |d: &std::path::Path| -> Result<std::collections::BTreeSet<String>> {
+        let mut s = std::collections::BTreeSet::new();
+        for e in std::fs::read_dir(d).with_context(|| format!("cannot list {}", d.display()))? {
+            let e = e?;
+            let n = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() && !n.starts_with('.') {
+                s.insert(n);
+            }
+        }
+        Ok(s)
+    };
+    let (ne, na) = (names(&a.expected)?, names(&a.actual)?);
+    let mut rows = Vec::new();
+    for case in ne.union(&na) {
+        let (pe, pa) = (a.expected.join(case), a.actual.join(case));
+        let row = if !ne.contains(case) {
+            CaseRow::new(case, "extra", "only in the actual folder")
+        } else if !na.contains(case) {
+            CaseRow::new(case, "missing", "not in the actual folder")
+        } else {
+            match layout::detect(&pe, hints) {
+                Ok(None) => continue,
+                Err(e) => CaseRow::new(case, "error", &e.to_string()),
+                Ok(Some(l)) => {
+                    match diff::compare(&l, &Source::Dir(&pe), &Source::Dir(&pa), a.opts.max_errors)
+                    {
+                        Err(e) => CaseRow::new(case, "error", &e.to_string()),
+                        Ok(r) if r.equal => CaseRow::new(case, "equal", ""),
+                        Ok(r) => {
+                            let at = r
+                                .first_divergence
+                                .as_ref()
+                                .map(|m| format!("{} {}", m.file, m.location()))
+                                .unwrap_or_default();
+                            CaseRow {
+                                report: Some(r),
+                                ..CaseRow::new(case, "differs", &at)
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        bail!(
+            "{}: no case folder or dumps to compare (expected softmaxed_v.*, <op>.*, rope.* files or case subfolders)",
+            a.expected.display()
+        );
+    }
+    let bad = rows.iter().filter(|r| r.status != "equal").count();
+    let errors = rows.iter().any(|r| r.status == "error");
+    if a.opts.json {
+        say!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        say!("{:<36} {:<8} first divergence", "case", "result");
+        for r in &rows {
+            say!("{:<36} {:<8} {}", r.case, r.status, r.detail);
+        }
+        say!(
+            "{} cases: {} equal, {} not",
+            rows.len(),
+            rows.len() - bad,
+            bad
+        );
+    }
+    Ok(if errors {
+        2
+    } else if bad > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+#[derive(serde::Serialize)]
+struct CaseRow {
+    case: String,
+    status: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<diff::Report>,
+}
+
+impl CaseRow {
+    fn new(case: &str, status: &'static str, detail: &str) -> CaseRow {
+        CaseRow {
+            case: case.to_string(),
+            status,
+            detail: detail.to_string(),
+            report: None,
+        }
+    }
+}
+
+fn run_check(a: CheckArgs) -> Result<i32> {
+    let o = CheckOptions {
+        hints: a.opts.hints()?,
+        element_rounding: a.element_rounding,
+        rounding: a.rounding,
+        max_errors: a.opts.max_errors,
+    };
+    let (layout, r) = check::check(&a.case, &o)?;
+    if a.opts.json {
+        say!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        say!("sim check {} ({})", a.case.display(), layout.op);
+        for st in &r.stages {
+            let verdict = if st.status == diff::Status::Equal {
+                "PASS"
+            } else {
+                "FAIL"
+            };
+            say!(
+                "{verdict}  {:<26} {:>10} / {} differ",
+                st.file,
+                st.differing,
+                st.total
+            );
+        }
+        if let Some(m) = &r.first_divergence {
+            say!("first divergence: {} {}", m.file, m.location());
+            say!(
+                "  model {} ({})  file {} ({})",
+                m.expected,
+                m.expected_value,
+                m.actual,
+                m.actual_value
+            );
+        }
+        say!("{}", if r.equal { "PASS" } else { "FAIL" });
+    }
+    Ok(if r.equal { 0 } else { 1 })
 }
 
 /// Write a case folder atomically and print its summary (after the caller's header lines).

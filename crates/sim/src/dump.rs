@@ -124,27 +124,95 @@ impl DumpError {
     }
 }
 
-/// Parse a dump's text into words of `dtype.hex_digits()` digits, returned as their big-endian
-/// bytes back to back (`hex_digits / 2` bytes a word).
-/// Accepted: `\n` or `\r\n` line ends and a missing final newline; hex digits in either case.
-/// Everything else (blank lines, `0x`, spaces, comments, `@` addresses, wrong digit counts) is an
-/// error. `expected` checks the line count when known.
+/// The words of a dump: big-endian bytes back to back (`hex_digits / 2` bytes a word), and the
+/// 1-based file line of each word when the file had lines other than words (comments, blanks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Words {
+    pub bytes: Vec<u8>,
+    pub word_bytes: usize,
+    line_of: Option<Vec<u32>>,
+}
+
+impl Words {
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.word_bytes
+    }
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+    pub fn word(&self, i: usize) -> &[u8] {
+        &self.bytes[i * self.word_bytes..(i + 1) * self.word_bytes]
+    }
+    /// The file line (1-based) word `i` was read from.
+    pub fn line(&self, i: usize) -> usize {
+        self.line_of.as_ref().map_or(i + 1, |l| l[i] as usize)
+    }
+}
+
+/// Parse a dump's text into words of `dtype.hex_digits()` digits.
+///
+/// Accepted, as `$readmemh` accepts them: `\n` or `\r\n` line ends, upper- or lowercase digits,
+/// spaces and tabs around a word, blank lines, `//` comments (whole-line or after the word), and
+/// `@addr` lines whose hex address is the index of the next word (what `$writememh` emits; a jump
+/// would leave holes, so it is an error). Rejected with the file and line: a word of the wrong
+/// digit count, non-hex characters (`0x`, `_`, `x`/`z`), two words on a line, `/* */` comments,
+/// an empty file, and a word count other than `expected`.
 pub fn parse_words(
     path: &Path,
     text: &[u8],
     dtype: Dtype,
     expected: Option<usize>,
-) -> Result<Vec<u8>, DumpError> {
+) -> Result<Words, DumpError> {
     let digits = dtype.hex_digits();
-    if text.is_empty() {
-        return Err(DumpError::new(path, 0, "empty file: no words"));
-    }
+    let word_bytes = digits / 2;
+    let mut bytes = Vec::with_capacity(text.len() / (digits + 1) * word_bytes);
+    let mut lines: Vec<u32> = Vec::new();
+    let mut canonical = true;
     let body = text.strip_suffix(b"\n").unwrap_or(text);
-    let mut words = Vec::with_capacity(text.len() / (digits + 1) * digits / 2);
-    let mut count = 0;
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
-        let l = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let count = bytes.len() / word_bytes;
+        let fast = raw.len() == digits && raw.iter().all(u8::is_ascii_hexdigit);
+        let l = if fast {
+            raw
+        } else {
+            let mut l = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if let Some(c) = find(l, b"//") {
+                l = &l[..c];
+            }
+            l.trim_ascii()
+        };
+        if !fast {
+            if canonical {
+                canonical = false;
+                lines = (1..=count as u32).collect();
+            }
+            if l.is_empty() {
+                continue;
+            }
+            if let Some(addr) = l.strip_prefix(b"@") {
+                let a = std::str::from_utf8(addr)
+                    .ok()
+                    .and_then(|a| usize::from_str_radix(a, 16).ok());
+                match a {
+                    Some(a) if a == count => continue,
+                    Some(a) => {
+                        return Err(DumpError::new(
+                            path,
+                            line,
+                            format!("address @{a:x} would skip or repeat words: the next word is number {count} (@{count:x})"),
+                        ))
+                    }
+                    None => {
+                        return Err(DumpError::new(
+                            path,
+                            line,
+                            format!("expected a hex address after '@', found {:?}", preview(l)),
+                        ))
+                    }
+                }
+            }
+        }
         if l.len() != digits {
             return Err(DumpError::new(
                 path,
@@ -158,10 +226,8 @@ pub fn parse_words(
             ));
         }
         for pair in l.chunks(2) {
-            let hi = hex_val(pair[0]);
-            let lo = hex_val(pair[1]);
-            match (hi, lo) {
-                (Some(h), Some(lw)) => words.push(h << 4 | lw),
+            match (hex_val(pair[0]), hex_val(pair[1])) {
+                (Some(h), Some(lw)) => bytes.push(h << 4 | lw),
                 _ => {
                     return Err(DumpError::new(
                         path,
@@ -171,18 +237,32 @@ pub fn parse_words(
                 }
             }
         }
-        count += 1;
+        if !canonical {
+            lines.push(line as u32);
+        }
+    }
+    let words = Words {
+        bytes,
+        word_bytes,
+        line_of: (!canonical).then_some(lines),
+    };
+    if words.is_empty() {
+        return Err(DumpError::new(path, 0, "empty file: no words"));
     }
     if let Some(n) = expected {
-        if count != n {
+        if words.len() != n {
             return Err(DumpError::new(
                 path,
                 0,
-                format!("expected {n} lines, found {count}"),
+                format!("expected {n} lines, found {}", words.len()),
             ));
         }
     }
     Ok(words)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -205,6 +285,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, DumpError> {
 pub fn read_bf16(path: &Path, expected: Option<usize>) -> Result<Vec<Bf16>, DumpError> {
     let words = parse_words(path, &read_file(path)?, Dtype::Bf16, expected)?;
     Ok(words
+        .bytes
         .chunks_exact(2)
         .map(|w| Bf16(u16::from_be_bytes([w[0], w[1]])))
         .collect())
@@ -213,6 +294,7 @@ pub fn read_bf16(path: &Path, expected: Option<usize>) -> Result<Vec<Bf16>, Dump
 pub fn read_fp32(path: &Path, expected: Option<usize>) -> Result<Vec<Fp32>, DumpError> {
     let words = parse_words(path, &read_file(path)?, Dtype::Fp32, expected)?;
     Ok(words
+        .bytes
         .chunks_exact(4)
         .map(|w| Fp32(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
         .collect())
@@ -258,6 +340,7 @@ pub fn read_mx_tensor(
 pub fn read_mxint8(path: &Path, expected: Option<usize>) -> Result<Vec<MxInt8Block>, DumpError> {
     let words = parse_words(path, &read_file(path)?, Dtype::MxInt8, expected)?;
     Ok(words
+        .bytes
         .chunks_exact(33)
         .map(|w| MxInt8Block::from_word(w.try_into().expect("33-byte chunks")))
         .collect())

@@ -3,9 +3,12 @@
 //! into tensors and files.
 
 pub mod case;
+pub mod check;
 pub mod cli;
+pub mod diff;
 pub mod dump;
 pub mod gen;
+pub mod layout;
 pub mod manifest;
 pub mod ops;
 pub mod rope;

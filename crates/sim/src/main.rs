@@ -2,8 +2,12 @@ use clap::Parser;
 
 fn main() {
     let cli = sim::cli::Cli::parse();
-    if let Err(e) = sim::cli::run(cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(2);
-    }
+    let code = match sim::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    };
+    std::process::exit(code);
 }

@@ -77,26 +77,49 @@ fn reader_rejects_malformed_words_with_file_and_line() {
         parse_err(b"3f80\n3f8\n", Dtype::Bf16, None),
         "f.hex:2: expected 4 hex digits (bf16 word), found 3 characters: \"3f8\""
     );
-    assert!(parse_err(b"3f80\n3g80\n", Dtype::Bf16, None)
-        .starts_with("f.hex:2: expected only hex digits"));
-    assert!(parse_err(b"0x3f80\n", Dtype::Bf16, None).starts_with("f.hex:1:"));
-    assert!(parse_err(b"3f80 \n", Dtype::Bf16, None).starts_with("f.hex:1:"));
-    assert!(parse_err(b"3f80\n\n", Dtype::Bf16, None).starts_with("f.hex:2:"));
+    let starts = |text: &[u8], dtype, prefix: &str| {
+        let e = parse_err(text, dtype, None);
+        assert!(e.starts_with(prefix), "{e}");
+    };
+    starts(
+        b"3f80\n3g80\n",
+        Dtype::Bf16,
+        "f.hex:2: expected only hex digits",
+    );
+    starts(b"0x3f80\n", Dtype::Bf16, "f.hex:1: expected 4 hex digits");
+    starts(b"3f_80\n", Dtype::Bf16, "f.hex:1: expected 4 hex digits");
+    starts(b"3f80 3f80\n", Dtype::Bf16, "f.hex:1:");
+    starts(b"3f80\n/* c */\n", Dtype::Bf16, "f.hex:2:");
+    starts(
+        b"3f80\n@5\n3f80\n",
+        Dtype::Bf16,
+        "f.hex:2: address @5 would skip",
+    );
+    starts(b"@zz\n", Dtype::Bf16, "f.hex:1: expected a hex address");
+    starts(b"3f80\n", Dtype::MxInt8, "f.hex:1: expected 66 hex digits");
     assert_eq!(
         parse_err(b"", Dtype::Bf16, None),
+        "f.hex: empty file: no words"
+    );
+    assert_eq!(
+        parse_err(b"// only a comment\n\n", Dtype::Bf16, None),
         "f.hex: empty file: no words"
     );
     assert_eq!(
         parse_err(b"3f80\n3f80\n", Dtype::Bf16, Some(3)),
         "f.hex: expected 3 lines, found 2"
     );
-    assert!(parse_err(b"3f80\n", Dtype::MxInt8, None).contains("expected 66 hex digits"));
 }
 
 #[test]
-fn reader_accepts_crlf_uppercase_and_missing_final_newline() {
+fn reader_accepts_what_readmemh_accepts_and_keeps_line_numbers() {
     let w = parse_words(Path::new("f"), b"3F80\r\n00aa", Dtype::Bf16, Some(2)).unwrap();
-    assert_eq!(w, vec![0x3f, 0x80, 0x00, 0xaa]);
+    assert_eq!(w.bytes, vec![0x3f, 0x80, 0x00, 0xaa]);
+    assert_eq!((w.line(0), w.line(1)), (1, 2));
+    let text = b"// written by $writememh\n@0\n  3f80 // one\n\n\t0001\n@2\nffff\n";
+    let w = parse_words(Path::new("f"), text, Dtype::Bf16, Some(3)).unwrap();
+    assert_eq!(w.bytes, vec![0x3f, 0x80, 0x00, 0x01, 0xff, 0xff]);
+    assert_eq!((w.line(0), w.line(1), w.line(2)), (3, 5, 7));
 }
 
 #[test]
