@@ -91,10 +91,10 @@ pub fn check(dir: &Path, o: &CheckOptions) -> Result<(Layout, Report)> {
                 .into_iter()
                 .find(|k| k.name() == name)
                 .expect("layout ops are known");
-            let dims = manifest
-                .as_ref()
-                .and_then(|m| dims_from_manifest(op, m))
-                .unwrap_or_else(|| dims_of(&layout, op));
+            let dims = match manifest.as_ref() {
+                Some(m) => dims_from_manifest(op, m).map_err(|e| DumpError::new(&mpath, 0, e))?,
+                None => dims_of(&layout, op),
+            };
             let out = match layout.files[2].dtype {
                 Dtype::Fp32 => OutDtype::Fp32,
                 _ => OutDtype::Bf16,

@@ -178,7 +178,7 @@ pub struct RopeArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Key-value sequence length (seq_kv_len) of the generated case.
+    /// Key-value sequence length (seq_kv_len) of the generated case (v may hold up to 2^28 elements).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub kv_size: u64,
     /// Seed of the input generator (SplitMix64, docs/numerics.md §5).
@@ -200,6 +200,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
 }
+
+/// Largest tensor the generator makes (2^28 elements: v of 32 heads x 65,536 x 128).
+const MAX_ELEMENTS: usize = 1 << 28;
 
 fn parse_element_rounding(s: &str) -> Result<RoundingMode, String> {
     let m: RoundingMode = s.parse()?;
@@ -445,19 +448,27 @@ fn run_op(a: OpArgs) -> Result<()> {
             let mpath = dir.join(crate::manifest::FILE_NAME);
             let dims = if a.m.is_none() && mpath.exists() {
                 let man = Manifest::read(&mpath)?;
-                ops::dims_from_manifest(a.op, &man).with_context(|| {
-                    format!(
-                        "{}: no {} sizes (m/k/n) in params; pass --m/--k/--n",
-                        mpath.display(),
-                        a.op.name()
-                    )
-                })?
+                ops::dims_from_manifest(a.op, &man)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}; pass --m/--k/--n", mpath.display()))?
             } else {
                 from_flags()?
             };
             (OpCase::read(a.op, dims, dir)?, None)
         }
-        None => (OpCase::generate(a.op, from_flags()?, a.seed), Some(a.seed)),
+        None => {
+            let dims = from_flags()?;
+            let sizes = [dims.m * dims.k, dims.k * dims.n, dims.m * dims.n];
+            if sizes.iter().any(|&s| s > MAX_ELEMENTS) {
+                bail!(
+                    "sim op {}: m={} k={} n={} makes a tensor of more than {MAX_ELEMENTS} elements",
+                    a.op.name(),
+                    dims.m,
+                    dims.k,
+                    dims.n
+                );
+            }
+            (OpCase::generate(a.op, dims, a.seed), Some(a.seed))
+        }
     };
     let output = case.compute(a.out_dtype, a.rounding);
     let mut m = Manifest::new(a.op.name(), &case.dims.case_name(a.op, seed), "reference");
@@ -545,6 +556,13 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         }
         None => {
             let kv = a.kv_size as usize;
+            if params.heads * kv * params.head_dim > MAX_ELEMENTS {
+                bail!(
+                    "heads x kv-size x head-dim = {} x {kv} x {} exceeds {MAX_ELEMENTS} elements of v",
+                    params.heads,
+                    params.head_dim
+                );
+            }
             (
                 Inputs::generate(kv, a.seed, &params),
                 format!("kv-size-{kv}_seed-{}", a.seed),

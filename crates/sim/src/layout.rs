@@ -202,7 +202,7 @@ pub fn detect(dir: &Path, hints: Hints) -> Result<Option<Layout>, DumpError> {
         let m = Manifest::read(&mpath)?;
         return from_manifest(&m)
             .map(Some)
-            .ok_or_else(|| DumpError::new(&mpath, 0, "manifest describes no known case layout"));
+            .map_err(|e| DumpError::new(&mpath, 0, e));
     }
     let has = |n: &str| dir.join(n).exists();
     if has(softmax::QK_T) {
@@ -274,23 +274,62 @@ pub fn detect(dir: &Path, hints: Hints) -> Result<Option<Layout>, DumpError> {
     Ok(None)
 }
 
-/// The layout a manifest describes.
-pub fn from_manifest(m: &Manifest) -> Option<Layout> {
-    let param = |k: &str| m.params.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    match m.op.as_str() {
-        "softmax_v" => Some(softmax_layout(
-            param("num_heads")?,
-            m.kv_size?,
-            param("head_dim")?,
-        )),
-        "rope" => Some(rope_layout(param("max_pos")?, param("head_dim")?)),
+/// Largest size accepted for any one axis read from a manifest or derived from line counts.
+pub const MAX_AXIS: usize = 1 << 24;
+/// Largest line count of one dump a layout may ask for.
+pub const MAX_LINES: usize = 1 << 31;
+
+/// The layout a manifest describes, or what is wrong with it.
+pub fn from_manifest(m: &Manifest) -> Result<Layout, String> {
+    let param = |k: &str| -> Result<usize, String> {
+        let v =
+            m.params.get(k).and_then(|v| v.as_u64()).ok_or_else(|| {
+                format!("{} manifest: params.{k} (a whole number) is missing", m.op)
+            })?;
+        if v == 0 || v as usize > MAX_AXIS {
+            return Err(format!("params.{k} = {v} is outside 1..={MAX_AXIS}"));
+        }
+        Ok(v as usize)
+    };
+    let layout = match m.op.as_str() {
+        "softmax_v" => {
+            let kv = m.kv_size.ok_or("softmax_v manifest: kv_size is missing")?;
+            if kv == 0 || kv > MAX_AXIS {
+                return Err(format!("kv_size = {kv} is outside 1..={MAX_AXIS}"));
+            }
+            softmax_layout(param("num_heads")?, kv, param("head_dim")?)
+        }
+        "rope" => rope_layout(param("max_pos")?, param("head_dim")?),
         op => {
             let kind = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
                 .into_iter()
-                .find(|k| k.name() == op)?;
+                .find(|k| k.name() == op)
+                .ok_or_else(|| {
+                    format!("unknown op '{op}' (expected softmax_v, dot, gevm, gemm or rope)")
+                })?;
             let dims = crate::ops::dims_from_manifest(kind, m)?;
-            let out = m.files.get(&kind.file("output"))?.dtype()?;
-            Some(op_layout(kind, dims, out))
+            let out = m
+                .files
+                .get(&kind.file("output"))
+                .and_then(|f| f.dtype())
+                .ok_or_else(|| {
+                    format!("files.{} with its dtype is missing", kind.file("output"))
+                })?;
+            op_layout(kind, dims, out)
         }
+    };
+    match layout.files.iter().find(|f| checked_lines(f).is_none()) {
+        Some(f) => Err(format!(
+            "{} of shape {:?} would exceed {MAX_LINES} lines",
+            f.name, f.shape
+        )),
+        None => Ok(layout),
     }
+}
+
+fn checked_lines(f: &FileSpec) -> Option<usize> {
+    f.grid()
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_LINES)
 }

@@ -178,17 +178,28 @@ impl OpCase {
     }
 }
 
-/// Sizes recorded in a manifest, for `--inputs` folders that have one.
-pub fn dims_from_manifest(op: OpKind, m: &Manifest) -> Option<Dims> {
-    let get = |key: &str| {
-        m.params
-            .get(key)
-            .and_then(|v| v.as_u64())
-            .map(|v| v as usize)
+/// Sizes recorded in a manifest, for `--inputs` folders that have one; each must be in
+/// `1..=MAX_AXIS`.
+pub fn dims_from_manifest(op: OpKind, m: &Manifest) -> Result<Dims, String> {
+    let get = |key: &str, needed: bool| -> Result<usize, String> {
+        if !needed {
+            return Ok(1);
+        }
+        match m.params.get(key).and_then(|v| v.as_u64()) {
+            Some(v) if v >= 1 && v as usize <= crate::layout::MAX_AXIS => Ok(v as usize),
+            Some(v) => Err(format!(
+                "params.{key} = {v} is outside 1..={}",
+                crate::layout::MAX_AXIS
+            )),
+            None => Err(format!(
+                "{} manifest: params.{key} (a whole number) is missing",
+                op.name()
+            )),
+        }
     };
-    Some(Dims {
-        m: get("m")?,
-        k: if op == OpKind::Dot { 1 } else { get("k")? },
-        n: if op == OpKind::Gemm { get("n")? } else { 1 },
+    Ok(Dims {
+        m: get("m", true)?,
+        k: get("k", op != OpKind::Dot)?,
+        n: get("n", op == OpKind::Gemm)?,
     })
 }
