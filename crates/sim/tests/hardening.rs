@@ -10,9 +10,12 @@ use sim::tensor::Dtype;
 use std::path::Path;
 use std::sync::OnceLock;
 
+/// Files of the golden folders as (case/file, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
 /// A small valid softmax case and a gevm case, written once.
-fn golden() -> &'static (tempfile::TempDir, Vec<(String, Vec<u8>)>) {
-    static G: OnceLock<(tempfile::TempDir, Vec<(String, Vec<u8>)>)> = OnceLock::new();
+fn golden() -> &'static (tempfile::TempDir, Files) {
+    static G: OnceLock<(tempfile::TempDir, Files)> = OnceLock::new();
     G.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         for args in [
