@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build venv fmt clippy rust-test py-test clean
+.PHONY: run test build venv fmt clippy rust-test py-test golden clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -37,6 +37,22 @@ rust-test: venv
 
 py-test: venv
 	$(PY) -m pytest -q scripts
+
+## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
+SIM := ./target/release/sim
+golden: build
+	rm -rf golden.new
+	$(SIM) gen --kv-sizes 1,4,31,32,33,64,100,128,257 --seeds 0,1 --out golden.new/softmax > /dev/null
+	$(SIM) op dot --m 33 --seed 0 --out golden.new/ops > /dev/null
+	$(SIM) op dot --m 1 --seed 1 --out-dtype fp32 --out golden.new/ops > /dev/null
+	$(SIM) op gevm --m 70 --k 9 --seed 0 --out golden.new/ops > /dev/null
+	$(SIM) op gemm --m 5 --k 33 --n 7 --seed 0 --out golden.new/ops > /dev/null
+	$(SIM) op gemm --m 8 --k 64 --n 8 --seed 2 --out-dtype fp32 --rounding toward-zero --out golden.new/ops > /dev/null
+	$(SIM) rope --out golden.new/tmp > /dev/null
+	mkdir -p golden.new/rope && mv golden.new/tmp/rope/manifest.json golden.new/rope/ && rm -rf golden.new/tmp
+	cp golden/README.md golden.new/ 2>/dev/null || true
+	rm -rf golden && mv golden.new golden
+	@du -sh golden
 
 clean:
 	$(CARGO) clean

@@ -45,17 +45,20 @@ impl CaseWriter {
         let w =
             dump::write(&path, d).with_context(|| format!("cannot write {}", path.display()))?;
         self.bytes += w.bytes;
-        self.manifest.files.insert(
-            name.to_string(),
-            FileEntry {
-                dtype: d.dtype().name().to_string(),
-                shape: d.shape().to_vec(),
-                block_axis: d.block_axis(),
-                block_size: d.block_axis().map(|_| BLOCK),
-                lines: w.lines,
-                sha256: w.sha256.clone(),
-            },
-        );
+        self.manifest
+            .files
+            .insert(name.to_string(), file_entry(d, &w, false));
+        Ok(w)
+    }
+
+    /// Write one dump as raw little-endian binary (`NAME.bin`, docs/dump-format.md).
+    pub fn write_bin(&mut self, name: &str, d: DumpRef<'_>) -> Result<Written> {
+        let bin = format!("{name}.bin");
+        let path = self.tmp_dir.join(&bin);
+        let w = dump::write_bin(&path, d)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.bytes += w.bytes;
+        self.manifest.files.insert(bin, file_entry(d, &w, true));
         Ok(w)
     }
 
@@ -88,6 +91,38 @@ impl CaseWriter {
     pub fn manifest_mut(&mut self) -> &mut Manifest {
         &mut self.manifest
     }
+}
+
+fn file_entry(d: DumpRef<'_>, w: &Written, bin: bool) -> FileEntry {
+    FileEntry {
+        dtype: d.dtype().name().to_string(),
+        shape: d.shape().to_vec(),
+        block_axis: d.block_axis(),
+        block_size: d.block_axis().map(|_| BLOCK),
+        encoding: bin.then(|| "bin-le".to_string()),
+        lines: w.lines,
+        sha256: w.sha256.clone(),
+    }
+}
+
+/// A case's files as they would be written (hex dumps and manifest.json), in memory: the golden
+/// corpus test compares these with the checked-in files byte for byte.
+pub fn render(mut manifest: Manifest, dumps: &[(&str, DumpRef<'_>)]) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::with_capacity(dumps.len() + 1);
+    for (name, d) in dumps {
+        let bytes = dump::to_bytes(*d);
+        let w = Written {
+            lines: d.lines(),
+            bytes: bytes.len() as u64,
+            sha256: dump::sha256_hex(&bytes),
+        };
+        manifest
+            .files
+            .insert(name.to_string(), file_entry(*d, &w, false));
+        files.push((name.to_string(), bytes));
+    }
+    files.push((FILE_NAME.to_string(), manifest.to_json().into_bytes()));
+    files
 }
 
 impl Drop for CaseWriter {

@@ -8,6 +8,7 @@ use crate::manifest::Manifest;
 use crate::ops::{self, Dims, OpCase, OpKind, OutDtype};
 use crate::rope::{RopeParams, RopeTables};
 use crate::softmax::{self, Inputs, Params};
+use crate::sweep;
 use crate::tensor::DumpRef;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -63,6 +64,14 @@ pub enum Command {
     /// cases (kv-size-*, op and rope folders) are compared case by case with a summary table.
     /// Exit code 0: all equal; 1: differences; 2: unusable input.
     Diff(DiffArgs),
+    /// Generate a sweep of softmax_v cases (a dataset), in parallel, resumable, shardable.
+    ///
+    /// Writes OUT/kv-size-N_seed-S/ for every kv-size and seed, and OUT/index.json listing every
+    /// case with its manifest hash. Cases already complete (all manifest hashes verify) are
+    /// skipped, so an interrupted sweep resumes where it stopped. --shard I/N takes every N-th case
+    /// from I (0-based) for job arrays (docs/cli.md has a Slurm example); each shard writes
+    /// index.shard-I-of-N.json.
+    Gen(GenArgs),
     /// Recompute every stage of a case folder from its own inputs and compare with its dumps.
     ///
     /// Prints PASS or FAIL per stage (with the first divergence). Parameters come from the
@@ -106,6 +115,28 @@ pub struct DiffArgs {
     pub actual: PathBuf,
     #[command(flatten)]
     pub opts: ShapeHints,
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// kv-sizes: N, A..B, A..=B, A..=B:STEP, comma-separated (e.g. 1..=4096:64,100).
+    #[arg(long)]
+    pub kv_sizes: sweep::List,
+    /// Seeds, same syntax (e.g. 0,1 or 0..8).
+    #[arg(long, default_value = "0")]
+    pub seeds: sweep::List,
+    /// Output folder.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Take every N-th case starting at I (0-based): I/N.
+    #[arg(long)]
+    pub shard: Option<sweep::Shard>,
+    /// hex ($readmemh text, default), bin (raw little-endian .bin files) or both.
+    #[arg(long, value_enum, default_value_t = sweep::Format::Hex)]
+    pub format: sweep::Format,
+    /// Element rounding of the quantizer.
+    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
+    pub element_rounding: RoundingMode,
 }
 
 #[derive(Args, Debug)]
@@ -201,9 +232,6 @@ pub struct RunArgs {
     pub element_rounding: RoundingMode,
 }
 
-/// Largest tensor the generator makes (2^28 elements: v of 32 heads x 65,536 x 128).
-const MAX_ELEMENTS: usize = 1 << 28;
-
 fn parse_element_rounding(s: &str) -> Result<RoundingMode, String> {
     let m: RoundingMode = s.parse()?;
     match m {
@@ -222,7 +250,34 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Rope(a) => run_rope(a).map(|_| 0),
         Command::Diff(a) => run_diff(a),
         Command::Check(a) => run_check(a),
+        Command::Gen(a) => run_gen(a).map(|_| 0),
     }
+}
+
+fn run_gen(a: GenArgs) -> Result<()> {
+    let o = sweep::SweepOptions {
+        kv_sizes: a.kv_sizes.0,
+        seeds: a.seeds.0,
+        out: a.out,
+        shard: a.shard,
+        format: a.format,
+        params: Params {
+            element_rounding: a.element_rounding,
+            ..Params::default()
+        },
+    };
+    let s = sweep::run(&o)?;
+    say!(
+        "gen      {} cases written, {} already complete (skipped), {:.1} MB in {:.2} s ({:.1} cases/s, {:.1} MB/s)",
+        s.written,
+        s.skipped,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        (s.written + s.skipped) as f64 / s.seconds.max(1e-9),
+        s.bytes as f64 / 1e6 / s.seconds.max(1e-9)
+    );
+    say!("index    {}", s.index.display());
+    Ok(())
 }
 
 fn run_diff(a: DiffArgs) -> Result<i32> {
@@ -458,52 +513,30 @@ fn run_op(a: OpArgs) -> Result<()> {
         None => {
             let dims = from_flags()?;
             let sizes = [dims.m * dims.k, dims.k * dims.n, dims.m * dims.n];
-            if sizes.iter().any(|&s| s > MAX_ELEMENTS) {
+            if sizes.iter().any(|&s| s > softmax::MAX_ELEMENTS) {
                 bail!(
-                    "sim op {}: m={} k={} n={} makes a tensor of more than {MAX_ELEMENTS} elements",
+                    "sim op {}: m={} k={} n={} makes a tensor of more than {} elements",
                     a.op.name(),
                     dims.m,
                     dims.k,
-                    dims.n
+                    dims.n,
+                    softmax::MAX_ELEMENTS
                 );
             }
             (OpCase::generate(a.op, dims, a.seed), Some(a.seed))
         }
     };
     let output = case.compute(a.out_dtype, a.rounding);
-    let mut m = Manifest::new(a.op.name(), &case.dims.case_name(a.op, seed), "reference");
-    m.seed = seed;
-    let Dims { m: dm, k, n } = case.dims;
-    m.params.insert("m".into(), serde_json::json!(dm));
-    if a.op != OpKind::Dot {
-        m.params.insert("k".into(), serde_json::json!(k));
-    }
-    if a.op == OpKind::Gemm {
-        m.params.insert("n".into(), serde_json::json!(n));
-    }
-    m.params
-        .insert("out_dtype".into(), serde_json::json!(a.out_dtype.name()));
-    m.params
-        .insert("rounding".into(), serde_json::json!(a.rounding.name()));
-    let [x, y] = a.op.operand_names().map(|s| a.op.file(s));
-    let out_name = a.op.file("output");
+    let m = case.manifest(seed, a.out_dtype, a.rounding);
     let header = [format!(
         "params   {} out_dtype={} rounding={}",
         a.op.name(),
         a.out_dtype.name(),
         a.rounding
     )];
-    write_case(
-        &a.out,
-        m,
-        &header,
-        &[
-            (&x, DumpRef::MxInt8(&case.operands[0])),
-            (&y, DumpRef::MxInt8(&case.operands[1])),
-            (&out_name, output.dump()),
-        ],
-        t0,
-    )
+    let dumps = case.dumps(&output);
+    let dumps: Vec<(&str, DumpRef)> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    write_case(&a.out, m, &header, &dumps, t0)
 }
 
 fn run_rope(a: RopeArgs) -> Result<()> {
@@ -556,13 +589,7 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         }
         None => {
             let kv = a.kv_size as usize;
-            if params.heads * kv * params.head_dim > MAX_ELEMENTS {
-                bail!(
-                    "heads x kv-size x head-dim = {} x {kv} x {} exceeds {MAX_ELEMENTS} elements of v",
-                    params.heads,
-                    params.head_dim
-                );
-            }
+            params.check_kv(kv).map_err(anyhow::Error::msg)?;
             (
                 Inputs::generate(kv, a.seed, &params),
                 format!("kv-size-{kv}_seed-{}", a.seed),
@@ -572,17 +599,7 @@ fn run_softmax(a: RunArgs) -> Result<()> {
     };
     let kv = inputs.kv_size();
     let stages = softmax::run(inputs, &params);
-    let mut m = Manifest::new("softmax_v", &case, "reference");
-    m.kv_size = Some(kv);
-    m.seed = seed;
-    m.params
-        .insert("num_heads".into(), serde_json::json!(params.heads));
-    m.params
-        .insert("head_dim".into(), serde_json::json!(params.head_dim));
-    m.params.insert(
-        "element_rounding".into(),
-        serde_json::json!(params.element_rounding.name()),
-    );
+    let m = softmax::manifest(&case, kv, seed, &params);
     let header = [
         format!(
             "params   heads={} head_dim={} kv_size={kv} element_rounding={}",

@@ -93,6 +93,53 @@ pub fn write(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
     })
 }
 
+/// Write a dump as raw little-endian words: BF16 2 bytes, FP32 4 bytes, MXINT8 33 bytes a block
+/// (scale byte, then elements 0..31 as int8), for users who mmap them.
+pub fn write_bin(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64);
+    let mut flush = |buf: &mut Vec<u8>, force: bool| -> std::io::Result<()> {
+        if force || buf.len() >= CHUNK {
+            hasher.update(&buf[..]);
+            bytes += buf.len() as u64;
+            w.write_all(buf)?;
+            buf.clear();
+        }
+        Ok(())
+    };
+    match d {
+        DumpRef::Bf16(t) => {
+            for x in &t.data {
+                buf.extend_from_slice(&x.0.to_le_bytes());
+                flush(&mut buf, false)?;
+            }
+        }
+        DumpRef::Fp32(t) => {
+            for x in &t.data {
+                buf.extend_from_slice(&x.0.to_le_bytes());
+                flush(&mut buf, false)?;
+            }
+        }
+        DumpRef::MxInt8(t) => {
+            for b in &t.blocks {
+                buf.push(b.scale.0);
+                buf.extend(b.elems.iter().map(|&q| q as u8));
+                flush(&mut buf, false)?;
+            }
+        }
+    }
+    flush(&mut buf, true)?;
+    drop(flush);
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(Written {
+        lines: d.lines(),
+        bytes,
+        sha256: hex_digest(hasher.finalize().as_slice()),
+    })
+}
+
 pub fn hex_digest(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -13,4 +13,5 @@ pub mod manifest;
 pub mod ops;
 pub mod rope;
 pub mod softmax;
+pub mod sweep;
 pub mod tensor;

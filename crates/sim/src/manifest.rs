@@ -35,6 +35,10 @@ pub struct FileEntry {
     pub block_axis: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_size: Option<usize>,
+    /// Absent for `$readmemh` hex text; `bin-le` for a raw little-endian binary (`--format bin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Lines of a hex dump, words of a binary one.
     pub lines: usize,
     pub sha256: String,
 }

@@ -153,6 +153,37 @@ impl OpCase {
         })
     }
 
+    /// The manifest of this case (files are added as they are written).
+    pub fn manifest(&self, seed: Option<u64>, dtype: OutDtype, mode: RoundingMode) -> Manifest {
+        let mut m = Manifest::new(
+            self.op.name(),
+            &self.dims.case_name(self.op, seed),
+            "reference",
+        );
+        m.seed = seed;
+        let Dims { m: dm, k, n } = self.dims;
+        m.params.insert("m".into(), dm.into());
+        if self.op != OpKind::Dot {
+            m.params.insert("k".into(), k.into());
+        }
+        if self.op == OpKind::Gemm {
+            m.params.insert("n".into(), n.into());
+        }
+        m.params.insert("out_dtype".into(), dtype.name().into());
+        m.params.insert("rounding".into(), mode.name().into());
+        m
+    }
+
+    /// The three dumps (operands, output) with their file names.
+    pub fn dumps<'a>(&'a self, output: &'a OutTensor) -> [(String, DumpRef<'a>); 3] {
+        let [a, b] = self.op.operand_names();
+        [
+            (self.op.file(a), DumpRef::MxInt8(&self.operands[0])),
+            (self.op.file(b), DumpRef::MxInt8(&self.operands[1])),
+            (self.op.file("output"), output.dump()),
+        ]
+    }
+
     /// The exact block sums, rounded once per output element.
     pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OutTensor {
         let Dims { m, k, n } = self.dims;

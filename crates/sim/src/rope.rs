@@ -51,6 +51,15 @@ impl RopeParams {
         }
         Ok(())
     }
+    /// The manifest of the tables' folder `rope` (files are added as they are written).
+    pub fn manifest(&self) -> crate::manifest::Manifest {
+        let mut m = crate::manifest::Manifest::new("rope", "rope", "reference");
+        m.params.insert("base".into(), self.base.into());
+        m.params.insert("head_dim".into(), self.head_dim.into());
+        m.params.insert("max_pos".into(), self.max_pos.into());
+        m
+    }
+
     pub fn shape(&self) -> Vec<usize> {
         vec![1, self.max_pos, self.head_dim / 2]
     }

@@ -38,6 +38,22 @@ impl Default for Params {
     }
 }
 
+/// Largest tensor the generator makes: v of 32 heads x 65,536 x 128 (2^28 elements).
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+impl Params {
+    /// A kv-size the generator accepts for these shapes.
+    pub fn check_kv(&self, kv: usize) -> Result<(), String> {
+        match self.heads.checked_mul(kv).and_then(|x| x.checked_mul(self.head_dim)) {
+            Some(n) if kv >= 1 && n <= MAX_ELEMENTS => Ok(()),
+            _ => Err(format!(
+                "kv-size {kv} is out of range: heads x kv-size x head-dim ({} x {kv} x {}) must be 1..={MAX_ELEMENTS} elements of v",
+                self.heads, self.head_dim
+            )),
+        }
+    }
+}
+
 /// Generator ranges (docs/numerics.md §5): qk_T on [-8, 8), v on [-4, 4).
 const QK_RANGE_LOG2: i32 = 3;
 const V_RANGE_LOG2: i32 = 2;
@@ -185,4 +201,16 @@ impl Inputs {
             v,
         })
     }
+}
+
+/// The manifest of a softmax_v case (files are added as they are written).
+pub fn manifest(case: &str, kv: usize, seed: Option<u64>, p: &Params) -> crate::manifest::Manifest {
+    let mut m = crate::manifest::Manifest::new("softmax_v", case, "reference");
+    m.kv_size = Some(kv);
+    m.seed = seed;
+    m.params.insert("num_heads".into(), p.heads.into());
+    m.params.insert("head_dim".into(), p.head_dim.into());
+    m.params
+        .insert("element_rounding".into(), p.element_rounding.name().into());
+    m
 }

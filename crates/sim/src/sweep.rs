@@ -1,0 +1,271 @@
+//! `sim gen`: a dataset sweep of softmax_v cases, in parallel, resumable and shardable.
+//!
+//! Each case is written atomically (`CaseWriter`), so a folder under its final name is complete; a
+//! case whose manifest hashes all verify is skipped on a re-run. `--shard I/N` keeps every N-th
+//! case starting at I, so the tasks of a job array split a sweep without talking to each other.
+
+use crate::case::CaseWriter;
+use crate::dump::sha256_hex;
+use crate::manifest::{Manifest, FILE_NAME};
+use crate::softmax::{self, Inputs, Params};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Parse `1..=4096`, `1..4096`, `1..=4096:64`, `0,1,5` and combinations like `1..=8,16,32..=64:8`.
+pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        let bad = || format!("'{item}' is not N, A..B, A..=B or A..=B:STEP");
+        let (range, step) = match item.split_once(':') {
+            Some((r, st)) => (r, st.parse::<u64>().map_err(|_| bad())?),
+            None => (item, 1),
+        };
+        if step == 0 {
+            return Err(format!("'{item}': the step must be at least 1"));
+        }
+        let num = |t: &str| t.trim().parse::<u64>().map_err(|_| bad());
+        if let Some((a, b)) = range.split_once("..=") {
+            let (a, b) = (num(a)?, num(b)?);
+            out.extend((a..=b).step_by(step as usize));
+        } else if let Some((a, b)) = range.split_once("..") {
+            let (a, b) = (num(a)?, num(b)?);
+            out.extend((a..b).step_by(step as usize));
+        } else if step == 1 {
+            out.push(num(range)?);
+        } else {
+            return Err(bad());
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("'{s}' selects nothing"));
+    }
+    Ok(out)
+}
+
+/// A parsed `--kv-sizes` / `--seeds` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct List(pub Vec<u64>);
+
+impl std::str::FromStr for List {
+    type Err = String;
+    fn from_str(s: &str) -> Result<List, String> {
+        parse_list(s).map(List)
+    }
+}
+
+/// `I/N`: this task takes cases I, I+N, I+2N, ... (0-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let err = || format!("'{s}' is not I/N with 0 <= I < N (e.g. 3/16)");
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Which encodings to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `$readmemh` text (the default).
+    Hex,
+    /// Raw little-endian binaries (`NAME.bin`) instead.
+    Bin,
+    /// Both.
+    Both,
+}
+
+pub struct SweepOptions {
+    pub kv_sizes: Vec<u64>,
+    pub seeds: Vec<u64>,
+    pub out: PathBuf,
+    pub shard: Option<Shard>,
+    pub format: Format,
+    pub params: Params,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexEntry {
+    pub case: String,
+    pub kv_size: usize,
+    pub seed: u64,
+    pub manifest_sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Index {
+    pub format_version: u32,
+    pub op: &'static str,
+    pub cases: Vec<IndexEntry>,
+}
+
+pub struct SweepSummary {
+    pub written: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub index: PathBuf,
+}
+
+/// Every (kv, seed) of the sweep, in order, deduplicated, then this shard's share.
+pub fn cases(o: &SweepOptions) -> Vec<(usize, u64)> {
+    let mut seen = std::collections::HashSet::new();
+    let all: Vec<(usize, u64)> = o
+        .kv_sizes
+        .iter()
+        .flat_map(|&kv| o.seeds.iter().map(move |&s| (kv as usize, s)))
+        .filter(|c| seen.insert(*c))
+        .collect();
+    match o.shard {
+        None => all,
+        Some(sh) => all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % sh.count == sh.index)
+            .map(|(_, c)| c)
+            .collect(),
+    }
+}
+
+/// The manifest's SHA-256 if the case folder is complete: every file it lists has its hash.
+pub fn verified(dir: &Path) -> Option<String> {
+    let mpath = dir.join(FILE_NAME);
+    let text = std::fs::read(&mpath).ok()?;
+    let m = Manifest::read(&mpath).ok()?;
+    for (name, f) in &m.files {
+        let bytes = std::fs::read(dir.join(name)).ok()?;
+        if sha256_hex(&bytes) != f.sha256 {
+            return None;
+        }
+    }
+    Some(sha256_hex(&text))
+}
+
+fn progress(total: usize) -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let pb = ProgressBar::new(total as u64);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cases  {msg}  ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
+    let t0 = Instant::now();
+    let list = cases(o);
+    if list.is_empty() {
+        bail!("this shard has no cases");
+    }
+    for &(kv, _) in &list {
+        o.params.check_kv(kv).map_err(anyhow::Error::msg)?;
+    }
+    std::fs::create_dir_all(&o.out)
+        .with_context(|| format!("cannot create {}", o.out.display()))?;
+    let pb = progress(list.len());
+    let plain = pb.is_hidden();
+    let done = AtomicUsize::new(0);
+    let bytes = AtomicU64::new(0);
+    let skipped = AtomicUsize::new(0);
+    let report = |case: &str| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let b = bytes.load(Ordering::Relaxed) as f64;
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        let msg = format!(
+            "{:.1} MB written, {:.1} cases/s, {:.1} MB/s",
+            b / 1e6,
+            n as f64 / secs,
+            b / 1e6 / secs
+        );
+        if plain {
+            // One line per ~5% (and the last), so logs stay short.
+            let step = (list.len() / 20).max(1);
+            if n % step == 0 || n == list.len() {
+                eprintln!("gen: {n}/{} cases ({case}), {msg}", list.len());
+            }
+        } else {
+            pb.set_message(msg);
+            pb.inc(1);
+        }
+    };
+    let entries: Vec<IndexEntry> = list
+        .par_iter()
+        .map(|&(kv, seed)| -> Result<IndexEntry> {
+            let case = format!("kv-size-{kv}_seed-{seed}");
+            let dir = o.out.join(&case);
+            let sha = match verified(&dir) {
+                Some(sha) => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    sha
+                }
+                None => {
+                    let stages = softmax::run(Inputs::generate(kv, seed, &o.params), &o.params);
+                    let m = softmax::manifest(&case, kv, Some(seed), &o.params);
+                    let mut w = CaseWriter::create(&o.out, m)?;
+                    for (name, d) in stages.dumps() {
+                        if o.format != Format::Bin {
+                            w.write(name, d)?;
+                        }
+                        if o.format != Format::Hex {
+                            w.write_bin(name, d)?;
+                        }
+                    }
+                    let (dir, b) = w.finish()?;
+                    bytes.fetch_add(b, Ordering::Relaxed);
+                    sha256_hex(&std::fs::read(dir.join(FILE_NAME))?)
+                }
+            };
+            report(&case);
+            Ok(IndexEntry {
+                case,
+                kv_size: kv,
+                seed,
+                manifest_sha256: sha,
+            })
+        })
+        .collect::<Result<_>>()?;
+    pb.finish_and_clear();
+    let index = Index {
+        format_version: crate::manifest::FORMAT_VERSION,
+        op: "softmax_v",
+        cases: entries,
+    };
+    let name = match o.shard {
+        None => "index.json".to_string(),
+        Some(s) => format!("index.shard-{}-of-{}.json", s.index, s.count),
+    };
+    let path = o.out.join(&name);
+    let tmp = o.out.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_string_pretty(&index)? + "\n")?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(SweepSummary {
+        written: list.len() - skipped.load(Ordering::Relaxed),
+        skipped: skipped.load(Ordering::Relaxed),
+        bytes: bytes.load(Ordering::Relaxed),
+        seconds: t0.elapsed().as_secs_f64(),
+        index: path,
+    })
+}

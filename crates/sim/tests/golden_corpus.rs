@@ -1,0 +1,130 @@
+//! The checked-in golden corpus (golden/) regenerated in memory, byte for byte. A mismatch names
+//! the first differing file and line. `make golden` is the only way the corpus changes.
+
+mod common;
+
+use sim::case::render;
+use sim::manifest::Manifest;
+use sim::ops::{dims_from_manifest, OpCase, OpKind, OutDtype};
+use sim::rope::{RopeParams, RopeTables};
+use sim::softmax::{self, Inputs, Params};
+use std::path::Path;
+
+fn golden() -> std::path::PathBuf {
+    common::repo_root().join("golden")
+}
+
+fn case_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compare regenerated files with a golden folder: same file set, same bytes.
+fn assert_matches(dir: &Path, files: &[(String, Vec<u8>)]) {
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut made: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    made.sort();
+    assert_eq!(on_disk, made, "{}: file sets differ", dir.display());
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let gold = std::fs::read(&path).unwrap();
+        if &gold != bytes {
+            let (g, m) = (
+                String::from_utf8_lossy(&gold),
+                String::from_utf8_lossy(bytes),
+            );
+            let line = g
+                .lines()
+                .zip(m.lines())
+                .position(|(a, b)| a != b)
+                .map_or(g.lines().count().min(m.lines().count()) + 1, |i| i + 1);
+            panic!(
+                "{} differs from the regenerated dump at line {line}: golden {:?}, now {:?} \
+                 (run `make golden` only if the change is intended)",
+                path.display(),
+                g.lines().nth(line - 1).unwrap_or("<end of file>"),
+                m.lines().nth(line - 1).unwrap_or("<end of file>"),
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_cases_are_reproduced_byte_for_byte() {
+    let dirs = case_dirs(&golden().join("softmax"));
+    assert_eq!(dirs.len(), 18, "9 kv-sizes x 2 seeds");
+    for dir in dirs {
+        let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+        let p = Params::default();
+        let (kv, seed) = (m.kv_size.unwrap(), m.seed.unwrap());
+        let stages = softmax::run(Inputs::generate(kv, seed, &p), &p);
+        let dumps = stages.dumps();
+        let files = render(softmax::manifest(&m.case, kv, Some(seed), &p), &dumps);
+        assert_matches(&dir, &files);
+    }
+}
+
+#[test]
+fn softmax_index_lists_every_case_with_its_manifest_hash() {
+    let root = golden().join("softmax");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+    let cases = index["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 18);
+    for c in cases {
+        let bytes =
+            std::fs::read(root.join(c["case"].as_str().unwrap()).join("manifest.json")).unwrap();
+        assert_eq!(
+            c["manifest_sha256"].as_str().unwrap(),
+            sim::dump::sha256_hex(&bytes)
+        );
+    }
+}
+
+#[test]
+fn op_cases_are_reproduced_byte_for_byte() {
+    let dirs = case_dirs(&golden().join("ops"));
+    assert_eq!(dirs.len(), 5);
+    for dir in dirs {
+        let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+        let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
+            .into_iter()
+            .find(|k| k.name() == m.op)
+            .unwrap();
+        let dims = dims_from_manifest(op, &m).unwrap();
+        let dtype = match m.params["out_dtype"].as_str().unwrap() {
+            "fp32" => OutDtype::Fp32,
+            _ => OutDtype::Bf16,
+        };
+        let mode = m.params["rounding"].as_str().unwrap().parse().unwrap();
+        let case = OpCase::generate(op, dims, m.seed.unwrap());
+        let out = case.compute(dtype, mode);
+        let dumps = case.dumps(&out);
+        let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        let files = render(case.manifest(m.seed, dtype, mode), &dumps);
+        assert_matches(&dir, &files);
+    }
+}
+
+#[test]
+fn rope_table_hashes_are_reproduced() {
+    let p = RopeParams::default();
+    let files = render(p.manifest(), &RopeTables::compute(&p).dumps());
+    let (name, bytes) = files.last().unwrap();
+    assert_eq!(name, "manifest.json");
+    let gold = std::fs::read(golden().join("rope/manifest.json")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&gold),
+        String::from_utf8_lossy(bytes),
+        "RoPE tables changed (run `make golden` only if intended)"
+    );
+}
