@@ -55,7 +55,8 @@ pub enum Status {
 pub struct Mismatch {
     pub file: String,
     pub line: usize,
-    pub coords: Vec<(String, usize)>,
+    /// Axis name to index, in axis order (the line grid: block index for MXINT8).
+    pub coords: indexmap::IndexMap<String, usize>,
     pub expected: String,
     pub actual: String,
     pub expected_value: String,
@@ -286,7 +287,7 @@ impl Mismatch {
         let mut parts: Vec<String> = self
             .coords
             .iter()
-            .filter(|(n, _)| n != "batch" && n != "q" && n != "sum")
+            .filter(|(n, _)| !matches!(n.as_str(), "batch" | "q" | "sum"))
             .map(|(n, v)| format!("{n} {v}"))
             .collect();
         if let Some(l) = self.lanes.as_ref().and_then(|l| l.first()) {

@@ -94,7 +94,7 @@ fn every_single_bit_flip_is_found_at_its_stage_line_and_coordinates() {
                     want[ax] = rem % grid[ax];
                     rem /= grid[ax];
                 }
-                let got: Vec<usize> = m.coords.iter().map(|c| c.1).collect();
+                let got: Vec<usize> = m.coords.values().copied().collect();
                 assert_eq!(got, want, "{}", spec.name);
                 if spec.dtype == sim::tensor::Dtype::MxInt8 {
                     if bit >= 256 {
