@@ -75,12 +75,30 @@ pub fn to_bytes(d: DumpRef<'_>) -> Vec<u8> {
     out
 }
 
-/// Write a dump to `path` (the caller makes the write atomic by writing into a temp folder).
+/// Write a dump to `path` as `$readmemh` text (the caller makes the write atomic by writing into
+/// a temp folder).
 pub fn write(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
+    stream(path, d, |d, sink| encode(d, sink))
+}
+
+/// Write a dump as raw little-endian words: BF16 2 bytes, FP32 4 bytes, MXINT8 33 bytes a block
+/// (scale byte, then elements 0..31 as int8), for users who mmap them.
+pub fn write_bin(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
+    stream(path, d, |d, sink| encode_bin(d, sink))
+}
+
+type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>;
+
+/// Stream an encoding of `d` into `path` through a large buffer, hashing the bytes as they go.
+fn stream(
+    path: &Path,
+    d: DumpRef<'_>,
+    encoder: impl FnOnce(DumpRef<'_>, Sink<'_>) -> std::io::Result<()>,
+) -> std::io::Result<Written> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    encode(d, |chunk| {
+    encoder(d, &mut |chunk: &[u8]| {
         hasher.update(chunk);
         bytes += chunk.len() as u64;
         w.write_all(chunk)
@@ -93,51 +111,36 @@ pub fn write(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
     })
 }
 
-/// Write a dump as raw little-endian words: BF16 2 bytes, FP32 4 bytes, MXINT8 33 bytes a block
-/// (scale byte, then elements 0..31 as int8), for users who mmap them.
-pub fn write_bin(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
+/// The binary encoding, in chunks.
+fn encode_bin(d: DumpRef<'_>, sink: Sink<'_>) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64);
-    let mut flush = |buf: &mut Vec<u8>, force: bool| -> std::io::Result<()> {
-        if force || buf.len() >= CHUNK {
-            hasher.update(&buf[..]);
-            bytes += buf.len() as u64;
-            w.write_all(buf)?;
-            buf.clear();
-        }
-        Ok(())
-    };
-    match d {
-        DumpRef::Bf16(t) => {
-            for x in &t.data {
-                buf.extend_from_slice(&x.0.to_le_bytes());
-                flush(&mut buf, false)?;
+    macro_rules! each {
+        ($iter:expr) => {
+            for word in $iter {
+                buf.extend_from_slice(&word);
+                if buf.len() >= CHUNK {
+                    sink(&buf)?;
+                    buf.clear();
+                }
             }
-        }
-        DumpRef::Fp32(t) => {
-            for x in &t.data {
-                buf.extend_from_slice(&x.0.to_le_bytes());
-                flush(&mut buf, false)?;
-            }
-        }
-        DumpRef::MxInt8(t) => {
-            for b in &t.blocks {
-                buf.push(b.scale.0);
-                buf.extend(b.elems.iter().map(|&q| q as u8));
-                flush(&mut buf, false)?;
-            }
-        }
+        };
     }
-    flush(&mut buf, true)?;
-    drop(flush);
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    Ok(Written {
-        lines: d.lines(),
-        bytes,
-        sha256: hex_digest(hasher.finalize().as_slice()),
-    })
+    match d {
+        DumpRef::Bf16(t) => each!(t.data.iter().map(|x| x.0.to_le_bytes())),
+        DumpRef::Fp32(t) => each!(t.data.iter().map(|x| x.0.to_le_bytes())),
+        DumpRef::MxInt8(t) => each!(t.blocks.iter().map(|b| {
+            let mut w = [0u8; 33];
+            w[0] = b.scale.0;
+            for (o, q) in w[1..].iter_mut().zip(b.elems) {
+                *o = q as u8;
+            }
+            w
+        })),
+    }
+    if !buf.is_empty() {
+        sink(&buf)?;
+    }
+    Ok(())
 }
 
 pub fn hex_digest(bytes: &[u8]) -> String {

@@ -203,7 +203,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
         if plain {
             // One line per ~5% (and the last), so logs stay short.
             let step = (list.len() / 20).max(1);
-            if n % step == 0 || n == list.len() {
+            if n.is_multiple_of(step) || n == list.len() {
                 eprintln!("gen: {n}/{} cases ({case}), {msg}", list.len());
             }
         } else {

@@ -280,3 +280,28 @@ fn nonzero_padding_is_rejected_with_its_line() {
     // The same grid read as [64, 2] has no padding and is fine.
     assert!(sim::dump::read_mx_tensor(&p, vec![64, 2], 0).is_ok());
 }
+
+#[test]
+fn binary_encoding_is_little_endian_scale_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut elems = [0i8; 32];
+    elems[0] = 64;
+    elems[31] = -2;
+    let t = MxTensor {
+        shape: vec![32],
+        block_axis: 0,
+        blocks: vec![MxInt8Block {
+            scale: E8m0(0x7f),
+            elems,
+        }],
+    };
+    let p = tmp.path().join("v.bin");
+    let w = dump::write_bin(&p, DumpRef::MxInt8(&t)).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    assert_eq!(bytes.len(), 33);
+    assert_eq!((bytes[0], bytes[1], bytes[32]), (0x7f, 64, 0xfe));
+    assert_eq!(w.sha256, dump::sha256_hex(&bytes));
+    let t = Tensor::new(vec![2], vec![Bf16(0x3f80), Bf16(0x0102)]);
+    dump::write_bin(&p, DumpRef::Bf16(&t)).unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), [0x80, 0x3f, 0x02, 0x01]);
+}
