@@ -1,8 +1,11 @@
-//! Hardware units of the softmax_v datapath. Each unit's *function* lives here once; the functional
-//! pipeline calls it directly. The reference profile's units are exact: every result is the
-//! correctly rounded value of docs/numerics.md.
+//! Hardware units of the softmax_v datapath. Each unit's *function* lives here once, configured
+//! by a [`config::HwConfig`]; the functional pipeline calls it directly and the cycle model calls
+//! the same functions from its clocked stages. The `reference` profile's units are exact: every
+//! result is the correctly rounded value of docs/numerics.md.
 
+pub mod acc;
+pub mod config;
 pub mod exp;
 pub mod mac;
 pub mod recip;
-pub mod reduce;
+pub mod units;

@@ -5,8 +5,10 @@
 //! product of two block grids, `A [M, KB] x B [KB, N]`, where KB counts blocks along the reduction
 //! axis; [`block_matmul`] is its one definition.
 
+use crate::acc::Accumulator;
+use crate::config::AccKind;
 use hw_types::mxint8::{int_dot, ELEM_FRAC_BITS};
-use hw_types::{ExactAcc, Format, MxInt8Block, RoundingMode, BLOCK};
+use hw_types::{Format, MxInt8Block, RoundingMode, BLOCK};
 use rayon::prelude::*;
 
 /// Blocks split into element arrays and exponents, the layout the inner loop wants.
@@ -24,14 +26,14 @@ impl Split {
 }
 
 /// `out[r, c] = round(sum_b A[r, b] . B[b, c])` for block grids `a` (`m x kb`, row-major) and `b`
-/// (`kb x n`, row-major): exact accumulation, one rounding to `F` in `mode`, NaN if any scale
-/// taking part is NaN. Rows run in parallel.
+/// (`kb x n`, row-major): the integer block dots accumulated in block order by `acc` (exact in the
+/// reference), one rounding to `F` in `mode` (the accumulators other than `exact` round to
+/// nearest-even), NaN if any scale taking part is NaN. Rows run in parallel.
 pub fn block_matmul<F: Format + Send>(
     a: &[MxInt8Block],
     b: &[MxInt8Block],
-    m: usize,
-    kb: usize,
-    n: usize,
+    (m, kb, n): (usize, usize, usize),
+    acc: &AccKind,
     mode: RoundingMode,
 ) -> Vec<F> {
     assert_eq!(a.len(), m * kb, "A grid is not {m} x {kb}");
@@ -48,15 +50,18 @@ pub fn block_matmul<F: Format + Send>(
             for (c, o) in row.iter_mut().enumerate() {
                 let be = &bt.elems[c * kb..(c + 1) * kb];
                 let bx = &bt.exps[c * kb..(c + 1) * kb];
-                let mut acc = ExactAcc::new();
+                let mut sum = Accumulator::new(acc);
                 for i in 0..kb {
                     match (ax[i], bx[i]) {
-                        (Some(ea), Some(eb)) => acc
+                        (Some(ea), Some(eb)) => sum
                             .add_int(int_dot(&ae[i], &be[i]) as i64, ea + eb - 2 * ELEM_FRAC_BITS),
-                        _ => acc.add_nan(),
+                        _ => sum.add_nan(),
                     }
                 }
-                *o = acc.round::<F>(mode).value;
+                *o = match &sum {
+                    Accumulator::Exact(e) => e.round::<F>(mode).value,
+                    other => other.finish::<F>(),
+                };
             }
         });
     out

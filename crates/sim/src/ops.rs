@@ -6,6 +6,7 @@ use crate::gen::{mx_tensor, Stream};
 use crate::manifest::Manifest;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::{Bf16, Fp32, RoundingMode, BLOCK};
+use hw_units::config::AccKind;
 use hw_units::mac::block_matmul;
 use std::path::Path;
 
@@ -199,11 +200,23 @@ impl OpCase {
         match dtype {
             OutDtype::Bf16 => OutTensor::Bf16(Tensor::new(
                 shape,
-                block_matmul::<Bf16>(&a.blocks, &b.blocks, rows, red, cols, mode),
+                block_matmul::<Bf16>(
+                    &a.blocks,
+                    &b.blocks,
+                    (rows, red, cols),
+                    &AccKind::Exact,
+                    mode,
+                ),
             )),
             OutDtype::Fp32 => OutTensor::Fp32(Tensor::new(
                 shape,
-                block_matmul::<Fp32>(&a.blocks, &b.blocks, rows, red, cols, mode),
+                block_matmul::<Fp32>(
+                    &a.blocks,
+                    &b.blocks,
+                    (rows, red, cols),
+                    &AccKind::Exact,
+                    mode,
+                ),
             )),
         }
     }

@@ -6,7 +6,7 @@ use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::mxint8::quantize_row;
 use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, BLOCK};
 use hw_units::mac::block_matmul;
-use hw_units::{exp, recip, reduce};
+use hw_units::units::Units;
 use rayon::prelude::*;
 
 /// Dump file names, in pipeline order (the dataset's spelling, hyphen in `exp-bf16` included).
@@ -119,12 +119,25 @@ impl Stages {
     }
 }
 
-/// Run the pipeline. The inputs' shapes must agree (`Inputs::generate` and `Inputs::read` ensure it).
+/// Run the pipeline with the reference units.
 pub fn run(inputs: Inputs, p: &Params) -> Stages {
+    run_with(inputs, p, reference_units())
+}
+
+/// The reference profile's units, built once.
+pub fn reference_units() -> &'static Units {
+    static U: std::sync::OnceLock<Units> = std::sync::OnceLock::new();
+    U.get_or_init(|| Units::new(&hw_units::config::HwConfig::reference()))
+}
+
+/// Run the pipeline with the given units, each stage in the order the hardware sees its data
+/// (reduce-sum in kv order, the MAC over blocks in order). The inputs' shapes must agree
+/// (`Inputs::generate` and `Inputs::read` ensure it).
+pub fn run_with(inputs: Inputs, p: &Params, u: &Units) -> Stages {
     let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
     let nb = kv.div_ceil(BLOCK);
     // Stage 1: exp, elementwise.
-    let exp_data: Vec<Bf16> = inputs.qk_t.data.iter().map(|&x| exp::exp_bf16(x)).collect();
+    let exp_data: Vec<Bf16> = inputs.qk_t.data.iter().map(|&x| u.exp.eval(x)).collect();
     // Stages 2 and 3, per head: exact reduce-sum and quantization along kv.
     let per_head: Vec<(Bf16, Vec<MxInt8Block>)> = exp_data
         .par_chunks(kv)
@@ -132,32 +145,29 @@ pub fn run(inputs: Inputs, p: &Params) -> Stages {
             let mut blocks = Vec::with_capacity(nb);
             let widened: Vec<Fp32> = row.iter().map(|x| x.to_fp32()).collect();
             quantize_row(&widened, p.element_rounding, &mut blocks);
-            (reduce::exact_sum_bf16(row), blocks)
+            (u.reduce_sum(row), blocks)
         })
         .collect();
     let exp_sum: Vec<Bf16> = per_head.iter().map(|(s, _)| *s).collect();
     let exp_blocks: Vec<MxInt8Block> = per_head.into_iter().flat_map(|(_, b)| b).collect();
-    // Stage 4: gevm per head, [1, nb] x [nb, d] block grids, exact accumulation over blocks.
+    // Stage 4: gevm per head, [1, nb] x [nb, d] block grids, accumulated over blocks in order.
     let scaled: Vec<Bf16> = (0..h)
         .flat_map(|hh| {
             block_matmul::<Bf16>(
                 &exp_blocks[hh * nb..(hh + 1) * nb],
                 &inputs.v.blocks[hh * nb * d..(hh + 1) * nb * d],
-                1,
-                nb,
-                d,
+                (1, nb, d),
+                &u.mac_acc,
                 RoundingMode::NearestEven,
             )
         })
         .collect();
     // Stage 5: reciprocal; stage 6: scale.
-    let inv: Vec<Bf16> = exp_sum.iter().map(|&s| recip::recip_bf16(s)).collect();
+    let inv: Vec<Bf16> = exp_sum.iter().map(|&s| u.recip.eval(s)).collect();
     let out: Vec<Bf16> = scaled
         .iter()
         .enumerate()
-        .map(|(i, &x)| {
-            hw_types::arith::mul::<Bf16, Bf16, Bf16>(x, inv[i / d], RoundingMode::NearestEven).value
-        })
+        .map(|(i, &x)| u.mul(x, inv[i / d]))
         .collect();
     Stages {
         exp: Tensor::new(vec![1, h, 1, kv], exp_data),

@@ -1,0 +1,162 @@
+//! The configurable units: exhaustive proofs for the exact ROM/table units, independent oracles
+//! for the accumulators, and config validation.
+
+use hw_types::arith::recip;
+use hw_types::transcendental::exp;
+use hw_types::{Bf16, Format, Fp32, RoundingMode, Value};
+use hw_units::acc::Accumulator;
+use hw_units::config::{AccKind, ExpKind, HwConfig, Overflow, RecipKind};
+use hw_units::exp::ExpUnit;
+use hw_units::recip::RecipUnit;
+use proptest::prelude::*;
+
+const RNE: RoundingMode = RoundingMode::NearestEven;
+
+#[test]
+fn exact_reciprocal_table_unit_is_correctly_rounded_for_all_65536_inputs() {
+    let unit = RecipUnit::new(&RecipKind::Exact);
+    for i in 0..=u16::MAX {
+        let x = Bf16(i);
+        assert_eq!(unit.eval(x), recip::<Bf16, Bf16>(x, RNE).value, "1/{x:?}");
+    }
+}
+
+#[test]
+fn exact_exp_rom_reproduces_the_reference_for_all_65536_inputs() {
+    let unit = ExpUnit::new(&ExpKind::Exact);
+    let (words, digits, _) = unit.rom();
+    assert_eq!((words.len(), digits), (65536, 4));
+    for i in 0..=u16::MAX {
+        let want = exp::<Bf16, Bf16>(Bf16(i), RNE).value;
+        assert_eq!(unit.eval(Bf16(i)), want);
+        assert_eq!(words[i as usize], want.0 as u64);
+    }
+}
+
+#[test]
+fn newton_and_pow2_units_are_close_to_the_reference() {
+    let c = HwConfig::narrow();
+    let e = ExpUnit::new(&c.exp.kind);
+    let r = RecipUnit::new(&c.recip.kind);
+    let ulps = |a: Bf16, b: Bf16| (a.0 as i32 - b.0 as i32).unsigned_abs();
+    // Positive normal inputs in [2^-8, 8): within a few ulps of the correctly rounded value.
+    for i in 0x3b80u16..0x4100 {
+        let x = Bf16(i);
+        assert!(
+            ulps(e.eval(x), exp::<Bf16, Bf16>(x, RNE).value) <= 2,
+            "e^{x:?}"
+        );
+        assert!(
+            ulps(r.eval(x), recip::<Bf16, Bf16>(x, RNE).value) <= 1,
+            "1/{x:?}"
+        );
+        let nx = Bf16(i | 0x8000);
+        assert!(
+            ulps(e.eval(nx), exp::<Bf16, Bf16>(nx, RNE).value) <= 2,
+            "e^{nx:?}"
+        );
+    }
+    assert_eq!(e.eval(Bf16::ZERO), Bf16(0x3f80));
+    assert_eq!(e.eval(Bf16::NAN), Bf16::NAN);
+    assert_eq!(e.eval(Bf16(0x4300)), Bf16::INFINITY); // 128
+    assert_eq!(r.eval(Bf16::ZERO), Bf16::INFINITY);
+    assert_eq!(r.eval(Bf16(0x3f80)), Bf16(0x3f80));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Sequential FP32 accumulation against the machine's own IEEE f32 addition.
+    #[test]
+    fn fp32_accumulator_matches_ieee_f32_addition(xs in prop::collection::vec(any::<u16>(), 1..64)) {
+        let xs: Vec<Bf16> = xs.into_iter().map(|b| Bf16(b & 0x7fff | (b & 1) << 15)).filter(|x| x.is_finite()).collect();
+        let mut acc = Accumulator::new(&AccKind::Fp32);
+        let mut f = 0f32;
+        for x in &xs {
+            acc.add(x.value());
+            f += x.to_fp32().to_f32();
+        }
+        let got: Bf16 = acc.finish();
+        let want = half::bf16::from_f32(f);
+        if f.is_nan() {
+            prop_assert!(got.is_nan());
+        } else {
+            prop_assert_eq!(got.0, want.to_bits());
+        }
+    }
+
+    /// With enough bits and on-grid addends the fixed accumulator is exact.
+    #[test]
+    fn wide_fixed_accumulator_is_exact_on_its_grid(xs in prop::collection::vec(-(1i64 << 30)..(1i64 << 30), 1..50)) {
+        let kind = AccKind::Fixed { int_bits: 48, frac_bits: 16, overflow: Overflow::Saturate };
+        let mut fixed = Accumulator::new(&kind);
+        let mut exact = Accumulator::new(&AccKind::Exact);
+        for &x in &xs {
+            fixed.add_int(x, -16);
+            exact.add_int(x, -16);
+        }
+        prop_assert_eq!(fixed.finish::<Fp32>(), exact.finish::<Fp32>());
+    }
+}
+
+#[test]
+fn fixed_accumulator_truncates_saturates_and_wraps() {
+    let sat = AccKind::Fixed {
+        int_bits: 4,
+        frac_bits: 2,
+        overflow: Overflow::Saturate,
+    };
+    let wrap = AccKind::Fixed {
+        int_bits: 4,
+        frac_bits: 2,
+        overflow: Overflow::Wrap,
+    };
+    let v = |x: f64| Bf16::from_f64(x, RNE).value.value();
+    // 0.3 truncates (toward -inf) to 0.25; -0.3 to -0.5.
+    let mut a = Accumulator::new(&sat);
+    a.add(v(0.3));
+    assert_eq!(a.finish::<Bf16>().to_f64(), 0.25);
+    let mut a = Accumulator::new(&sat);
+    a.add(v(-0.3));
+    assert_eq!(a.finish::<Bf16>().to_f64(), -0.5);
+    // Range of a 4.2 register: [-8, 7.75].
+    let mut s = Accumulator::new(&sat);
+    let mut w = Accumulator::new(&wrap);
+    for _ in 0..3 {
+        s.add(v(3.0));
+        w.add(v(3.0));
+    }
+    assert_eq!(s.finish::<Bf16>().to_f64(), 7.75);
+    assert_eq!(w.finish::<Bf16>().to_f64(), 9.0 - 16.0);
+    let mut n = Accumulator::new(&sat);
+    n.add(Value::NaN);
+    assert!(n.finish::<Bf16>().is_nan());
+}
+
+#[test]
+fn configs_round_trip_and_reject_nonsense() {
+    for name in HwConfig::PROFILES {
+        let c = HwConfig::profile(name).unwrap();
+        assert_eq!(HwConfig::from_json(&c.to_json()).unwrap(), c);
+    }
+    assert!(HwConfig::profile("fast")
+        .unwrap_err()
+        .contains("unknown profile 'fast'"));
+    let mut j: serde_json::Value = serde_json::from_str(&HwConfig::reference().to_json()).unwrap();
+    j["mac"]["colums"] = 3.into();
+    let e = HwConfig::from_json(&j.to_string()).unwrap_err();
+    assert!(e.contains("unknown field `colums`"), "{e}");
+    let mut c = HwConfig::reference();
+    c.mac.block_lanes = 5;
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .contains("block_lanes a divisor of 32"));
+    c = HwConfig::reference();
+    c.reduce.kind = AccKind::Fixed {
+        int_bits: 1,
+        frac_bits: 8,
+        overflow: Overflow::Wrap,
+    };
+    assert!(c.validate().unwrap_err().contains("2 <= int_bits"));
+}
