@@ -20,14 +20,14 @@ pub fn exact_table() -> [RecipEntry; 128] {
         let den = 128 + m as u32;
         RecipEntry {
             q: num / den,
-            sticky: num % den != 0,
+            sticky: !num.is_multiple_of(den),
         }
     })
 }
 
 #[derive(Clone, Debug)]
 pub enum RecipUnit {
-    Exact([RecipEntry; 128]),
+    Exact(Box<[RecipEntry; 128]>),
     Newton {
         iterations: u32,
         seed_bits: u32,
@@ -47,7 +47,7 @@ fn normalise(d: &Dyadic) -> (usize, i32) {
 impl RecipUnit {
     pub fn new(kind: &RecipKind) -> RecipUnit {
         match *kind {
-            RecipKind::Exact => RecipUnit::Exact(exact_table()),
+            RecipKind::Exact => RecipUnit::Exact(Box::new(exact_table())),
             RecipKind::Newton {
                 iterations,
                 seed_bits,
