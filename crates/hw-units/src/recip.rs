@@ -72,6 +72,39 @@ impl RecipUnit {
         }
     }
 
+    /// The table as `$readmemh` words (hex digits per word) plus a JSON description.
+    pub fn rom(&self) -> (Vec<u64>, usize, serde_json::Value) {
+        match self {
+            RecipUnit::Exact(t) => (
+                t.iter()
+                    .map(|e| ((e.sticky as u64) << 17) | e.q as u64)
+                    .collect(),
+                5,
+                serde_json::json!({
+                    "unit": "recip", "kind": "exact", "entries": 128, "word_bits": 18,
+                    "index": "m, the 7 fraction bits of the normalised input 1.m",
+                    "content": "bits 16:0 = floor(2^17 * 128 / (128 + m)) (1/1.m with 17 significant bits), bit 17 = sticky (remainder nonzero)"
+                }),
+            ),
+            RecipUnit::Newton {
+                iterations,
+                seed_bits,
+                frac_bits,
+                seeds,
+            } => (
+                seeds.clone(),
+                ((*frac_bits as usize) + 1).div_ceil(4),
+                serde_json::json!({
+                    "unit": "recip", "kind": "newton", "entries": seeds.len(),
+                    "word_bits": frac_bits + 1, "iterations": iterations,
+                    "seed_bits": seed_bits, "frac_bits": frac_bits,
+                    "index": "the top seed_bits of m",
+                    "content": "round(2^frac_bits / (1 + (j + 0.5) / 2^seed_bits))"
+                }),
+            ),
+        }
+    }
+
     pub fn eval(&self, x: Bf16) -> Bf16 {
         let d = match x.value() {
             Value::NaN => return Bf16::NAN,

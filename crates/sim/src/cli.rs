@@ -2,6 +2,7 @@
 
 use crate::case::CaseWriter;
 use crate::check::{self, CheckOptions};
+use crate::cycle;
 use crate::diff::{self, Source};
 use crate::layout::{self, Hints};
 use crate::manifest::Manifest;
@@ -13,6 +14,8 @@ use crate::tensor::DumpRef;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hw_types::RoundingMode;
+use hw_units::config::HwConfig;
+use hw_units::units::Units;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -72,6 +75,15 @@ pub enum Command {
     /// from I (0-based) for job arrays (docs/cli.md has a Slurm example); each shard writes
     /// index.shard-I-of-N.json.
     Gen(GenArgs),
+    /// Step softmax_v through the cycle model and print a per-cycle table (and a VCD).
+    ///
+    /// Rows show, for each unit that is valid or busy in a cycle, its valid and busy bits, the
+    /// index of the element/block/column, the data register in hex and its decoded value.
+    Trace(TraceArgs),
+    /// Show the effective hardware description (a profile or a --config file) as JSON.
+    Config(ConfigArgs),
+    /// Write a unit's lookup table as $readmemh hex plus a JSON description, for the RTL to load.
+    ExportLut(ExportLutArgs),
     /// Recompute every stage of a case folder from its own inputs and compare with its dumps.
     ///
     /// Prints PASS or FAIL per stage (with the first divergence). Parameters come from the
@@ -137,6 +149,49 @@ pub struct GenArgs {
     /// Element rounding of the quantizer.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    #[arg(long, default_value_t = 4)]
+    pub kv_size: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Heads to simulate (the case keeps the generator's first heads).
+    #[arg(long, default_value_t = 32)]
+    pub heads: usize,
+    #[command(flatten)]
+    pub hw: HwArgs,
+    /// Cycles to show: A..B (B excluded) or A..=B.
+    #[arg(long, default_value = "0..200")]
+    pub cycles: String,
+    /// Units to show, comma-separated (exp, reduce, quant, mac, recip, mul); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub unit: Vec<String>,
+    /// Also write a VCD waveform of the traced cycles here.
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Only `show` exists.
+    #[arg(value_parser = ["show"])]
+    pub action: String,
+    #[command(flatten)]
+    pub hw: HwArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportLutArgs {
+    /// exp or recip.
+    #[arg(long, value_parser = ["exp", "recip"])]
+    pub unit: String,
+    #[command(flatten)]
+    pub hw: HwArgs,
+    /// Output folder: writes <unit>_lut.hex and <unit>_lut.json.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -230,6 +285,42 @@ pub struct RunArgs {
     /// Rounding of MXINT8 elements in the quantizer: nearest-away (default) or nearest-even.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
+    #[command(flatten)]
+    pub hw: HwArgs,
+    /// Run the cycle-by-cycle model (same dumps) and report cycles per unit.
+    #[arg(long)]
+    pub cycle: bool,
+    /// Also run the reference profile and print, per stage, how many elements differ, the largest
+    /// ULP distance and the largest relative error.
+    #[arg(long)]
+    pub compare: bool,
+    /// With --compare or --cycle: print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which hardware description to use.
+#[derive(Args, Debug)]
+pub struct HwArgs {
+    /// A JSON hardware description (see `sim config show`).
+    #[arg(long, conflicts_with = "profile")]
+    pub config: Option<PathBuf>,
+    /// A built-in profile: reference (every unit exact, the default) or narrow.
+    #[arg(long, default_value = "reference")]
+    pub profile: String,
+}
+
+impl HwArgs {
+    pub fn load(&self) -> Result<HwConfig> {
+        match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                HwConfig::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+            None => HwConfig::profile(&self.profile).map_err(anyhow::Error::msg),
+        }
+    }
 }
 
 fn parse_element_rounding(s: &str) -> Result<RoundingMode, String> {
@@ -251,7 +342,123 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Diff(a) => run_diff(a),
         Command::Check(a) => run_check(a),
         Command::Gen(a) => run_gen(a).map(|_| 0),
+        Command::Trace(a) => run_trace(a).map(|_| 0),
+        Command::Config(a) => {
+            say!("{}", a.hw.load()?.to_json().trim_end());
+            Ok(0)
+        }
+        Command::ExportLut(a) => run_export_lut(a).map(|_| 0),
     }
+}
+
+fn parse_cycles(s: &str) -> Result<std::ops::Range<u64>> {
+    let bad = || anyhow::anyhow!("--cycles '{s}': expected A..B or A..=B");
+    let (a, b, incl) = if let Some((a, b)) = s.split_once("..=") {
+        (a, b, true)
+    } else {
+        let (a, b) = s.split_once("..").ok_or_else(bad)?;
+        (a, b, false)
+    };
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    Ok(a..b + incl as u64)
+}
+
+fn run_trace(a: TraceArgs) -> Result<()> {
+    let cfg = a.hw.load()?;
+    let params = Params {
+        heads: a.heads,
+        ..Params::default()
+    };
+    if a.heads == 0 || a.heads > 4096 {
+        bail!("--heads must be 1..=4096");
+    }
+    params
+        .check_kv(a.kv_size as usize)
+        .map_err(anyhow::Error::msg)?;
+    let units: Vec<cycle::Unit> = a
+        .unit
+        .iter()
+        .map(|u| cycle::Unit::parse(u.trim()))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let filter = cycle::TraceFilter {
+        cycles: parse_cycles(&a.cycles)?,
+        units: units.clone(),
+    };
+    let inputs = Inputs::generate(a.kv_size as usize, a.seed, &params);
+    let hw = Units::new(&cfg);
+    let stdout = std::io::stdout();
+    let mut table = crate::trace::TableSink::new(std::io::BufWriter::new(stdout.lock()));
+    let shown = if units.is_empty() {
+        cycle::Unit::ALL.to_vec()
+    } else {
+        units
+    };
+    let report = match &a.vcd {
+        None => cycle::simulate(inputs, &params, &cfg, &hw, Some((&filter, &mut table)))?.1,
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut buf = std::io::BufWriter::new(file);
+            let mut vcd = crate::trace::VcdSink::new(&mut buf, &shown)?;
+            let mut both = Tee(&mut table, &mut vcd);
+            let r = cycle::simulate(inputs, &params, &cfg, &hw, Some((&filter, &mut both)))?.1;
+            vcd.finish()?;
+            std::io::Write::flush(&mut buf)?;
+            r
+        }
+    };
+    drop(table);
+    say!(
+        "total {} cycles ({} per head, {} heads); profile {}",
+        report.total_cycles,
+        report.cycles_per_head,
+        a.heads,
+        cfg.name
+    );
+    Ok(())
+}
+
+/// Feed one trace to two sinks.
+struct Tee<'a>(&'a mut dyn cycle::TraceSink, &'a mut dyn cycle::TraceSink);
+
+impl cycle::TraceSink for Tee<'_> {
+    fn cycle(&mut self, c: u64, p: &[cycle::Probe]) -> std::io::Result<()> {
+        self.0.cycle(c, p)?;
+        self.1.cycle(c, p)
+    }
+}
+
+fn run_export_lut(a: ExportLutArgs) -> Result<()> {
+    let cfg = a.hw.load()?;
+    let (words, digits, desc) = match a.unit.as_str() {
+        "exp" => hw_units::exp::ExpUnit::new(&cfg.exp.kind).rom(),
+        _ => hw_units::recip::RecipUnit::new(&cfg.recip.kind).rom(),
+    };
+    std::fs::create_dir_all(&a.out)?;
+    let mut hex = String::with_capacity(words.len() * (digits + 1));
+    for w in &words {
+        hex += &format!("{w:0digits$x}\n");
+    }
+    let mut desc = desc;
+    desc["profile"] = cfg.name.clone().into();
+    desc["hex_digits"] = digits.into();
+    desc["sha256"] = crate::dump::sha256_hex(hex.as_bytes()).into();
+    for (name, text) in [
+        (format!("{}_lut.hex", a.unit), hex),
+        (
+            format!("{}_lut.json", a.unit),
+            serde_json::to_string_pretty(&desc)? + "\n",
+        ),
+    ] {
+        let path = a.out.join(&name);
+        let tmp = a.out.join(format!(".{name}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)?;
+        say!("wrote    {} ({} entries)", path.display(), words.len());
+    }
+    Ok(())
 }
 
 fn run_gen(a: GenArgs) -> Result<()> {
@@ -598,8 +805,24 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         }
     };
     let kv = inputs.kv_size();
-    let stages = softmax::run(inputs, &params);
-    let m = softmax::manifest(&case, kv, seed, &params);
+    let cfg = a.hw.load()?;
+    let units = Units::new(&cfg);
+    let reference = a.compare.then(|| softmax::run(inputs.clone(), &params));
+    let (stages, report) = if a.cycle {
+        let (st, r) = cycle::simulate(inputs, &params, &cfg, &units, None)?;
+        (st, Some(r))
+    } else {
+        (softmax::run_with(inputs, &params, &units), None)
+    };
+    let mut m = softmax::manifest(&case, kv, seed, &params);
+    if cfg != HwConfig::reference() {
+        m.profile = cfg.name.clone();
+        m.params
+            .insert("config".into(), serde_json::to_value(&cfg)?);
+    }
+    if a.cycle {
+        m.params.insert("model".into(), "cycle".into());
+    }
     let header = [
         format!(
             "params   heads={} head_dim={} kv_size={kv} element_rounding={}",
@@ -607,5 +830,43 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         ),
         "stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale".to_string(),
     ];
-    write_case(&a.out, m, &header, &stages.dumps(), t0)
+    write_case(&a.out, m, &header, &stages.dumps(), t0)?;
+    if let Some(r) = report {
+        if a.json && !a.compare {
+            say!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            say!(
+                "cycles   {} total, {} per head ({})",
+                r.total_cycles,
+                r.cycles_per_head,
+                cfg.name
+            );
+            say!(
+                "{:<8} {:>12} {:>12} {:>12}",
+                "unit",
+                "busy",
+                "first valid",
+                "last valid"
+            );
+            for u in &r.units {
+                let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+                say!(
+                    "{:<8} {:>12} {:>12} {:>12}",
+                    u.unit,
+                    u.busy_cycles,
+                    opt(u.first_valid),
+                    opt(u.last_valid)
+                );
+            }
+        }
+    }
+    if let Some(reference) = reference {
+        let cmp = crate::compare::compare_stages(&reference, &stages);
+        if a.json {
+            say!("{}", serde_json::to_string_pretty(&cmp)?);
+        } else {
+            say!("{}", crate::compare::render(&cmp, &cfg.name).trim_end());
+        }
+    }
+    Ok(())
 }

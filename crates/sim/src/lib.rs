@@ -5,6 +5,8 @@
 pub mod case;
 pub mod check;
 pub mod cli;
+pub mod compare;
+pub mod cycle;
 pub mod diff;
 pub mod dump;
 pub mod gen;
@@ -15,3 +17,4 @@ pub mod rope;
 pub mod softmax;
 pub mod sweep;
 pub mod tensor;
+pub mod trace;

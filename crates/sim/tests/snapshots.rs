@@ -14,7 +14,17 @@ use sim::softmax::{self, Inputs, Params};
 fn help_texts() {
     let mut cmd = sim::cli::Cli::command();
     insta::assert_snapshot!("help_sim", cmd.render_long_help().to_string());
-    for sub in ["run", "op", "rope", "diff", "check", "gen"] {
+    for sub in [
+        "run",
+        "op",
+        "rope",
+        "diff",
+        "check",
+        "gen",
+        "trace",
+        "config",
+        "export-lut",
+    ] {
         let mut c = cmd.find_subcommand_mut(sub).unwrap().clone();
         insta::assert_snapshot!(format!("help_{sub}"), c.render_long_help().to_string());
     }
@@ -64,4 +74,30 @@ fn diff_json_report_of_a_flipped_golden_case() {
 fn rope_report() {
     let p = RopeParams::default();
     insta::assert_snapshot!("rope_report", RopeTables::compute(&p).report(&p).table());
+}
+
+#[test]
+fn trace_table_of_a_small_case() {
+    let cfg = hw_units::config::HwConfig::reference();
+    let p = Params {
+        heads: 1,
+        ..Params::default()
+    };
+    let units = hw_units::units::Units::new(&cfg);
+    let filter = sim::cycle::TraceFilter {
+        cycles: 0..40,
+        units: vec![],
+    };
+    let mut out = Vec::new();
+    let mut sink = sim::trace::TableSink::new(&mut out);
+    sim::cycle::simulate(
+        Inputs::generate(4, 0, &p),
+        &p,
+        &cfg,
+        &units,
+        Some((&filter, &mut sink)),
+    )
+    .unwrap();
+    drop(sink);
+    insta::assert_snapshot!("trace_kv4_head0", String::from_utf8(out).unwrap());
 }
