@@ -409,7 +409,7 @@ fn run_trace(a: TraceArgs) -> Result<()> {
             r
         }
     };
-    drop(table);
+    table.finish()?;
     say!(
         "total {} cycles ({} per head, {} heads); profile {}",
         report.total_cycles,

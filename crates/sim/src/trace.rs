@@ -15,6 +15,12 @@ impl<W: Write> TableSink<W> {
     pub fn new(out: W) -> Self {
         TableSink { out, header: false }
     }
+
+    /// Flush and hand back the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 impl<W: Write> TraceSink for TableSink<W> {

@@ -98,6 +98,6 @@ fn trace_table_of_a_small_case() {
         Some((&filter, &mut sink)),
     )
     .unwrap();
-    drop(sink);
+    sink.finish().unwrap();
     insta::assert_snapshot!("trace_kv4_head0", String::from_utf8(out).unwrap());
 }
