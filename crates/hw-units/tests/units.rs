@@ -160,3 +160,52 @@ fn configs_round_trip_and_reject_nonsense() {
     };
     assert!(c.validate().unwrap_err().contains("2 <= int_bits"));
 }
+
+/// The MAC kernel's fast paths (i128 narrow-exponent sum, accumulator window) against the plain
+/// definition: one ExactAcc fed block by block, over random and extreme scales and NaN scales.
+#[test]
+fn block_matmul_fast_paths_equal_the_plain_definition() {
+    use hw_types::{E8m0, ExactAcc, MxInt8Block};
+    let mut s = 99u64;
+    let mut next = |n: u64| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) % n
+    };
+    for trial in 0..200 {
+        let (m, kb, n) = (
+            1 + next(4) as usize,
+            1 + next(9) as usize,
+            1 + next(5) as usize,
+        );
+        let spread = [3, 40, 254][trial % 3];
+        let mut block = |_| MxInt8Block {
+            scale: E8m0(if next(50) == 0 {
+                0xff
+            } else {
+                (127 - spread / 2 + next(spread + 1)) as u8
+            }),
+            elems: std::array::from_fn(|_| next(256) as u8 as i8),
+        };
+        let a: Vec<MxInt8Block> = (0..m * kb).map(&mut block).collect();
+        let b: Vec<MxInt8Block> = (0..kb * n).map(&mut block).collect();
+        for mode in RoundingMode::ALL {
+            let fast: Vec<Fp32> =
+                hw_units::mac::block_matmul(&a, &b, (m, kb, n), &AccKind::Exact, mode);
+            for r in 0..m {
+                for c in 0..n {
+                    let mut acc = ExactAcc::new();
+                    for i in 0..kb {
+                        match a[r * kb + i].dot(&b[i * n + c]) {
+                            hw_types::BlockDot::NaN => acc.add_nan(),
+                            hw_types::BlockDot::Value { dot, exp } => acc.add_int(dot as i64, exp),
+                        }
+                    }
+                    let plain: Fp32 = acc.round(mode).value;
+                    assert_eq!(fast[r * n + c], plain, "trial {trial} ({r},{c}) {mode}");
+                }
+            }
+        }
+    }
+}

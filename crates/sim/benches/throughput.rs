@@ -1,0 +1,115 @@
+//! Per-stage throughput (criterion): exp, quantize, gevm and gemm MACs, hex encoding, and the
+//! whole kv-size 4096 case functional versus cycle model. `make bench` runs these and puts the
+//! figures next to the machine's ceilings (scripts/bench.py).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode};
+use hw_units::config::{AccKind, HwConfig};
+use hw_units::mac::block_matmul;
+use hw_units::units::Units;
+use sim::ops::{Dims, OpCase, OpKind};
+use sim::softmax::{self, Inputs, Params};
+use sim::tensor::{DumpRef, Tensor};
+use std::hint::black_box;
+
+fn stages(c: &mut Criterion) {
+    let p = Params::default();
+    let inputs = Inputs::generate(4096, 0, &p);
+    let units = Units::new(&HwConfig::reference());
+
+    let mut g = c.benchmark_group("exp");
+    g.throughput(Throughput::Elements(inputs.qk_t.data.len() as u64));
+    g.bench_function("rom_lookup", |b| {
+        b.iter(|| {
+            inputs
+                .qk_t
+                .data
+                .iter()
+                .map(|&x| units.exp.eval(x))
+                .fold(0u16, |a, y| a ^ y.0)
+        })
+    });
+    g.finish();
+
+    let vals: Vec<Fp32> = inputs.qk_t.data.iter().map(|x| x.to_fp32()).collect();
+    let mut g = c.benchmark_group("quantize");
+    g.throughput(Throughput::Elements((vals.len() / 32) as u64));
+    g.bench_function("blocks", |b| {
+        b.iter(|| {
+            vals.chunks(32)
+                .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway).scale.0 as u32)
+                .sum::<u32>()
+        })
+    });
+    g.finish();
+
+    // gevm of one head at kv 4096: [1, 128] x [128, 128] blocks = 4096 * 128 MACs.
+    let exp_blocks: Vec<MxInt8Block> = vals[..4096]
+        .chunks(32)
+        .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway))
+        .collect();
+    let vh = &inputs.v.blocks[..128 * 128];
+    let mut g = c.benchmark_group("gevm");
+    g.throughput(Throughput::Elements(4096 * 128));
+    g.bench_function("kv4096_head", |b| {
+        b.iter(|| {
+            block_matmul::<Bf16>(
+                black_box(&exp_blocks),
+                vh,
+                (1, 128, 128),
+                &AccKind::Exact,
+                RoundingMode::NearestEven,
+            )
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("gemm");
+    g.sample_size(10);
+    for n in [256usize, 1024] {
+        let case = OpCase::generate(OpKind::Gemm, Dims { m: n, k: n, n }, 0);
+        g.throughput(Throughput::Elements((n * n * n) as u64));
+        g.bench_with_input(BenchmarkId::new("macs", n), &case, |b, case| {
+            b.iter(|| {
+                block_matmul::<Bf16>(
+                    &case.operands[0].blocks,
+                    &case.operands[1].blocks,
+                    (n, n / 32, n),
+                    &AccKind::Exact,
+                    RoundingMode::NearestEven,
+                )
+            })
+        });
+    }
+    g.finish();
+
+    let t = Tensor::new(
+        vec![1 << 22],
+        (0..1u32 << 22).map(|i| Bf16(i as u16)).collect(),
+    );
+    let mut g = c.benchmark_group("hex");
+    g.throughput(Throughput::Bytes(5 << 22));
+    g.bench_function("bf16_encode", |b| {
+        b.iter(|| sim::dump::to_bytes(DumpRef::Bf16(&t)).len())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("softmax_kv4096");
+    g.sample_size(10);
+    g.bench_function("functional", |b| {
+        b.iter(|| softmax::run(inputs.clone(), &p).out.data[0])
+    });
+    let cfg = HwConfig::reference();
+    g.bench_function("cycle", |b| {
+        b.iter(|| {
+            sim::cycle::simulate(inputs.clone(), &p, &cfg, &units, None)
+                .unwrap()
+                .1
+                .total_cycles
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""`make bench`: one table of end-to-end and per-stage figures, measured side by side in one run,
+next to this machine's ceilings and the targets of docs/performance.md.
+
+End-to-end rows time whole commands (best of a few runs) and read each child's peak RSS with
+os.wait4; per-stage rows come from the criterion benchmarks in crates/sim/benches (their median
+throughput). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
+bandwidth (numpy), and the int8 MAC peak as cores x SIMD int8 lanes x clock.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM = ROOT / "target" / "release" / "sim"
+PY = sys.executable
+
+
+def run(cmd, cwd=None):
+    """Run a command; return (seconds, peak RSS in MB, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed ({status})")
+    return dt, ru.ru_maxrss / 1024, out.decode()
+
+
+def best(cmd, n=3):
+    runs = [run(cmd) for _ in range(n)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def disk_write_mb_s(d):
+    """fsync'd sequential write bandwidth of the temp folder, MB/s."""
+    buf = os.urandom(1 << 20)
+    path = Path(d) / "probe.bin"
+    t0 = time.perf_counter()
+    with open(path, "wb") as f:
+        for _ in range(256):
+            f.write(buf)
+        f.flush()
+        os.fsync(f.fileno())
+    dt = time.perf_counter() - t0
+    path.unlink()
+    return 256 * 1.048576 / dt
+
+
+def memory_copy_gb_s():
+    import numpy as np
+    a = np.ones(1 << 26, dtype=np.uint8)  # 64 MiB
+    b = np.empty_like(a)
+    t0 = time.perf_counter()
+    for _ in range(8):
+        np.copyto(b, a)
+    dt = time.perf_counter() - t0
+    return 8 * 2 * a.nbytes / dt / 1e9  # read + write
+
+
+def int8_peak():
+    """cores x int8 SIMD lanes x clock (one MAC per lane per cycle), and how it was derived."""
+    info = Path("/proc/cpuinfo").read_text()
+    flags = re.search(r"^flags\s*:(.*)$", info, re.M)
+    flags = flags.group(1).split() if flags else []
+    lanes = 64 if "avx512bw" in flags else 32 if "avx2" in flags else 16
+    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)]
+    ghz = (max(mhz) / 1000) if mhz else 2.0
+    cores = os.cpu_count() or 1
+    return cores * lanes * ghz * 1e9, f"{cores} cores x {lanes} int8 lanes x {ghz:.2f} GHz"
+
+
+UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def criterion():
+    """Median throughput (per second) and time (s) of every criterion benchmark."""
+    out = subprocess.run(
+        ["cargo", "bench", "-q", "-p", "sim", "--bench", "throughput", "--", "--noplot"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    res, name = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+time:\s+\[\S+ \S+ (\S+) (\S+) ", line)
+        if m:
+            name = m.group(1)
+            scale = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1}[m.group(3)]
+            res.setdefault(name, {})["time"] = float(m.group(2)) * scale
+            continue
+        m = re.match(r"^\s+thrpt:\s+\[\S+ \S+ (\S+) (K|M|G|Ki|Mi|Gi|)(elem|B)/s", line)
+        if m and name:
+            res[name]["thrpt"] = float(m.group(1)) * UNITS[m.group(2)]
+    return res
+
+
+def fmt(v, unit):
+    for p, s in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= p:
+            return f"{v / p:.2f} {s}{unit}"
+    return f"{v:.2f} {unit}"
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "sim"], cwd=ROOT, check=True)
+    rows = []
+
+    def row(metric, figure, reference, target, ok):
+        rows.append((metric, figure, reference, target, "PASS" if ok else "MISS"))
+
+    with tempfile.TemporaryDirectory() as d:
+        disk = disk_write_mb_s(d)
+        mem = memory_copy_gb_s()
+        peak, peak_how = int8_peak()
+        # End to end: kv-size 4096, generate + compute + write the eight dumps.
+        t_sim, rss = best([SIM, "run", "--kv-size", "4096", "--seed", "0", "--out", f"{d}/s"])
+        t_py, _, _ = run([PY, ROOT / "scripts/reference.py", "softmax", "--kv-size", "4096", "--seed", "0", "--out", f"{d}/p"])
+        row("sim run kv 4096 (end to end)", f"{t_sim:.3f} s", f"python ref {t_py:.2f} s", ">= 20x faster", t_py / t_sim >= 20)
+        rows[-1] = rows[-1][:1] + (f"{t_sim:.3f} s ({t_py / t_sim:.0f}x)",) + rows[-1][2:]
+        t_cyc, rss_cyc = best([SIM, "run", "--kv-size", "4096", "--seed", "0", "--cycle", "--out", f"{d}/c"])
+        row("sim run --cycle kv 4096", f"{t_cyc:.3f} s ({t_cyc / t_sim:.2f}x)", f"functional {t_sim:.3f} s", "within 10x", t_cyc <= 10 * t_sim)
+        row("peak RSS kv 4096", f"{rss:.0f} MB (cycle {rss_cyc:.0f} MB)", "", "< 256 MB", max(rss, rss_cyc) < 256)
+        # Sweep: kv 1..=512, seed 0; memory flat.
+        t_gen, rss_gen, out = run([SIM, "gen", "--kv-sizes", "1..=512", "--seeds", "0", "--out", f"{d}/g"])
+        mb = sum(f.stat().st_size for f in Path(f"{d}/g").rglob("*") if f.is_file()) / 1e6
+        _, rss_one, _ = run([SIM, "run", "--kv-size", "512", "--out", f"{d}/one"])
+        row("sim gen kv 1..=512", f"{512 / t_gen:.0f} cases/s, {mb / t_gen:.0f} MB/s", f"disk {disk:.0f} MB/s", "disk-bound", mb / t_gen >= 0.5 * disk)
+        row("sim gen peak RSS", f"{rss_gen:.0f} MB", f"one kv-512 case {rss_one:.0f} MB", "flat (< 4x one case)", rss_gen < 4 * max(rss_one, 1))
+    c = criterion()
+    g = lambda k: c.get(k, {}).get("thrpt", float("nan"))
+    row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
+    row("quantize", fmt(g("quantize/blocks"), "blocks/s"), "", "-", True)
+    row("gevm kv 4096 head", fmt(g("gevm/kv4096_head"), "MAC/s"), f"int8 peak {fmt(peak, 'MAC/s')}", "-", True)
+    gemm = g("gemm/macs/1024")
+    row("gemm 1024^3", fmt(gemm, "MAC/s") + f" ({100 * gemm / peak:.1f}% of peak)", peak_how, ">= 30% of peak", gemm >= 0.3 * peak)
+    hexr = g("hex/bf16_encode")
+    row("hex encoding (1 core)", fmt(hexr, "B/s"), f"memory {mem:.1f} GB/s", ">= 1 GB/s per core", hexr >= 1e9)
+    tf = c.get("softmax_kv4096/functional", {}).get("time", float("nan"))
+    tc = c.get("softmax_kv4096/cycle", {}).get("time", float("nan"))
+    row("compute only kv 4096", f"functional {tf * 1e3:.1f} ms, cycle {tc * 1e3:.1f} ms", "", "cycle within 10x", tc <= 10 * tf)
+    w = [max(len(str(r[i])) for r in rows + [("metric", "figure", "ceiling / baseline", "target", "")]) for i in range(5)]
+    head = ("metric", "figure", "ceiling / baseline", "target", "")
+    print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))
+    for r in rows:
+        print("  ".join(str(x).ljust(w[i]) for i, x in enumerate(r)))
+    if "--json" in sys.argv:
+        print(json.dumps([dict(zip(head[:4] + ("status",), r)) for r in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()
