@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build venv fmt clippy rust-test py-test golden clean
+.PHONY: run test build venv fmt clippy rust-test py-test tb-test golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -23,8 +23,8 @@ $(VENV)/.installed: scripts/requirements.txt
 	touch $@
 
 ## Everything CI checks: formatting, clippy -D warnings, Rust tests (incl. the cross-check
-## against the Python reference), and the Python reference's own tests.
-test: venv fmt clippy rust-test py-test
+## against the Python reference), the Python reference's own tests, and the Verilog testbench.
+test: venv fmt clippy rust-test py-test tb-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -37,6 +37,10 @@ rust-test: venv
 
 py-test: venv
 	$(PY) -m pytest -q scripts
+
+## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings.
+bench: venv
+	$(PY) scripts/bench.py
 
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
 SIM := ./target/release/sim
@@ -57,3 +61,9 @@ golden: build
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(OUT)
+
+## Verilog testbench self-test (needs iverilog; skips without it unless CI=true, which installs it):
+## stage 6 (out = RNE_bf16(scaled_v * inv)) through scripts/tb/bf16_mul_rne.v on simulator and
+## hand-made cases, plus broken copies that must fail.
+tb-test: build
+	SIM=$(SIM) scripts/tb/test_tb.sh

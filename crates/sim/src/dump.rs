@@ -35,38 +35,57 @@ pub struct Written {
 
 /// Encode a dump's lines into `out`, calling `sink` with each full chunk.
 fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 128);
-    let push = |buf: &mut Vec<u8>, bytes: &[u8]| {
-        for &b in bytes {
-            buf.extend_from_slice(&HEX[b as usize]);
-        }
-        buf.push(b'\n');
-    };
+    let line = d.dtype().hex_digits() + 1;
+    let words = (CHUNK / line).max(1);
+    let mut buf = vec![0u8; words * line];
+    let quads = hex_quads();
+    // Fill whole lines of a reused buffer from a slice of words, hand each full buffer to `sink`.
     macro_rules! each {
-        ($iter:expr) => {
-            for item in $iter {
-                push(&mut buf, &item);
-                if buf.len() >= CHUNK {
-                    sink(&buf)?;
-                    buf.clear();
+        ($data:expr, $fill:expr) => {
+            for chunk in $data.chunks(words) {
+                for (dst, x) in buf.chunks_exact_mut(line).zip(chunk) {
+                    $fill(dst, x);
+                    dst[line - 1] = b'\n';
                 }
+                sink(&buf[..chunk.len() * line])?;
             }
         };
     }
     match d {
-        DumpRef::Bf16(t) => each!(t.data.iter().map(|x| x.0.to_be_bytes())),
-        DumpRef::Fp32(t) => each!(t.data.iter().map(|x| x.0.to_be_bytes())),
-        DumpRef::MxInt8(t) => each!(t.blocks.iter().map(MxInt8Block::to_word)),
-    }
-    if !buf.is_empty() {
-        sink(&buf)?;
+        DumpRef::Bf16(t) => each!(t.data, |dst: &mut [u8], x: &Bf16| {
+            dst[..4].copy_from_slice(&quads[x.0 as usize])
+        }),
+        DumpRef::Fp32(t) => each!(t.data, |dst: &mut [u8], x: &Fp32| {
+            dst[..4].copy_from_slice(&quads[(x.0 >> 16) as usize]);
+            dst[4..8].copy_from_slice(&quads[(x.0 & 0xffff) as usize]);
+        }),
+        DumpRef::MxInt8(t) => each!(t.blocks, |dst: &mut [u8], b: &MxInt8Block| {
+            for (pair, byte) in dst.chunks_exact_mut(2).zip(b.to_word()) {
+                pair.copy_from_slice(&HEX[byte as usize]);
+            }
+        }),
     }
     Ok(())
 }
 
+/// Four lowercase hex digits for every 16-bit value (256 KiB, built once): a BF16 line is one
+/// lookup, an FP32 line two.
+fn hex_quads() -> &'static [[u8; 4]] {
+    static T: std::sync::OnceLock<Box<[[u8; 4]]>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|v| {
+                let [h, l] = v.to_be_bytes();
+                let (a, b) = (HEX[h as usize], HEX[l as usize]);
+                [a[0], a[1], b[0], b[1]]
+            })
+            .collect()
+    })
+}
+
 /// The dump's full text (for tests and in-memory comparisons).
 pub fn to_bytes(d: DumpRef<'_>) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(d.lines() * (d.dtype().hex_digits() + 1));
     encode::<()>(d, |c| {
         out.extend_from_slice(c);
         Ok(())

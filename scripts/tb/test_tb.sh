@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# test_tb.sh -- self-test of the Verilog testbench (run from anywhere; `make tb-test` runs it).
+#
+#  1. cases from the simulator (${SIM:-./target/release/sim}, relative to the repo root) must pass
+#     run_tb.sh: several kv sizes and seeds, both element roundings, non-default heads/head_dim;
+#  2. hand-made cases (gen_hand_case.py: exact rational arithmetic, independent of the simulator)
+#     with subnormal results, overflow, NaN, inf*0, ties and nasty MXINT8 blocks must pass;
+#  3. copies of a good case with ONE bit flipped (in out, in inv, in exp_mxint8, in a hand case's
+#     out), a missing line and a truncated 264-bit word must FAIL, for the expected reason.
+# Prints `tb: N passed, 0 failed` at the end; exit status 0 only if every check went as expected.
+# Without iverilog: installs it when CI=true, otherwise prints SKIPPED and exits 0.
+set -euo pipefail
+
+TB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$TB_DIR/../.." && pwd)
+cd "$ROOT"
+SIM=${SIM:-./target/release/sim}
+
+if ! command -v iverilog >/dev/null 2>&1 || ! command -v vvp >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then
+        echo "tb: iverilog not installed; CI=true, installing it (apt-get install -y iverilog)"
+        if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq iverilog
+        command -v iverilog >/dev/null 2>&1 || { echo "tb: iverilog still missing after apt-get install" >&2; exit 2; }
+    else
+        echo "SKIPPED: iverilog not installed (apt-get install iverilog)"
+        exit 0
+    fi
+fi
+
+[ -x "$SIM" ] || { echo "tb: simulator binary not found at $SIM (cargo build --release, or set SIM=...)" >&2; exit 2; }
+
+if [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"
+elif command -v python3 >/dev/null 2>&1; then PY=python3
+else PY=; fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_tb.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+PASSED=0
+FAILED=0
+ok()  { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
+
+# expect_pass NAME DIR: run_tb.sh must exit 0 with "TB PASS".
+expect_pass() {
+    local name=$1 dir=$2 log="$WORK/$1.log" rc=0
+    "$TB_DIR/run_tb.sh" "$dir" >"$log" 2>&1 || rc=$?
+    if [ $rc -eq 0 ] && grep -qx 'TB PASS' "$log"; then
+        ok "$name: $(grep -o 'out: [0-9]* elements.*' "$log" | sed 's/ compared.*(/, /; s/)$//')"
+    else
+        bad "$name: expected PASS, run_tb.sh exited $rc"; sed 's/^/        /' "$log" | tail -n 15
+    fi
+}
+
+# expect_fail NAME DIR PATTERN: run_tb.sh must exit 1 and its output must contain PATTERN.
+expect_fail() {
+    local name=$1 dir=$2 pattern=$3 log="$WORK/$1.log" rc=0
+    "$TB_DIR/run_tb.sh" "$dir" >"$log" 2>&1 || rc=$?
+    if [ $rc -eq 1 ] && grep -q 'TB FAIL' "$log" && grep -qF -- "$pattern" "$log"; then
+        ok "$name: failed as expected: $(grep -m1 -E 'MISMATCH|ERROR' "$log")"
+    else
+        bad "$name: expected FAIL with '$pattern', run_tb.sh exited $rc"; sed 's/^/        /' "$log" | tail -n 15
+    fi
+}
+
+# flip_bit FILE LINE BIT: flip bit BIT (0 = least significant) of the hex word on line LINE.
+flip_bit() {
+    local file=$1 line=$2 bit=$3 word pos digit new
+    word=$(sed -n "${line}p" "$file")
+    pos=$(( ${#word} - 1 - bit / 4 ))
+    digit=$(printf '%x' $(( 0x${word:pos:1} ^ (1 << (bit % 4)) )))
+    new="${word:0:pos}${digit}${word:pos+1}"
+    sed -i "${line}s/.*/${new}/" "$file"
+    echo "        $(basename "$file") line $line bit $bit: $word -> $new"
+}
+
+# copy_case SRC NAME: a fresh copy of a case folder, echoes its path.
+copy_case() { rm -rf "$WORK/$2"; cp -r "$1" "$WORK/$2"; echo "$WORK/$2"; }
+
+echo "tb: simulator cases ($SIM)"
+gen() {  # gen KV SEED [ARGS...]: run the simulator quietly, echo the case folder
+    local kv=$1 seed=$2
+    shift 2
+    "$SIM" run --kv-size "$kv" --seed "$seed" --out "$WORK/sim" "$@" >"$WORK/sim.log" 2>&1 \
+        || { cat "$WORK/sim.log" >&2; echo "tb: $SIM run failed" >&2; exit 2; }
+    [ -d "$WORK/sim/kv-size-${kv}_seed-${seed}" ] || { echo "tb: $SIM wrote no kv-size-${kv}_seed-${seed}" >&2; exit 2; }
+    echo "$WORK/sim/kv-size-${kv}_seed-${seed}"
+}
+C1=$(gen 1 3)
+C33=$(gen 33 0)
+C300=$(gen 300 7 --element-rounding nearest-even)
+CSMALL=$(gen 64 11 --heads 5 --head-dim 24)
+expect_pass sim-kv1-seed3 "$C1"
+expect_pass sim-kv33-seed0 "$C33"
+expect_pass sim-kv300-seed7-nearest-even "$C300"
+expect_pass sim-kv64-seed11-5heads-24cols "$CSMALL"
+
+if [ -n "$PY" ]; then
+    echo "tb: hand-made cases ($PY gen_hand_case.py)"
+    # hand NAME ARGS...: generate a hand-made case, then it must pass
+    hand() {
+        local name=$1 rc=0
+        shift
+        "$PY" "$TB_DIR/gen_hand_case.py" "$WORK/$name" "$@" >"$WORK/$name.gen.log" 2>&1 || rc=$?
+        sed 's/^/        /' "$WORK/$name.gen.log"
+        if [ $rc -ne 0 ]; then bad "$name: gen_hand_case.py exited $rc"; return; fi
+        expect_pass "$name" "$WORK/$name"
+    }
+    hand hand-nearest-away --element-rounding nearest-away --seed 1
+    hand hand-nearest-even --element-rounding nearest-even --seed 2
+else
+    echo "tb: SKIPPED hand-made cases: no python3"
+fi
+
+echo "tb: broken copies must fail"
+M=$(copy_case "$C33" flip-out)
+flip_bit "$M/softmaxed_v.out" 1234 0
+expect_fail flip-one-bit-out "$M" "MISMATCH out index 1233 (line 1234, head 9, column 81)"
+
+M=$(copy_case "$C33" flip-inv)
+flip_bit "$M/softmaxed_v.inv" 5 0
+expect_fail flip-one-bit-inv "$M" ", head 4, column"
+
+M=$(copy_case "$C33" flip-mx-scale)
+flip_bit "$M/softmaxed_v.exp_mxint8" 3 256
+expect_fail flip-one-bit-exp_mxint8-scale "$M" "MISMATCH exp_mxint8 line 3"
+
+M=$(copy_case "$C33" flip-mx-padding)
+flip_bit "$M/softmaxed_v.exp_mxint8" 4 43
+expect_fail flip-one-bit-exp_mxint8-padding "$M" "element 5 (kv 37, padding)"
+
+M=$(copy_case "$C33" short-out)
+sed -i '$d' "$M/softmaxed_v.out"
+expect_fail missing-last-line-out "$M" "has 4095 lines, expected 4096"
+
+M=$(copy_case "$C33" short-word)
+sed -i '7s/^..//' "$M/softmaxed_v.exp_mxint8"
+expect_fail truncated-264-bit-word "$M" "line 7: 64 characters, expected 66 hex digits"
+
+if [ -n "$PY" ] && [ -d "$WORK/hand-nearest-away" ]; then
+    # a subnormal result in the hand-made case: flip its lowest bit
+    M=$(copy_case "$WORK/hand-nearest-away" flip-hand-subnormal)
+    L=$(grep -n -m1 '^00[0-7][1-9a-f]$' "$M/softmaxed_v.out" | cut -d: -f1)
+    flip_bit "$M/softmaxed_v.out" "$L" 0
+    expect_fail flip-one-bit-hand-subnormal "$M" "(line $L,"
+fi
+
+echo "tb: $PASSED passed, $FAILED failed"
+[ $FAILED -eq 0 ]
