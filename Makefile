@@ -33,7 +33,7 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
 rust-test: venv
-	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace
+	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --release
 
 py-test: venv
 	$(PY) -m pytest -q scripts
