@@ -2,7 +2,7 @@
 //! (each element is a 1.6 fixed-point number times the shared power of two), and the quantizer.
 
 use crate::e8m0::E8m0;
-use crate::float::{round_shifted, Format, Fp32, Value};
+use crate::float::{Format, Fp32, Value};
 use crate::status::RoundingMode;
 
 /// Elements per block, along the blocked (reduction) axis.
@@ -113,21 +113,37 @@ impl MxInt8Block {
     }
 }
 
-/// `clamp(round(x * 2^(6 - e)), -127, 127)`: a power-of-two scaling, then one integer rounding.
+/// `clamp(round(x * 2^(6 - e)), -127, 127)`: a power-of-two scaling, then one integer rounding,
+/// done on the FP32 bit fields: `|x| = m * 2^(be - 150)` (m with its hidden bit, `be` the biased
+/// exponent, 1 for subnormals), so `|x| * 2^(6-e) = m / 2^s` with `s = 144 + e - be`. Since `e`
+/// is at least the element's own exponent (or clamped to -127), `s >= 16`.
 fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
-    let Value::Finite(d) = x.value() else {
-        return 0;
-    };
-    // x * 2^(6-e) = sig * 2^(d.exp + 6 - e); discard the bits below 2^0.
-    let pos = d.exp + ELEM_FRAC_BITS - e;
-    let mag = if pos >= 0 {
-        // Only reachable when e was clamped: the value is already an integer.
-        d.sig.checked_shl(pos as u32).unwrap_or(u128::MAX)
+    let bits = x.0;
+    let neg = bits >> 31 == 1;
+    let biased = ((bits >> 23) & 0xff) as i32;
+    let frac = (bits & 0x7f_ffff) as u64;
+    let (m, be) = if biased == 0 {
+        (frac, 1)
     } else {
-        round_shifted(d.sig, false, (-pos) as u32, d.neg, mode).0
+        (frac | 1 << 23, biased)
     };
-    let q = mag.min(ELEM_MAX as u128) as i8;
-    if d.neg {
+    if m == 0 {
+        return 0;
+    }
+    let s = (144 + e - be) as u32;
+    debug_assert!(s >= 1);
+    let (kept, half, rest) = if s >= 64 {
+        (0, false, true)
+    } else {
+        (
+            m >> s,
+            (m >> (s - 1)) & 1 == 1,
+            m & ((1u64 << (s - 1)) - 1) != 0,
+        )
+    };
+    let mag = kept + mode.increments(neg, kept & 1 == 1, half, rest) as u64;
+    let q = mag.min(ELEM_MAX as u64) as i8;
+    if neg {
         -q
     } else {
         q

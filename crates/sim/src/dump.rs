@@ -122,7 +122,7 @@ fn stream(
         bytes += chunk.len() as u64;
         w.write_all(chunk)
     })?;
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    w.into_inner().map_err(|e| e.into_error())?;
     Ok(Written {
         lines: d.lines(),
         bytes,

@@ -5,7 +5,7 @@
 //! any element can be computed directly, which lets tensors be generated in parallel and in any
 //! order while staying identical to the sequential definition.
 
-use hw_types::{Bf16, Dyadic, Format, Fp32, RoundingMode, Value};
+use hw_types::{Bf16, Format, Fp32, RoundingMode};
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 const STREAM_KEY: u64 = 0xD1B5_4A32_D192_ED03;
@@ -33,13 +33,11 @@ impl Stream {
     /// (exactly representable: 24 significant bits).
     #[inline]
     pub fn real(&self, i: u64, r: i32) -> Fp32 {
-        let u = (self.raw(i) >> 40) as i64 - (1 << 23);
-        let v = if u == 0 {
-            Value::Zero { neg: false }
-        } else {
-            Value::Finite(Dyadic::exact(u < 0, u.unsigned_abs() as u128, r - 23))
-        };
-        Fp32::round(v, RoundingMode::NearestEven).value
+        let u = (self.raw(i) >> 40) as i32 - (1 << 23);
+        // Both steps are exact in IEEE binary32: |u| <= 2^23 has at most 24 significant bits, and
+        // scaling by a power of two (r - 23 >= -126 - 23 here) neither rounds nor underflows.
+        debug_assert!((-100..=100).contains(&r));
+        Fp32::from_f32(u as f32 * f32::from_bits(((r - 23 + 127) as u32) << 23))
     }
 
     /// Draw `i` rounded to BF16 (round-to-nearest-even from the exact real).
