@@ -35,18 +35,26 @@ impl MxInt8Block {
     /// Quantize up to 32 exact values (a shorter slice is zero-padded). See docs/numerics.md §4.
     pub fn quantize(values: &[Fp32], mode: RoundingMode) -> MxInt8Block {
         debug_assert!(values.len() <= BLOCK);
-        if values.iter().any(|v| !v.is_finite()) {
+        // On the bit fields: exponent all ones is inf/NaN, and |x| orders like the bit pattern
+        // without its sign.
+        if values.iter().any(|v| v.0 & 0x7f80_0000 == 0x7f80_0000) {
             return MxInt8Block {
                 scale: E8m0::NAN,
                 elems: [0; BLOCK],
             };
         }
-        // |x| orders like the bit pattern without its sign for finite binary floats.
         let amax = values.iter().map(|v| v.0 & 0x7fff_ffff).max().unwrap_or(0);
-        let Value::Finite(top) = Fp32(amax).value() else {
+        if amax == 0 {
             return MxInt8Block::ZERO;
+        }
+        // floor(log2 amax): the unbiased exponent, or from the leading one of a subnormal.
+        let biased = (amax >> 23) as i32;
+        let top = if biased > 0 {
+            biased - 127
+        } else {
+            -149 + (31 - amax.leading_zeros() as i32)
         };
-        let e = top.top_exp().clamp(E8m0::MIN_EXP, E8m0::MAX_EXP);
+        let e = top.clamp(E8m0::MIN_EXP, E8m0::MAX_EXP);
         let mut elems = [0i8; BLOCK];
         for (q, v) in elems.iter_mut().zip(values) {
             *q = quantize_element(*v, e, mode);

@@ -51,6 +51,26 @@ impl CaseWriter {
         Ok(w)
     }
 
+    /// Write several dumps at once, in parallel (encoding and hashing dominate), recording them in
+    /// the manifest in the order given.
+    pub fn write_all(&mut self, dumps: &[(&str, DumpRef<'_>)]) -> Result<Vec<Written>> {
+        use rayon::prelude::*;
+        let written: Vec<Written> = dumps
+            .par_iter()
+            .map(|(name, d)| {
+                let path = self.tmp_dir.join(name);
+                dump::write(&path, *d).with_context(|| format!("cannot write {}", path.display()))
+            })
+            .collect::<Result<_>>()?;
+        for ((name, d), w) in dumps.iter().zip(&written) {
+            self.bytes += w.bytes;
+            self.manifest
+                .files
+                .insert(name.to_string(), file_entry(*d, w, false));
+        }
+        Ok(written)
+    }
+
     /// Write one dump as raw little-endian binary (`NAME.bin`, docs/dump-format.md).
     pub fn write_bin(&mut self, name: &str, d: DumpRef<'_>) -> Result<Written> {
         let bin = format!("{name}.bin");

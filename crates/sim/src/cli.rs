@@ -670,8 +670,7 @@ fn write_case(
         say!("{line}");
     }
     let mut w = CaseWriter::create(out, m)?;
-    for (name, d) in dumps {
-        let written = w.write(name, *d)?;
+    for ((name, d), written) in dumps.iter().zip(w.write_all(dumps)?) {
         say!(
             "  {name:<24} {:<7} {:<20} {:>9} lines",
             d.dtype().name(),

@@ -225,11 +225,11 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
                     let stages = softmax::run(Inputs::generate(kv, seed, &o.params), &o.params);
                     let m = softmax::manifest(&case, kv, Some(seed), &o.params);
                     let mut w = CaseWriter::create(&o.out, m)?;
-                    for (name, d) in stages.dumps() {
-                        if o.format != Format::Bin {
-                            w.write(name, d)?;
-                        }
-                        if o.format != Format::Hex {
+                    if o.format != Format::Bin {
+                        w.write_all(&stages.dumps())?;
+                    }
+                    if o.format != Format::Hex {
+                        for (name, d) in stages.dumps() {
                             w.write_bin(name, d)?;
                         }
                     }
