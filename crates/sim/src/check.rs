@@ -11,16 +11,21 @@ use crate::softmax::{self, Inputs, Params};
 use crate::tensor::{Dtype, DumpRef};
 use anyhow::{anyhow, Result};
 use hw_types::RoundingMode;
+use hw_units::config::HwConfig;
+use hw_units::units::Units;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// Options for folders whose manifest does not say (or that have none).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CheckOptions {
     pub hints: Hints,
     pub element_rounding: RoundingMode,
     pub rounding: RoundingMode,
     pub max_errors: usize,
+    /// The hardware description for softmax_v folders; `None`: the one the manifest records
+    /// (`params.config`), else the reference profile.
+    pub config: Option<HwConfig>,
 }
 
 fn mode_param(m: Option<&Manifest>, key: &str, default: RoundingMode) -> Result<RoundingMode> {
@@ -63,7 +68,21 @@ pub fn check(dir: &Path, o: &CheckOptions) -> Result<(Layout, Report)> {
                     o.element_rounding,
                 )?,
             };
-            let stages = softmax::run(Inputs::read(dir, &p)?, &p);
+            let recorded = manifest
+                .as_ref()
+                .and_then(|m| m.params.get("config"))
+                .map(|c| {
+                    serde_json::from_value::<HwConfig>(c.clone())
+                        .map_err(|e| DumpError::new(&mpath, 0, format!("params.config: {e}")))
+                })
+                .transpose()?;
+            let cfg = o
+                .config
+                .clone()
+                .or(recorded)
+                .unwrap_or_else(HwConfig::reference);
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            let stages = softmax::run_with(Inputs::read(dir, &p)?, &p, &Units::new(&cfg));
             for (n, d) in stages.dumps() {
                 put(n, d);
             }

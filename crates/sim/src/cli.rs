@@ -204,6 +204,10 @@ pub struct CheckArgs {
     /// Output rounding of an op folder when the manifest does not say.
     #[arg(long, default_value = "nearest-even")]
     pub rounding: RoundingMode,
+    /// Hardware description of a softmax_v folder: by default the one its manifest records,
+    /// else the reference profile.
+    #[command(flatten)]
+    pub hw: HwArgs,
     #[command(flatten)]
     pub opts: ShapeHints,
 }
@@ -623,6 +627,11 @@ fn run_check(a: CheckArgs) -> Result<i32> {
         element_rounding: a.element_rounding,
         rounding: a.rounding,
         max_errors: a.opts.max_errors,
+        config: if a.hw.config.is_some() || a.hw.profile != "reference" {
+            Some(a.hw.load()?)
+        } else {
+            None
+        },
     };
     let (layout, r) = check::check(&a.case, &o)?;
     if a.opts.json {

@@ -133,6 +133,7 @@ proptest! {
             element_rounding: hw_types::RoundingMode::NearestAway,
             rounding: hw_types::RoundingMode::NearestEven,
             max_errors: 3,
+            config: None,
         };
         let _ = sim::check::check(&dir, &o);
         let p = sim::softmax::Params { heads: 2, head_dim: 4, ..Default::default() };
