@@ -97,7 +97,7 @@ def criterion():
         if re.match(r"^\S+$", line):
             name = line  # a long benchmark name gets a line of its own
             continue
-        m = re.match(r"^(\S*)\s+time:\s+\[\S+ \S+ (\S+) (\S+) ", line)
+        m = re.match(r"^(\S*)\s+time:\s+\[\S+ \S+ ([\d.]+) (ns|µs|us|ms|s) ", line)
         if m:
             name = m.group(1) or name
             scale = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1}[m.group(3)]
