@@ -5,8 +5,7 @@
 //! from the same unit functions as the functional model, in the same order, so with any timing
 //! the dumps are identical to the functional model's.
 
-use crate::softmax::{Inputs, Params, Stages};
-use crate::tensor::{MxTensor, Tensor};
+use crate::softmax::{Inputs, Params, StageData, Stages};
 use hw_types::{Bf16, Fp32, MxInt8Block, BLOCK};
 use hw_units::acc::Accumulator;
 use hw_units::config::HwConfig;
@@ -448,19 +447,17 @@ pub fn simulate(
         head_len = c;
         t0 += c;
     }
-    let stages = Stages {
-        exp: Tensor::new(vec![1, h, 1, kv], exp_all),
-        exp_sum: Tensor::new(vec![1, h, 1, 1], sums),
-        exp_mx: MxTensor {
-            shape: vec![1, h, 1, kv],
-            block_axis: 3,
-            blocks: exp_blocks,
-        },
-        scaled_v: Tensor::new(vec![1, h, 1, d], scaled_all),
-        inv: Tensor::new(vec![1, h, 1, 1], invs),
-        out: Tensor::new(vec![1, h, 1, d], outs),
+    let stages = Stages::assemble(
         inputs,
-    };
+        StageData {
+            exp: exp_all,
+            exp_sum: sums,
+            exp_blocks,
+            scaled_v: scaled_all,
+            inv: invs,
+            out: outs,
+        },
+    );
     Ok((
         stages,
         CycleReport {

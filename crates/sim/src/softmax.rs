@@ -169,18 +169,46 @@ pub fn run_with(inputs: Inputs, p: &Params, u: &Units) -> Stages {
         .enumerate()
         .map(|(i, &x)| u.mul(x, inv[i / d]))
         .collect();
-    Stages {
-        exp: Tensor::new(vec![1, h, 1, kv], exp_data),
-        exp_sum: Tensor::new(vec![1, h, 1, 1], exp_sum),
-        exp_mx: MxTensor {
-            shape: vec![1, h, 1, kv],
-            block_axis: 3,
-            blocks: exp_blocks,
-        },
-        scaled_v: Tensor::new(vec![1, h, 1, d], scaled),
-        inv: Tensor::new(vec![1, h, 1, 1], inv),
-        out: Tensor::new(vec![1, h, 1, d], out),
+    Stages::assemble(
         inputs,
+        StageData {
+            exp: exp_data,
+            exp_sum,
+            exp_blocks,
+            scaled_v: scaled,
+            inv,
+            out,
+        },
+    )
+}
+
+/// Every computed stage, flat, in the order the tensors' shapes lay them out.
+pub struct StageData {
+    pub exp: Vec<Bf16>,
+    pub exp_sum: Vec<Bf16>,
+    pub exp_blocks: Vec<MxInt8Block>,
+    pub scaled_v: Vec<Bf16>,
+    pub inv: Vec<Bf16>,
+    pub out: Vec<Bf16>,
+}
+
+impl Stages {
+    /// Give the computed data its shapes (the same for the functional and the cycle model).
+    pub fn assemble(inputs: Inputs, s: StageData) -> Stages {
+        let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
+        Stages {
+            exp: Tensor::new(vec![1, h, 1, kv], s.exp),
+            exp_sum: Tensor::new(vec![1, h, 1, 1], s.exp_sum),
+            exp_mx: MxTensor {
+                shape: vec![1, h, 1, kv],
+                block_axis: 3,
+                blocks: s.exp_blocks,
+            },
+            scaled_v: Tensor::new(vec![1, h, 1, d], s.scaled_v),
+            inv: Tensor::new(vec![1, h, 1, 1], s.inv),
+            out: Tensor::new(vec![1, h, 1, d], s.out),
+            inputs,
+        }
     }
 }
 
