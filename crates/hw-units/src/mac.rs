@@ -25,42 +25,11 @@ impl Split {
     }
 }
 
-/// Which code computes the block dots: the portable build, or the same code compiled for AVX2
-/// (chosen at run time; the tests require both to agree bit for bit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
-    Portable,
-    Avx2,
-}
-
-impl Kernel {
-    /// The fastest kernel this processor runs.
-    pub fn best() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            return Kernel::Avx2;
-        }
-        Kernel::Portable
-    }
-}
-
 /// `out[r, c] = round(sum_b A[r, b] . B[b, c])` for block grids `a` (`m x kb`, row-major) and `b`
 /// (`kb x n`, row-major): the integer block dots accumulated in block order by `acc` (exact in the
 /// reference), one rounding to `F` in `mode` (the accumulators other than `exact` round to
 /// nearest-even), NaN if any scale taking part is NaN. Rows run in parallel.
 pub fn block_matmul<F: Format + Send>(
-    a: &[MxInt8Block],
-    b: &[MxInt8Block],
-    dims: (usize, usize, usize),
-    acc: &AccKind,
-    mode: RoundingMode,
-) -> Vec<F> {
-    block_matmul_with(Kernel::best(), a, b, dims, acc, mode)
-}
-
-/// [`block_matmul`] with a chosen kernel.
-pub fn block_matmul_with<F: Format + Send>(
-    kernel: Kernel,
     a: &[MxInt8Block],
     b: &[MxInt8Block],
     (m, kb, n): (usize, usize, usize),
@@ -76,86 +45,39 @@ pub fn block_matmul_with<F: Format + Send>(
     out.par_chunks_mut(n.max(1))
         .enumerate()
         .for_each(|(r, row)| {
-            let job = RowJob {
-                ae: &a.elems[r * kb..(r + 1) * kb],
-                ax: &a.exps[r * kb..(r + 1) * kb],
-                bt: &bt,
-                kb,
-                acc,
-                mode,
-            };
-            match kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: Kernel::Avx2 is only chosen (by `best`) or requested (by the tests, after
-                // the same detection) on processors with AVX2.
-                Kernel::Avx2 => unsafe { row_avx2(&job, row) },
-                _ => row_portable(&job, row),
+            let ae = &a.elems[r * kb..(r + 1) * kb];
+            let ax = &a.exps[r * kb..(r + 1) * kb];
+            for (c, o) in row.iter_mut().enumerate() {
+                let be = &bt.elems[c * kb..(c + 1) * kb];
+                let bx = &bt.exps[c * kb..(c + 1) * kb];
+                if matches!(acc, AccKind::Exact) {
+                    if let Some(v) = exact_narrow::<F>(ae, ax, be, bx, mode) {
+                        *o = v;
+                        continue;
+                    }
+                }
+                let mut sum = Accumulator::new(acc);
+                for i in 0..kb {
+                    match (ax[i], bx[i]) {
+                        (Some(ea), Some(eb)) => sum
+                            .add_int(int_dot(&ae[i], &be[i]) as i64, ea + eb - 2 * ELEM_FRAC_BITS),
+                        _ => sum.add_nan(),
+                    }
+                }
+                *o = match &sum {
+                    Accumulator::Exact(e) => e.round::<F>(mode).value,
+                    other => other.finish::<F>(),
+                };
             }
         });
     out
-}
-
-/// One output row's inputs.
-struct RowJob<'a> {
-    ae: &'a [[i8; BLOCK]],
-    ax: &'a [Option<i32>],
-    bt: &'a Split,
-    kb: usize,
-    acc: &'a AccKind,
-    mode: RoundingMode,
-}
-
-fn row_portable<F: Format>(job: &RowJob, row: &mut [F]) {
-    row_kernel(job, row)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_avx2<F: Format>(job: &RowJob, row: &mut [F]) {
-    row_kernel(job, row)
-}
-
-/// The row computation; inlined into each kernel so the compiler vectorises it for that target.
-#[inline(always)]
-fn row_kernel<F: Format>(job: &RowJob, row: &mut [F]) {
-    let RowJob {
-        ae,
-        ax,
-        bt,
-        kb,
-        acc,
-        mode,
-    } = *job;
-    for (c, o) in row.iter_mut().enumerate() {
-        let be = &bt.elems[c * kb..(c + 1) * kb];
-        let bx = &bt.exps[c * kb..(c + 1) * kb];
-        if matches!(acc, AccKind::Exact) {
-            if let Some(v) = exact_narrow::<F>(ae, ax, be, bx, mode) {
-                *o = v;
-                continue;
-            }
-        }
-        let mut sum = Accumulator::new(acc);
-        for i in 0..kb {
-            match (ax[i], bx[i]) {
-                (Some(ea), Some(eb)) => {
-                    sum.add_int(int_dot(&ae[i], &be[i]) as i64, ea + eb - 2 * ELEM_FRAC_BITS)
-                }
-                _ => sum.add_nan(),
-            }
-        }
-        *o = match &sum {
-            Accumulator::Exact(e) => e.round::<F>(mode).value,
-            other => other.finish::<F>(),
-        };
-    }
 }
 
 /// The exact sum when every block weight lies within 2^64 of the smallest (the common case:
 /// block scales of one tensor are alike): an `i128` aligned to the smallest exponent holds it
 /// exactly (|dot| < 2^20, shifted < 2^84, a sum of at most 2^40 blocks), then one rounding.
 /// `None` (use the general accumulator) for a NaN scale or a wider exponent spread.
-#[inline(always)]
+#[inline]
 fn exact_narrow<F: Format>(
     ae: &[[i8; BLOCK]],
     ax: &[Option<i32>],
