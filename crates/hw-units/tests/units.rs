@@ -174,14 +174,16 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
         (s >> 33) % n
     };
     for trial in 0..200 {
-        let (m, kb, n) = (
-            1 + next(4) as usize,
-            1 + next(9) as usize,
-            1 + next(5) as usize,
-        );
-        let spread = [3, 40, 254][trial % 3];
+        // Grids of 8 or more rows take the pre-scaled integer path when scales are close.
+        let m = if trial % 2 == 0 {
+            1 + next(4) as usize
+        } else {
+            8 + next(12) as usize
+        };
+        let (kb, n) = (1 + next(40) as usize, 1 + next(9) as usize);
+        let spread = [1, 3, 4, 40, 254][trial % 5];
         let mut block = |_| MxInt8Block {
-            scale: E8m0(if next(50) == 0 {
+            scale: E8m0(if next(400) == 0 {
                 0xff
             } else {
                 (127 - spread / 2 + next(spread + 1)) as u8
@@ -191,8 +193,18 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
         let a: Vec<MxInt8Block> = (0..m * kb).map(&mut block).collect();
         let b: Vec<MxInt8Block> = (0..kb * n).map(&mut block).collect();
         for mode in RoundingMode::ALL {
+            use hw_units::mac::{block_matmul_with, Kernel};
+            let dims = (m, kb, n);
             let fast: Vec<Fp32> =
-                hw_units::mac::block_matmul(&a, &b, (m, kb, n), &AccKind::Exact, mode);
+                block_matmul_with(Kernel::best(), &a, &b, dims, &AccKind::Exact, mode);
+            let portable: Vec<Fp32> =
+                block_matmul_with(Kernel::Portable, &a, &b, dims, &AccKind::Exact, mode);
+            assert_eq!(
+                fast,
+                portable,
+                "{:?} against the portable kernel",
+                Kernel::best()
+            );
             for r in 0..m {
                 for c in 0..n {
                     let mut acc = ExactAcc::new();
