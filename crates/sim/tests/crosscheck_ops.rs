@@ -36,6 +36,36 @@ fn size_args(op: OpKind, d: Dims) -> Vec<String> {
     v
 }
 
+/// Run `reference.py op OP` with the sizes, an input source (`--seed S` or `--inputs DIR`),
+/// the output dtype and rounding.
+fn python_op(
+    py: &Path,
+    op: OpKind,
+    dims: Dims,
+    source: [&str; 2],
+    dtype: OutDtype,
+    mode: RoundingMode,
+    out: &Path,
+) {
+    let mut args = vec!["op".to_string(), op.name().to_string()];
+    args.extend(size_args(op, dims));
+    args.extend(
+        [
+            source[0],
+            source[1],
+            "--out-dtype",
+            dtype.name(),
+            "--rounding",
+            mode.name(),
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    reference(py, &args);
+}
+
 fn compare_dirs(py: &Path, rust: &Path, op: OpKind) {
     let [a, b] = op.operand_names();
     for part in [a, b, "output"] {
@@ -74,23 +104,15 @@ fn generated_ops_match_python() {
         let name = dims.case_name(op, Some(seed));
         write_op(&tmp.path().join("rust"), &name, &case, dtype, mode);
         let out = tmp.path().join("py");
-        let mut args = vec!["op".to_string(), op.name().to_string()];
-        args.extend(size_args(op, dims));
-        args.extend(
-            [
-                "--seed",
-                &seed.to_string(),
-                "--out-dtype",
-                dtype.name(),
-                "--rounding",
-                mode.name(),
-                "--out",
-                out.to_str().unwrap(),
-            ]
-            .map(String::from),
+        python_op(
+            &py,
+            op,
+            dims,
+            ["--seed", &seed.to_string()],
+            dtype,
+            mode,
+            &out,
         );
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        reference(&py, &args);
         compare_dirs(&out.join(&name), &tmp.path().join("rust").join(&name), op);
     }
 }
@@ -176,23 +198,16 @@ fn edge_operands_match_python() {
             let rust = tmp.path().join("rust");
             write_op(&rust, &name, &case, dtype, mode);
             let out = tmp.path().join("py").join(&name);
-            let mut args = vec!["op".to_string(), op.name().to_string()];
-            args.extend(size_args(op, dims));
-            args.extend(
-                [
-                    "--inputs",
-                    rust.join(&name).to_str().unwrap(),
-                    "--out-dtype",
-                    dtype.name(),
-                    "--rounding",
-                    mode.name(),
-                    "--out",
-                    out.to_str().unwrap(),
-                ]
-                .map(String::from),
+            let inputs = rust.join(&name);
+            python_op(
+                &py,
+                op,
+                dims,
+                ["--inputs", inputs.to_str().unwrap()],
+                dtype,
+                mode,
+                &out,
             );
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            reference(&py, &args);
             compare_dirs(&out, &rust.join(&name), op);
         }
     }
