@@ -291,9 +291,6 @@ pub trait Format: Copy + Eq + fmt::Debug {
     fn is_nan(self) -> bool {
         matches!(self.value(), Value::NaN)
     }
-    fn is_infinite(self) -> bool {
-        matches!(self.value(), Value::Inf { .. })
-    }
     fn is_finite(self) -> bool {
         matches!(self.value(), Value::Zero { .. } | Value::Finite(_))
     }
@@ -321,8 +318,6 @@ macro_rules! float_newtype {
             pub const ZERO: $name = $name(0);
             pub const NEG_ZERO: $name = $name($spec.zero(true) as $raw);
             pub const MAX: $name = $name($spec.max_finite(false) as $raw);
-            /// Number of hex digits of one dump word.
-            pub const HEX_DIGITS: usize = $digits;
         }
 
         impl Format for $name {

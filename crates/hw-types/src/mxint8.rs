@@ -2,7 +2,7 @@
 //! (each element is a 1.6 fixed-point number times the shared power of two), and the quantizer.
 
 use crate::e8m0::E8m0;
-use crate::float::{Format, Fp32, Value};
+use crate::float::Fp32;
 use crate::status::RoundingMode;
 
 /// Elements per block, along the blocked (reduction) axis.
@@ -62,27 +62,6 @@ impl MxInt8Block {
         MxInt8Block {
             scale: E8m0::from_exponent(e),
             elems,
-        }
-    }
-
-    /// Dequantized element `i` as an exact FP32 (NaN for a NaN scale). `q * 2^(E-6)` always fits:
-    /// |q| < 2^7 and E - 6 >= -133 > -149.
-    pub fn element_value(&self, i: usize) -> Fp32 {
-        match self.scale.exponent() {
-            None => Fp32::NAN,
-            Some(e) => {
-                let q = self.elems[i] as i32;
-                let v = if q == 0 {
-                    Value::Zero { neg: false }
-                } else {
-                    Value::Finite(crate::float::Dyadic::exact(
-                        q < 0,
-                        q.unsigned_abs() as u128,
-                        e - ELEM_FRAC_BITS,
-                    ))
-                };
-                Fp32::round(v, RoundingMode::NearestEven).value
-            }
         }
     }
 

@@ -73,10 +73,15 @@ impl Manifest {
 
     /// Read and validate a manifest; errors name the file and, for JSON errors, the line.
     pub fn read(path: &Path) -> Result<Manifest, crate::dump::DumpError> {
-        use crate::dump::DumpError;
         let text = std::fs::read_to_string(path)
-            .map_err(|e| DumpError::new(path, 0, format!("cannot read: {e}")))?;
-        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| crate::dump::DumpError::new(path, 0, format!("cannot read: {e}")))?;
+        Self::parse(path, &text)
+    }
+
+    /// Validate a manifest's text (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, crate::dump::DumpError> {
+        use crate::dump::DumpError;
+        let m: Manifest = serde_json::from_str(text)
             .map_err(|e| DumpError::new(path, e.line(), format!("invalid manifest: {e}")))?;
         if m.format_version != FORMAT_VERSION {
             return Err(DumpError::new(

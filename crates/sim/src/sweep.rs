@@ -148,15 +148,15 @@ pub fn cases(o: &SweepOptions) -> Vec<(usize, u64)> {
 /// The manifest's SHA-256 if the case folder is complete: every file it lists has its hash.
 pub fn verified(dir: &Path) -> Option<String> {
     let mpath = dir.join(FILE_NAME);
-    let text = std::fs::read(&mpath).ok()?;
-    let m = Manifest::read(&mpath).ok()?;
+    let text = std::fs::read_to_string(&mpath).ok()?;
+    let m = Manifest::parse(&mpath, &text).ok()?;
     for (name, f) in &m.files {
         let bytes = std::fs::read(dir.join(name)).ok()?;
         if sha256_hex(&bytes) != f.sha256 {
             return None;
         }
     }
-    Some(sha256_hex(&text))
+    Some(sha256_hex(text.as_bytes()))
 }
 
 fn progress(total: usize) -> ProgressBar {
