@@ -184,6 +184,46 @@ pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<
     StatusAnd::new(bits, status)
 }
 
+/// `sum * 2^exp` rounded to `spec`: the same pattern and status as [`round_pack`] (which it
+/// falls back to), with a 64-bit path for results that stay normal. That path is the MAC's one
+/// rounding per output, so it avoids `u128` shifts and keeps data-dependent branches out:
+/// the significand is normalised to bit 63, the increment is added to `(biased - 1, kept)` so a
+/// carry out of the significand steps the exponent, as in SoftFloat's roundPackToF32.
+#[inline]
+pub fn round_pack_int(spec: &FormatSpec, sum: i64, exp: i32, mode: RoundingMode) -> StatusAnd<u32> {
+    if sum == 0 {
+        return StatusAnd::new(spec.zero(false), Status::OK);
+    }
+    let neg = sum < 0;
+    let mag = sum.unsigned_abs();
+    let lz = mag.leading_zeros();
+    let top = exp + 63 - lz as i32;
+    // Normal before rounding, and a carry can raise the exponent to emax at most.
+    if top < spec.emin || top >= spec.emax {
+        return round_pack(
+            spec,
+            Value::Finite(Dyadic::exact(neg, mag as u128, exp)),
+            mode,
+        );
+    }
+    let p = spec.precision;
+    let m = mag << lz;
+    let kept = (m >> (64 - p)) as u32;
+    let dropped = m << p;
+    let half = dropped >> 63 == 1;
+    let rest = dropped << 1 != 0;
+    let inc = mode.increments(neg, kept & 1 == 1, half, rest) as u32;
+    let biased = (top + spec.bias()) as u32;
+    let sign = if neg { spec.sign_bit() } else { 0 };
+    let bits = sign | (((biased - 1) << (p - 1)) + kept + inc);
+    let status = if half || rest {
+        Status::INEXACT
+    } else {
+        Status::OK
+    };
+    StatusAnd::new(bits, status)
+}
+
 /// Tininess after rounding: the value rounded to the target precision with an unbounded
 /// exponent range is still below `2^emin`.
 fn is_tiny_after_rounding(spec: &FormatSpec, d: &Dyadic, mode: RoundingMode) -> bool {
@@ -254,6 +294,12 @@ pub trait Format: Copy + Eq + fmt::Debug {
     /// Correctly round an exact value.
     fn round(v: Value, mode: RoundingMode) -> StatusAnd<Self> {
         let r = round_pack(&Self::SPEC, v, mode);
+        StatusAnd::new(Self::from_bits_u32(r.value), r.status)
+    }
+    /// Correctly round `sum * 2^exp` (see [`round_pack_int`]).
+    #[inline]
+    fn round_int(sum: i64, exp: i32, mode: RoundingMode) -> StatusAnd<Self> {
+        let r = round_pack_int(&Self::SPEC, sum, exp, mode);
         StatusAnd::new(Self::from_bits_u32(r.value), r.status)
     }
     /// Correctly round the exact value of an f64 (one rounding, no detour through f32).

@@ -145,6 +145,34 @@ proptest! {
         prop_assert_eq!(r.status.overflow(), o.overflow);
     }
 
+    /// The 64-bit fast path for integer sums against the oracle: random sums, ties (a kept part,
+    /// then exactly half an ulp, optionally plus or minus one), exponents that reach subnormals
+    /// and overflow, both formats, every mode.
+    #[test]
+    fn integer_sums_round_like_the_oracle(kept in any::<i64>(), shift in 0u32..64, tail in 0u8..5,
+                                          exp in -230i32..140, mode in mode_strategy()) {
+        let sum = if shift == 0 {
+            kept
+        } else {
+            let half = 1i64 << (shift - 1);
+            let t = [0, half, half + 1, half - 1, kept & (2 * half - 1)][tail as usize];
+            (kept >> (64 - shift).min(63)).wrapping_shl(shift).wrapping_add(t)
+        };
+        let x = int(sum) * pow2(exp as i64);
+        let b = Bf16::round_int(sum, exp, mode);
+        let o = round(BF16, &x, mode);
+        prop_assert_eq!(b.value.0 as u32, o.bits, "bf16 {} * 2^{} {}", sum, exp, mode);
+        prop_assert_eq!((b.status.inexact(), b.status.overflow()), (o.inexact, o.overflow));
+        let f = Fp32::round_int(sum, exp, mode);
+        let o = round(FP32, &x, mode);
+        prop_assert_eq!(f.value.0, o.bits, "fp32 {} * 2^{} {}", sum, exp, mode);
+        prop_assert_eq!((f.status.inexact(), f.status.overflow()), (o.inexact, o.overflow));
+        // Underflow is round_pack's rule; the fast path must agree with it.
+        let v = if sum == 0 { Value::Zero { neg: false } } else { dy(sum < 0, sum.unsigned_abs() as u128, exp) };
+        prop_assert_eq!(f.status, Fp32::round(v, mode).status);
+        prop_assert_eq!(b.status, Bf16::round(v, mode).status);
+    }
+
     #[test]
     fn bf16_rounding_with_sticky(sig in (1u128 << 20)..(1u128 << 40), exp in -180i32..100, mode in mode_strategy()) {
         // sig + sticky stands for any value strictly inside (sig, sig+1): test with sig + 1/2^10.

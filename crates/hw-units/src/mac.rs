@@ -19,8 +19,15 @@ struct Split {
 }
 
 impl Split {
-    fn new(blocks: impl Iterator<Item = MxInt8Block>) -> Split {
-        let (elems, exps) = blocks.map(|b| (b.elems, b.scale.exponent())).unzip();
+    /// Block `i` of the grid is `block(i)`.
+    fn new(len: usize, block: impl Fn(usize) -> MxInt8Block + Sync) -> Split {
+        let (elems, exps) = (0..len)
+            .into_par_iter()
+            .map(|i| {
+                let b = block(i);
+                (b.elems, b.scale.exponent())
+            })
+            .unzip();
         Split { elems, exps }
     }
 }
@@ -51,68 +58,95 @@ pub fn block_matmul_with<F: Format + Send>(
 ) -> Vec<F> {
     assert_eq!(a.len(), m * kb, "A grid is not {m} x {kb}");
     assert_eq!(b.len(), kb * n, "B grid is not {kb} x {n}");
-    let a = Split::new(a.iter().copied());
+    let a = Split::new(m * kb, |i| a[i]);
     // B transposed to column-major so each output's blocks are contiguous.
-    let bt = Split::new((0..n * kb).map(|i| b[(i % kb) * n + i / kb]));
-    let exact = matches!(acc, AccKind::Exact);
+    let bt = Split::new(n * kb, |i| b[(i % kb) * n + i / kb]);
     // The pre-scaled integer form of every row of A and column of B (exact accumulation only);
     // building B's pays off only when several rows reuse it.
-    let (sa, sb) = if exact && m >= MIN_SCALED_ROWS {
+    let (sa, sb) = if matches!(acc, AccKind::Exact) && m >= MIN_SCALED_ROWS {
         (Scaled::new(&a, m, kb), Scaled::new(&bt, n, kb))
     } else {
         (Scaled::empty(), Scaled::empty())
     };
     let mut out = vec![F::nan(); m * n];
-    // Rows in groups of ROW_GROUP (in parallel); within a group, the pre-scaled products go
-    // column tile by column tile so a tile of B stays in cache for all the group's rows.
+    // Columns of B with and without a pre-scaled form; the former go in tiles of COL_TILE (a
+    // tile stays in cache for a whole group of rows).
+    let (cols, other_cols): (Vec<usize>, Vec<usize>) = (0..n).partition(|&c| sb.base(c).is_some());
     let n1 = n.max(1);
     out.par_chunks_mut(n1 * ROW_GROUP)
         .enumerate()
         .for_each(|(g, rows)| {
-            let mut done = vec![false; rows.len()];
-            for c0 in (0..n).step_by(COL_TILE) {
-                let c1 = (c0 + COL_TILE).min(n);
-                for (i, row) in rows.chunks_mut(n1).enumerate() {
-                    if let Some(ra) = sa.row(g * ROW_GROUP + i) {
-                        let d = &mut done[i * n1..(i + 1) * n1];
-                        kernel.scaled_row(ra, &sb, c0..c1, row, d, mode);
+            let r0 = g * ROW_GROUP;
+            let (ready, other_rows): (Vec<usize>, Vec<usize>) =
+                (0..rows.len() / n1).partition(|&i| sa.base(r0 + i).is_some());
+            for tile in cols.chunks(COL_TILE) {
+                for rs in ready.chunks(TILE_ROWS) {
+                    for cs in tile.chunks(TILE_COLS) {
+                        // A partial tile repeats its last row or column.
+                        let ra: [usize; TILE_ROWS] =
+                            std::array::from_fn(|i| r0 + rs[i.min(rs.len() - 1)]);
+                        let cb: [usize; TILE_COLS] =
+                            std::array::from_fn(|j| cs[j.min(cs.len() - 1)]);
+                        let sums = kernel.dot_tile(ra.map(|r| sa.vals(r)), cb.map(|c| sb.vals(c)));
+                        for (i, &ri) in rs.iter().enumerate() {
+                            let ea = sa.base(ra[i]).expect("eligible");
+                            for (j, &c) in cs.iter().enumerate() {
+                                let exp = ea + sb.base(c).expect("eligible");
+                                rows[ri * n1 + c] = F::round_int(sums[i][j], exp, mode).value;
+                            }
+                        }
                     }
                 }
             }
-            for (i, row) in rows.chunks_mut(n1).enumerate() {
-                let r = g * ROW_GROUP + i;
-                let ae = &a.elems[r * kb..(r + 1) * kb];
-                let ax = &a.exps[r * kb..(r + 1) * kb];
-                for (c, o) in row.iter_mut().enumerate() {
-                    if done[i * n1 + c] {
-                        continue;
-                    }
-                    let be = &bt.elems[c * kb..(c + 1) * kb];
-                    let bx = &bt.exps[c * kb..(c + 1) * kb];
-                    if exact {
-                        if let Some(v) = exact_narrow::<F>(ae, ax, be, bx, mode) {
-                            *o = v;
-                            continue;
-                        }
-                    }
-                    let mut sum = Accumulator::new(acc);
-                    for i in 0..kb {
-                        match (ax[i], bx[i]) {
-                            (Some(ea), Some(eb)) => sum.add_int(
-                                int_dot(&ae[i], &be[i]) as i64,
-                                ea + eb - 2 * ELEM_FRAC_BITS,
-                            ),
-                            _ => sum.add_nan(),
-                        }
-                    }
-                    *o = match &sum {
-                        Accumulator::Exact(e) => e.round::<F>(mode).value,
-                        other => other.finish::<F>(),
-                    };
+            // Everything else block by block: the other columns of pre-scaled rows, and every
+            // column of the other rows.
+            let plain = |i: usize, c: usize| plain_output::<F>(&a, &bt, (r0 + i, c), kb, acc, mode);
+            for &i in &ready {
+                for &c in &other_cols {
+                    rows[i * n1 + c] = plain(i, c);
+                }
+            }
+            for &i in &other_rows {
+                for c in 0..n {
+                    rows[i * n1 + c] = plain(i, c);
                 }
             }
         });
     out
+}
+
+/// Output `(r, c)` from the blocks of row `r` of A and column `c` of B (transposed), one block
+/// dot at a time.
+fn plain_output<F: Format>(
+    a: &Split,
+    bt: &Split,
+    (r, c): (usize, usize),
+    kb: usize,
+    acc: &AccKind,
+    mode: RoundingMode,
+) -> F {
+    let ae = &a.elems[r * kb..(r + 1) * kb];
+    let ax = &a.exps[r * kb..(r + 1) * kb];
+    let be = &bt.elems[c * kb..(c + 1) * kb];
+    let bx = &bt.exps[c * kb..(c + 1) * kb];
+    if matches!(acc, AccKind::Exact) {
+        if let Some(v) = exact_narrow::<F>(ae, ax, be, bx, mode) {
+            return v;
+        }
+    }
+    let mut sum = Accumulator::new(acc);
+    for i in 0..kb {
+        match (ax[i], bx[i]) {
+            (Some(ea), Some(eb)) => {
+                sum.add_int(int_dot(&ae[i], &be[i]) as i64, ea + eb - 2 * ELEM_FRAC_BITS)
+            }
+            _ => sum.add_nan(),
+        }
+    }
+    match &sum {
+        Accumulator::Exact(e) => e.round::<F>(mode).value,
+        other => other.finish::<F>(),
+    }
 }
 
 /// The exact sum when every block weight lies within 2^64 of the smallest (the common case:
@@ -154,15 +188,16 @@ fn exact_narrow<F: Format>(
     Some(F::round(v, mode).value)
 }
 
-/// Largest block shift of the pre-scaled form: elements stay below 2^10 in magnitude, products
-/// below 2^20, so a chunk of [`CHUNK`] products sums in `i32` without overflow.
+/// Largest block shift of the pre-scaled form: elements are at most 2^10 in magnitude, products
+/// at most 2^20, so a chunk of [`CHUNK`] products sums in `i32` without overflow (2^30 at most).
 const MAX_SHIFT: i32 = 3;
-const CHUNK: usize = 512;
+const CHUNK: usize = 1024;
 /// Rows of A from which pre-scaling B is worth its cost (a gevm's single row is not).
 const MIN_SCALED_ROWS: usize = 8;
-/// Rows handled together, and columns of B per tile (64 columns of 1024 i16 = 128 KiB).
+/// Rows handled together (a multiple of [`TILE_ROWS`]), and columns of B per tile (a multiple
+/// of [`TILE_COLS`]; 48 columns of 1024 i16 = 96 KiB, which stays in a 512 KiB L2).
 const ROW_GROUP: usize = 16;
-const COL_TILE: usize = 64;
+const COL_TILE: usize = 48;
 
 /// Rows of block elements pre-scaled to one exponent per row: element `k` of row `r` is
 /// `q * 2^(E_block - E_min(r))`, an `i16`. A row whose block exponents span more than
@@ -188,39 +223,43 @@ impl Scaled {
     fn new(s: &Split, rows: usize, kb: usize) -> Scaled {
         let len = kb * BLOCK;
         let mut vals = vec![0i16; rows * len];
-        let mut base = vec![None; rows];
-        for r in 0..rows {
-            let exps = &s.exps[r * kb..(r + 1) * kb];
-            let Some(lo) = exps.iter().copied().min().flatten() else {
-                continue;
-            };
-            let (lo, hi) = exps.iter().fold((lo, lo), |(l, h), e| match e {
-                Some(e) => (l.min(*e), h.max(*e)),
-                None => (l, h),
-            });
-            if exps.iter().any(Option::is_none) || hi - lo > MAX_SHIFT {
-                continue;
-            }
-            for (i, (blk, e)) in s.elems[r * kb..(r + 1) * kb].iter().zip(exps).enumerate() {
-                let sh = e.expect("checked") - lo;
-                for (d, &q) in vals[r * len + i * BLOCK..][..BLOCK].iter_mut().zip(blk) {
-                    *d = (q as i16) << sh;
+        let base = vals
+            .par_chunks_mut(len.max(1))
+            .enumerate()
+            .map(|(r, dst)| {
+                let exps = &s.exps[r * kb..(r + 1) * kb];
+                // The minimum is `None` when any scale is NaN.
+                let lo = exps.iter().copied().min().flatten()?;
+                let hi = exps.iter().copied().max().flatten()?;
+                if hi - lo > MAX_SHIFT {
+                    return None;
                 }
-            }
-            base[r] = Some(lo - ELEM_FRAC_BITS);
-        }
+                let blocks = s.elems[r * kb..(r + 1) * kb].iter().zip(exps);
+                for (d, (blk, e)) in dst.chunks_exact_mut(BLOCK).zip(blocks) {
+                    let sh = e.expect("checked") - lo;
+                    for (d, &q) in d.iter_mut().zip(blk) {
+                        *d = (q as i16) << sh;
+                    }
+                }
+                Some(lo - ELEM_FRAC_BITS)
+            })
+            .collect();
         Scaled { vals, base, len }
     }
 
-    fn row(&self, r: usize) -> Option<(&[i16], i32)> {
-        let b = (*self.base.get(r)?)?;
-        Some((&self.vals[r * self.len..(r + 1) * self.len], b))
+    /// Exponent of unit weight of row `r`, `None` when not eligible (or no pre-scaled form).
+    fn base(&self, r: usize) -> Option<i32> {
+        self.base.get(r).copied().flatten()
+    }
+
+    fn vals(&self, r: usize) -> &[i16] {
+        &self.vals[r * self.len..(r + 1) * self.len]
     }
 }
 
-/// How the pre-scaled dot products are compiled: for the baseline target, or for AVX2 (chosen
-/// at run time; the same code, so the same numbers — the tests compare both with the plain
-/// block-by-block definition).
+/// How the pre-scaled dot products are compiled: for the baseline target, or with AVX2
+/// intrinsics (chosen at run time). Both compute the same exact integer sums; the tests compare
+/// them with each other and with the plain block-by-block definition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     Portable,
@@ -236,125 +275,85 @@ impl Kernel {
         Kernel::Portable
     }
 
-    /// Every eligible output of one row: four columns at a time share the row's loads.
-    fn scaled_row<F: Format>(
-        self,
-        ra: (&[i16], i32),
-        sb: &Scaled,
-        cols: std::ops::Range<usize>,
-        row: &mut [F],
-        done: &mut [bool],
-        mode: RoundingMode,
-    ) {
+    /// The `TILE_ROWS x TILE_COLS` dot products of rows `a` with columns `b` (all one length, a
+    /// multiple of [`BLOCK`]), exactly.
+    fn dot_tile(self, a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
+        debug_assert!(a.iter().chain(&b).all(|v| v.len() == a[0].len()));
+        debug_assert!(a[0].len().is_multiple_of(BLOCK));
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx2` is only used after `best` found AVX2 on this processor.
-            Kernel::Avx2 => unsafe { scaled_row_avx2(ra, sb, cols, row, done, mode) },
-            _ => scaled_row_with(ra, sb, cols, row, done, mode, dot4),
+            Kernel::Avx2 => unsafe { dot_tile_avx2(a, b) },
+            _ => dot_tile(a, b),
         }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn scaled_row_avx2<F: Format>(
-    ra: (&[i16], i32),
-    sb: &Scaled,
-    cols: std::ops::Range<usize>,
-    row: &mut [F],
-    done: &mut [bool],
-    mode: RoundingMode,
-) {
-    scaled_row_with(ra, sb, cols, row, done, mode, |a, b| {
-        // SAFETY: this function only runs on processors with AVX2.
-        unsafe { dot4_avx2(a, b) }
-    })
-}
+/// Register-blocked micro-tile: every element loaded is used `TILE_ROWS` or `TILE_COLS` times,
+/// so the multiplier rather than the load ports sets the pace.
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 2;
+type Tile = [[i64; TILE_COLS]; TILE_ROWS];
+// The AVX2 kernel's reduction tree is written for eight accumulators.
+const _: () = assert!(TILE_ROWS * TILE_COLS == 8);
 
-/// Four dot products with `_mm256_madd_epi16` (16 i16 products a step, summed in pairs into
-/// i32 lanes); the same sums as [`dot4`]. Lengths are whole blocks, so multiples of 16.
+/// [`dot_tile`] with `_mm256_madd_epi16`: 16 i16 products a step, summed in pairs into eight
+/// i32 lanes, each lane taking `CHUNK / 8` products before it is widened to i64.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dot4_avx2(a: &[i16], b: [&[i16]; 4]) -> [i64; 4] {
+unsafe fn dot_tile_avx2(a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
     use std::arch::x86_64::*;
-    debug_assert!(a.len().is_multiple_of(16) && b.iter().all(|v| v.len() == a.len()));
-    let mut tot = [0i64; 4];
-    for k0 in (0..a.len()).step_by(CHUNK) {
-        let k1 = (k0 + CHUNK).min(a.len());
-        let mut acc = [_mm256_setzero_si256(); 4];
+    let len = a[0].len();
+    let mut tot = [[0i64; TILE_COLS]; TILE_ROWS];
+    for k0 in (0..len).step_by(CHUNK) {
+        let k1 = (k0 + CHUNK).min(len);
+        let mut acc = [[_mm256_setzero_si256(); TILE_COLS]; TILE_ROWS];
         let mut k = k0;
         while k < k1 {
-            // SAFETY: k + 16 <= k1 <= len of every slice (lengths are multiples of 16).
-            let x = _mm256_loadu_si256(a.as_ptr().add(k) as *const __m256i);
-            for j in 0..4 {
-                let y = _mm256_loadu_si256(b[j].as_ptr().add(k) as *const __m256i);
-                acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(x, y));
+            // SAFETY: k + 16 <= k1 <= the length of every slice (lengths are multiples of 32).
+            let y: [__m256i; TILE_COLS] =
+                std::array::from_fn(|j| unsafe { _mm256_loadu_si256(b[j].as_ptr().add(k).cast()) });
+            for i in 0..TILE_ROWS {
+                let x = _mm256_loadu_si256(a[i].as_ptr().add(k).cast());
+                for j in 0..TILE_COLS {
+                    acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x, y[j]));
+                }
             }
             k += 16;
         }
-        for j in 0..4 {
-            let mut lanes = [0i32; 8];
-            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc[j]);
-            tot[j] += lanes.iter().map(|&v| v as i64).sum::<i64>();
+        // The eight accumulators' lane sums in one vector by a horizontal-add tree (in i32:
+        // a chunk's total is at most 2^30), then widened and added to the i64 totals.
+        let v: [__m256i; 8] = std::array::from_fn(|t| acc[t / TILE_COLS][t % TILE_COLS]);
+        let u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        let u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+        let sums = _mm256_add_epi32(
+            _mm256_permute2x128_si256(u0, u1, 0x20),
+            _mm256_permute2x128_si256(u0, u1, 0x31),
+        );
+        let mut lanes = [0i32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), sums);
+        for (t, s) in lanes.iter().enumerate() {
+            tot[t / TILE_COLS][t % TILE_COLS] += *s as i64;
         }
     }
     tot
 }
 
-#[inline(always)]
-fn scaled_row_with<F: Format>(
-    (va, ea): (&[i16], i32),
-    sb: &Scaled,
-    cols: std::ops::Range<usize>,
-    row: &mut [F],
-    done: &mut [bool],
-    mode: RoundingMode,
-    dot: impl Fn(&[i16], [&[i16]; 4]) -> [i64; 4],
-) {
-    let cols: Vec<usize> = cols.filter(|&c| sb.base[c].is_some()).collect();
-    for group in cols.chunks(4) {
-        let b: [&[i16]; 4] = std::array::from_fn(|j| {
-            let c = group[j.min(group.len() - 1)];
-            &sb.vals[c * sb.len..(c + 1) * sb.len]
-        });
-        let sums = dot(va, b);
-        for (j, &c) in group.iter().enumerate() {
-            let exp = ea + sb.base[c].expect("eligible");
-            let v = if sums[j] == 0 {
-                Value::Zero { neg: false }
-            } else {
-                Value::Finite(Dyadic::exact(
-                    sums[j] < 0,
-                    sums[j].unsigned_abs() as u128,
-                    exp,
-                ))
-            };
-            row[c] = F::round(v, mode).value;
-            done[c] = true;
-        }
-    }
-}
-
-/// Four exact dot products of `a` with `b[0..4]`: i32 partial sums over [`CHUNK`] products
-/// (no overflow: products are below 2^20), i64 totals.
-#[inline(always)]
-fn dot4(a: &[i16], b: [&[i16]; 4]) -> [i64; 4] {
-    let mut tot = [0i64; 4];
-    let n = a.len();
-    for k0 in (0..n).step_by(CHUNK) {
-        let k1 = (k0 + CHUNK).min(n);
-        let a = &a[k0..k1];
-        let (b0, b1, b2, b3) = (&b[0][k0..k1], &b[1][k0..k1], &b[2][k0..k1], &b[3][k0..k1]);
-        let (mut s0, mut s1, mut s2, mut s3) = (0i32, 0i32, 0i32, 0i32);
-        for ((((&x, &y0), &y1), &y2), &y3) in a.iter().zip(b0).zip(b1).zip(b2).zip(b3) {
-            let x = x as i32;
-            s0 += x * y0 as i32;
-            s1 += x * y1 as i32;
-            s2 += x * y2 as i32;
-            s3 += x * y3 as i32;
-        }
-        for (t, s) in tot.iter_mut().zip([s0, s1, s2, s3]) {
-            *t += s as i64;
+/// The portable [`Kernel`]: i32 partial sums over [`CHUNK`] products, i64 totals.
+fn dot_tile(a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
+    let len = a[0].len();
+    let mut tot = [[0i64; TILE_COLS]; TILE_ROWS];
+    for k0 in (0..len).step_by(CHUNK) {
+        let k1 = (k0 + CHUNK).min(len);
+        for (t, x) in tot.iter_mut().zip(&a) {
+            for (t, y) in t.iter_mut().zip(&b) {
+                let s: i32 = x[k0..k1]
+                    .iter()
+                    .zip(&y[k0..k1])
+                    .map(|(&p, &q)| p as i32 * q as i32)
+                    .sum();
+                *t += s as i64;
+            }
         }
     }
     tot

@@ -173,22 +173,45 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
             .wrapping_add(1442695040888963407);
         (s >> 33) % n
     };
-    for trial in 0..200 {
-        // Grids of 8 or more rows take the pre-scaled integer path when scales are close.
-        let m = if trial % 2 == 0 {
+    for trial in 0..220 {
+        // Grids of 8 or more rows take the pre-scaled integer path when scales are close; the
+        // last trials are its worst case for the i32 partial sums (every element -128, shifted
+        // by the largest pre-scaling shift, over several chunks) and span several row groups
+        // and column tiles.
+        let extreme = trial >= 200;
+        let m = if extreme {
+            17 + next(20) as usize
+        } else if trial % 2 == 0 {
             1 + next(4) as usize
         } else {
             8 + next(12) as usize
         };
-        let (kb, n) = (1 + next(40) as usize, 1 + next(9) as usize);
-        let spread = [1, 3, 4, 40, 254][trial % 5];
+        let (kb, n) = if extreme {
+            (30 + next(80) as usize, 40 + next(30) as usize)
+        } else {
+            (1 + next(40) as usize, 1 + next(9) as usize)
+        };
+        let spread = if extreme {
+            3
+        } else {
+            [1, 3, 4, 40, 254][trial % 5]
+        };
         let mut block = |_| MxInt8Block {
-            scale: E8m0(if next(400) == 0 {
+            scale: E8m0(if extreme {
+                // Mostly the top of a spread of 3 (so the pre-scaled elements are -1024).
+                [124, 127, 127, 127][next(4) as usize]
+            } else if next(400) == 0 {
                 0xff
             } else {
                 (127 - spread / 2 + next(spread + 1)) as u8
             }),
-            elems: std::array::from_fn(|_| next(256) as u8 as i8),
+            elems: std::array::from_fn(|_| {
+                if extreme && next(50) != 0 {
+                    -128
+                } else {
+                    next(256) as u8 as i8
+                }
+            }),
         };
         let a: Vec<MxInt8Block> = (0..m * kb).map(&mut block).collect();
         let b: Vec<MxInt8Block> = (0..kb * n).map(&mut block).collect();
