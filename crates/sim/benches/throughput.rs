@@ -1,6 +1,7 @@
 //! Per-stage throughput (criterion): exp, quantize, gevm and gemm MACs, hex encoding, and the
-//! whole kv-size 4096 case functional versus cycle model. `make bench` runs these and puts the
-//! figures next to the machine's ceilings (scripts/bench.py).
+//! whole kv-size 4096 case functional versus cycle model; and the machine's int8 multiply peak
+//! and clock, measured, for the MAC figures to be read against. `make bench` runs these and puts
+//! the figures next to the machine's ceilings (scripts/bench.py).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode};
@@ -111,5 +112,76 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// The int8 multiply ceiling of this machine, measured rather than taken from a data sheet: every
+/// core issuing only its widest int8 multiply (AVX2 `vpmaddubsw`, 32 products) on independent
+/// registers; and the clock, as a chain of dependent adds (one per cycle). Their ratio is the
+/// int8 multiplies per cycle the cores really sustain, which on cores that execute 256-bit
+/// instructions as two 128-bit halves is half of the instruction set's 32 lanes.
+#[cfg(target_arch = "x86_64")]
+fn peak(c: &mut Criterion) {
+    use std::arch::asm;
+    const ITERS: u64 = 1 << 20;
+    if !std::is_x86_feature_detected!("avx2") {
+        return;
+    }
+    let mut g = c.benchmark_group("peak");
+    g.sample_size(10);
+    let threads = rayon::current_num_threads() as u64;
+    g.throughput(Throughput::Elements(threads * ITERS * 8 * 32));
+    g.bench_function("int8_mul", |b| {
+        b.iter(|| {
+            rayon::broadcast(|_| {
+                // SAFETY: AVX2 was detected above; the loop only touches the named registers.
+                unsafe {
+                    asm!(
+                        "vpxor ymm14, ymm14, ymm14",
+                        "vpxor ymm15, ymm15, ymm15",
+                        "2:",
+                        "vpmaddubsw ymm0, ymm14, ymm15",
+                        "vpmaddubsw ymm1, ymm14, ymm15",
+                        "vpmaddubsw ymm2, ymm14, ymm15",
+                        "vpmaddubsw ymm3, ymm14, ymm15",
+                        "vpmaddubsw ymm4, ymm14, ymm15",
+                        "vpmaddubsw ymm5, ymm14, ymm15",
+                        "vpmaddubsw ymm6, ymm14, ymm15",
+                        "vpmaddubsw ymm7, ymm14, ymm15",
+                        "dec {n}",
+                        "jnz 2b",
+                        n = inout(reg) ITERS => _,
+                        out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                        out("ymm14") _, out("ymm15") _,
+                        options(nostack),
+                    )
+                }
+            })
+        })
+    });
+    g.throughput(Throughput::Elements(ITERS * 16));
+    g.bench_function("clock", |b| {
+        b.iter(|| {
+            // SAFETY: plain register arithmetic.
+            unsafe {
+                asm!(
+                    "2:",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "dec {n}",
+                    "jnz 2b",
+                    n = inout(reg) ITERS => _,
+                    x = inout(reg) 0u64 => _,
+                    options(nostack, nomem),
+                )
+            }
+        })
+    });
+    g.finish();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn peak(_: &mut Criterion) {}
+
+criterion_group!(benches, stages, peak);
 criterion_main!(benches);
