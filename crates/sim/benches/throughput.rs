@@ -112,14 +112,45 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-/// The int8 multiply ceiling of this machine, measured rather than taken from a data sheet: every
-/// core issuing only its widest int8 multiply (AVX2 `vpmaddubsw`, 32 products) on independent
-/// registers; and the clock, as a chain of dependent adds (one per cycle). Their ratio is the
-/// int8 multiplies per cycle the cores really sustain, which on cores that execute 256-bit
-/// instructions as two 128-bit halves is half of the instruction set's 32 lanes.
+/// Eight independent `$insn ymm_i, ymm14, ymm15` per iteration, `iters` iterations: the issue rate
+/// of one multiply instruction with nothing else in the way.
+#[cfg(target_arch = "x86_64")]
+macro_rules! multiply_loop {
+    ($insn:literal, $iters:expr) => {
+        // SAFETY: only run after AVX2 was detected; the loop touches only the named registers.
+        unsafe {
+            std::arch::asm!(
+                "vpxor ymm14, ymm14, ymm14",
+                "vpxor ymm15, ymm15, ymm15",
+                "2:",
+                concat!($insn, " ymm0, ymm14, ymm15"),
+                concat!($insn, " ymm1, ymm14, ymm15"),
+                concat!($insn, " ymm2, ymm14, ymm15"),
+                concat!($insn, " ymm3, ymm14, ymm15"),
+                concat!($insn, " ymm4, ymm14, ymm15"),
+                concat!($insn, " ymm5, ymm14, ymm15"),
+                concat!($insn, " ymm6, ymm14, ymm15"),
+                concat!($insn, " ymm7, ymm14, ymm15"),
+                "dec {n}",
+                "jnz 2b",
+                n = inout(reg) $iters => _,
+                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                out("ymm14") _, out("ymm15") _,
+                options(nostack, nomem),
+            )
+        }
+    };
+}
+
+/// The multiply ceilings of this machine, measured rather than taken from a data sheet: every
+/// core issuing only its widest int8 multiply (AVX2 `vpmaddubsw`, 32 products) or the i16
+/// multiply the exact GEMM kernel uses (`vpmaddwd`, 16 products); and the clock, as a chain of
+/// dependent adds (one per cycle). Their ratio is the multiplies per cycle the cores really
+/// sustain, which on cores that execute 256-bit instructions as two 128-bit halves is half the
+/// instruction set's lanes.
 #[cfg(target_arch = "x86_64")]
 fn peak(c: &mut Criterion) {
-    use std::arch::asm;
     const ITERS: u64 = 1 << 20;
     if !std::is_x86_feature_detected!("avx2") {
         return;
@@ -129,52 +160,33 @@ fn peak(c: &mut Criterion) {
     let threads = rayon::current_num_threads() as u64;
     g.throughput(Throughput::Elements(threads * ITERS * 8 * 32));
     g.bench_function("int8_mul", |b| {
+        b.iter(|| rayon::broadcast(|_| multiply_loop!("vpmaddubsw", ITERS)))
+    });
+    g.throughput(Throughput::Elements(threads * ITERS * 8 * 16));
+    g.bench_function("i16_mul", |b| {
+        b.iter(|| rayon::broadcast(|_| multiply_loop!("vpmaddwd", ITERS)))
+    });
+    g.throughput(Throughput::Elements(ITERS * 16));
+    // On every core at once, like the multiplies (so under the same all-core clock).
+    g.bench_function("clock", |b| {
         b.iter(|| {
             rayon::broadcast(|_| {
-                // SAFETY: AVX2 was detected above; the loop only touches the named registers.
+                // SAFETY: plain register arithmetic.
                 unsafe {
-                    asm!(
-                        "vpxor ymm14, ymm14, ymm14",
-                        "vpxor ymm15, ymm15, ymm15",
+                    std::arch::asm!(
                         "2:",
-                        "vpmaddubsw ymm0, ymm14, ymm15",
-                        "vpmaddubsw ymm1, ymm14, ymm15",
-                        "vpmaddubsw ymm2, ymm14, ymm15",
-                        "vpmaddubsw ymm3, ymm14, ymm15",
-                        "vpmaddubsw ymm4, ymm14, ymm15",
-                        "vpmaddubsw ymm5, ymm14, ymm15",
-                        "vpmaddubsw ymm6, ymm14, ymm15",
-                        "vpmaddubsw ymm7, ymm14, ymm15",
+                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
                         "dec {n}",
                         "jnz 2b",
                         n = inout(reg) ITERS => _,
-                        out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                        out("ymm14") _, out("ymm15") _,
-                        options(nostack),
+                        x = inout(reg) 0u64 => _,
+                        options(nostack, nomem),
                     )
                 }
             })
-        })
-    });
-    g.throughput(Throughput::Elements(ITERS * 16));
-    g.bench_function("clock", |b| {
-        b.iter(|| {
-            // SAFETY: plain register arithmetic.
-            unsafe {
-                asm!(
-                    "2:",
-                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) ITERS => _,
-                    x = inout(reg) 0u64 => _,
-                    options(nostack, nomem),
-                )
-            }
         })
     });
     g.finish();
