@@ -140,10 +140,49 @@ fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
 /// Integer dot product of 32 int8 pairs; |result| <= 32 * 128 * 128 < 2^20.
 #[inline]
 pub fn int_dot(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
-    a.iter()
-        .zip(b.iter())
-        .map(|(&x, &y)| x as i32 * y as i32)
-        .sum()
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        unsafe { int_dot_sse2(a, b) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    int_dot_plain(a, b)
+}
+
+/// The definition: 32 products summed (the other architectures' path, and the tests' reference
+/// for the vector one).
+#[inline]
+pub fn int_dot_plain(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// [`int_dot`] with SSE2, which every x86-64 processor has: bytes sign-extended to i16
+/// (interleaved with themselves, then shifted right arithmetically by 8), multiplied and summed
+/// in pairs into i32 lanes by `pmaddwd` (|pair sum| <= 2^15), the four lanes added at the end.
+/// The compiler does not vectorise the plain loop for the baseline target by itself.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn int_dot_sse2(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm_setzero_si128();
+    for h in 0..2 {
+        // SAFETY: two 16-byte loads inside each 32-byte block.
+        let x = unsafe { _mm_loadu_si128(a.as_ptr().add(16 * h).cast()) };
+        let y = unsafe { _mm_loadu_si128(b.as_ptr().add(16 * h).cast()) };
+        let widen = |v: __m128i, hi: bool| {
+            let w = if hi {
+                _mm_unpackhi_epi8(v, v)
+            } else {
+                _mm_unpacklo_epi8(v, v)
+            };
+            _mm_srai_epi16::<8>(w)
+        };
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen(x, false), widen(y, false)));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen(x, true), widen(y, true)));
+    }
+    let s = _mm_add_epi32(acc, _mm_shuffle_epi32::<0b01_00_11_10>(acc));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
 /// Quantize a row of exact values along its length in blocks of 32 (last block zero-padded).

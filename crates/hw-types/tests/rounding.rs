@@ -304,3 +304,29 @@ fn block_dot_weights_and_nan() {
     assert_eq!(w[32], 0x80);
     assert_eq!(w[1], 127);
 }
+
+/// The vector block dot product against the plain definition and against exact integers: every
+/// pair of int8 values in every lane position (with the rest of the block all -128, all 127 or
+/// varied), and the extreme blocks.
+#[test]
+fn int_dot_vector_path_equals_the_definition() {
+    use hw_types::mxint8::int_dot_plain;
+    let fills: [fn(usize) -> i8; 3] = [|_| -128, |_| 127, |i| (i as i32 * 37 - 100) as i8];
+    for x in i8::MIN..=i8::MAX {
+        for y in i8::MIN..=i8::MAX {
+            let p = (x as u8 ^ y as u8) as usize % 32;
+            let fill = fills[(x as u8 as usize + y as u8 as usize) % 3];
+            let mut a: [i8; 32] = std::array::from_fn(fill);
+            let mut b: [i8; 32] = std::array::from_fn(|i| fill(31 - i));
+            a[p] = x;
+            b[p] = y;
+            let exact: i64 = a.iter().zip(&b).map(|(&u, &v)| u as i64 * v as i64).sum();
+            assert_eq!(int_dot(&a, &b) as i64, exact, "{x} * {y} at {p}");
+            assert_eq!(int_dot_plain(&a, &b) as i64, exact);
+        }
+    }
+    for (a, b) in [(-128, -128), (-128, 127), (127, 127), (0, -128)] {
+        let exact = 32 * a as i32 * b as i32;
+        assert_eq!(int_dot(&[a; 32], &[b; 32]), exact);
+    }
+}

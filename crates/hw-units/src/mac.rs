@@ -8,7 +8,7 @@
 use crate::acc::Accumulator;
 use crate::config::AccKind;
 use hw_types::mxint8::{int_dot, ELEM_FRAC_BITS};
-use hw_types::{Dyadic, Format, MxInt8Block, RoundingMode, Value, BLOCK};
+use hw_types::{Format, MxInt8Block, RoundingMode, BLOCK};
 use rayon::prelude::*;
 
 /// Blocks split into element arrays and exponents, the layout the inner loop wants.
@@ -19,17 +19,24 @@ struct Split {
 }
 
 impl Split {
-    /// Block `i` of the grid is `block(i)`. In parallel for large grids only: a gevm's few
-    /// thousand blocks are copied faster by one thread than split across threads.
-    fn new(len: usize, block: impl Fn(usize) -> MxInt8Block + Sync) -> Split {
-        let (elems, exps) = (0..len)
-            .into_par_iter()
-            .with_min_len(1 << 14)
-            .map(|i| {
-                let b = block(i);
-                (b.elems, b.scale.exponent())
-            })
-            .unzip();
+    /// A `rows x kb` grid whose block `(r, k)` is `block(r, k)`. Rows in parallel for large
+    /// grids only: a gevm's few thousand blocks are copied faster by one thread.
+    fn new(rows: usize, kb: usize, block: impl Fn(usize, usize) -> MxInt8Block + Sync) -> Split {
+        let mut elems = vec![[0i8; BLOCK]; rows * kb];
+        let mut exps = vec![None; rows * kb];
+        let kb1 = kb.max(1);
+        elems
+            .par_chunks_mut(kb1)
+            .zip(exps.par_chunks_mut(kb1))
+            .with_min_len((1 << 14) / kb1)
+            .enumerate()
+            .for_each(|(r, (elems, exps))| {
+                for (k, (e, x)) in elems.iter_mut().zip(exps).enumerate() {
+                    let b = block(r, k);
+                    *e = b.elems;
+                    *x = b.scale.exponent();
+                }
+            });
         Split { elems, exps }
     }
 }
@@ -60,9 +67,9 @@ pub fn block_matmul_with<F: Format + Send>(
 ) -> Vec<F> {
     assert_eq!(a.len(), m * kb, "A grid is not {m} x {kb}");
     assert_eq!(b.len(), kb * n, "B grid is not {kb} x {n}");
-    let a = Split::new(m * kb, |i| a[i]);
+    let a = Split::new(m, kb, |r, k| a[r * kb + k]);
     // B transposed to column-major so each output's blocks are contiguous.
-    let bt = Split::new(n * kb, |i| b[(i % kb) * n + i / kb]);
+    let bt = Split::new(n, kb, |c, k| b[k * n + c]);
     // The pre-scaled integer form of every row of A and column of B (exact accumulation only);
     // building B's pays off only when several rows reuse it.
     let (sa, sb) = if matches!(acc, AccKind::Exact) && m >= MIN_SCALED_ROWS {
@@ -131,11 +138,6 @@ fn plain_output<F: Format>(
     let ax = &a.exps[r * kb..(r + 1) * kb];
     let be = &bt.elems[c * kb..(c + 1) * kb];
     let bx = &bt.exps[c * kb..(c + 1) * kb];
-    if matches!(acc, AccKind::Exact) {
-        if let Some(v) = exact_narrow::<F>(ae, ax, be, bx, mode) {
-            return v;
-        }
-    }
     let mut sum = Accumulator::new(acc);
     for i in 0..kb {
         match (ax[i], bx[i]) {
@@ -149,45 +151,6 @@ fn plain_output<F: Format>(
         Accumulator::Exact(e) => e.round::<F>(mode).value,
         other => other.finish::<F>(),
     }
-}
-
-/// The exact sum when every block weight lies within 2^64 of the smallest (the common case:
-/// block scales of one tensor are alike): an `i128` aligned to the smallest exponent holds it
-/// exactly (|dot| < 2^20, shifted < 2^84, a sum of at most 2^40 blocks), then one rounding.
-/// `None` (use the general accumulator) for a NaN scale or a wider exponent spread.
-#[inline]
-fn exact_narrow<F: Format>(
-    ae: &[[i8; BLOCK]],
-    ax: &[Option<i32>],
-    be: &[[i8; BLOCK]],
-    bx: &[Option<i32>],
-    mode: RoundingMode,
-) -> Option<F> {
-    let mut lo = i32::MAX;
-    let mut hi = i32::MIN;
-    for (x, y) in ax.iter().zip(bx) {
-        let e = (*x)? + (*y)?;
-        lo = lo.min(e);
-        hi = hi.max(e);
-    }
-    if hi - lo > 64 || ae.len() > 1 << 40 {
-        return None;
-    }
-    let mut sum: i128 = 0;
-    for i in 0..ae.len() {
-        let e = ax[i].expect("checked") + bx[i].expect("checked");
-        sum += (int_dot(&ae[i], &be[i]) as i128) << (e - lo);
-    }
-    let v = if sum == 0 {
-        Value::Zero { neg: false }
-    } else {
-        Value::Finite(Dyadic::exact(
-            sum < 0,
-            sum.unsigned_abs(),
-            lo - 2 * ELEM_FRAC_BITS,
-        ))
-    };
-    Some(F::round(v, mode).value)
 }
 
 /// Largest block shift of the pre-scaled form: elements are at most 2^10 in magnitude, products

@@ -161,8 +161,9 @@ fn configs_round_trip_and_reject_nonsense() {
     assert!(c.validate().unwrap_err().contains("2 <= int_bits"));
 }
 
-/// The MAC kernel's fast paths (i128 narrow-exponent sum, accumulator window) against the plain
-/// definition: one ExactAcc fed block by block, over random and extreme scales and NaN scales.
+/// The MAC's fast paths (the pre-scaled integer GEMM with each kernel, its 64-bit rounding, the
+/// accumulator's window) against the plain definition: one ExactAcc fed block by block, over
+/// random and extreme scales and elements, and NaN scales.
 #[test]
 fn block_matmul_fast_paths_equal_the_plain_definition() {
     use hw_types::{E8m0, ExactAcc, MxInt8Block};
