@@ -30,8 +30,6 @@ pub struct ExactAcc {
     /// The fast window: `window * 2^window_exp`, not yet in `limbs`.
     window: i128,
     window_exp: i32,
-    /// Whether `limbs` holds anything (else the sum is the window alone).
-    spilled: bool,
 }
 
 impl Default for ExactAcc {
@@ -51,7 +49,6 @@ impl ExactAcc {
             empty: true,
             window: 0,
             window_exp: 0,
-            spilled: false,
         }
     }
 
@@ -89,7 +86,6 @@ impl ExactAcc {
             }
         }
         flush(&mut self.limbs, self.window, self.window_exp);
-        self.spilled = true;
         self.window = int as i128;
         self.window_exp = exp;
     }
@@ -143,10 +139,9 @@ impl ExactAcc {
         if self.pos_inf || self.neg_inf {
             return StatusAnd::new(Value::Inf { neg: self.neg_inf }, Status::OK);
         }
-        if !self.spilled && self.window != 0 {
-            // The common case: the whole sum fits the window, exactly.
-            let v = Dyadic::exact(self.window < 0, self.window.unsigned_abs(), self.window_exp);
-            return StatusAnd::new(Value::Finite(v), Status::OK);
+        if self.window != 0 && self.limbs == [0; LIMBS] {
+            // The common case: the whole sum is the window, exactly.
+            return StatusAnd::new(Value::int(self.window, self.window_exp), Status::OK);
         }
         let mut limbs = self.limbs;
         flush(&mut limbs, self.window, self.window_exp);

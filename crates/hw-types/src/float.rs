@@ -101,6 +101,17 @@ pub enum Value {
     NaN,
 }
 
+impl Value {
+    /// The exact value `int * 2^exp` (an exact zero is `+0`).
+    pub fn int(int: i128, exp: i32) -> Value {
+        if int == 0 {
+            Value::Zero { neg: false }
+        } else {
+            Value::Finite(Dyadic::exact(int < 0, int.unsigned_abs(), exp))
+        }
+    }
+}
+
 /// Rounds the magnitude `sig * 2^0` (+ `sticky`) after discarding its `shift` low bits.
 /// Returns the kept integer (possibly one more than the truncation) and whether anything was lost.
 pub(crate) fn round_shifted(
@@ -129,7 +140,22 @@ pub(crate) fn round_shifted(
 }
 
 /// Round an exact value to `spec` in `mode`: SoftFloat's roundPack. Returns the bit pattern.
+///
+/// A significand of at most 64 bits whose result stays normal (the common case, and every
+/// output of the MAC) takes [`round_normal_u64`]; everything else the general path.
+#[inline]
 pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<u32> {
+    if let Value::Finite(d) = v {
+        if !d.sticky && d.sig != 0 && d.sig >> 64 == 0 {
+            if let Some(r) = round_normal_u64(spec, d.neg, d.sig as u64, d.exp, mode) {
+                return r;
+            }
+        }
+    }
+    round_pack_general(spec, v, mode)
+}
+
+fn round_pack_general(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<u32> {
     let d = match v {
         Value::Zero { neg } => return StatusAnd::new(spec.zero(neg), Status::OK),
         Value::Inf { neg } => return StatusAnd::new(spec.infinity(neg), Status::OK),
@@ -184,27 +210,24 @@ pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<
     StatusAnd::new(bits, status)
 }
 
-/// `sum * 2^exp` rounded to `spec`: the same pattern and status as [`round_pack`] (which it
-/// falls back to), with a 64-bit path for results that stay normal. That path is the MAC's one
-/// rounding per output, so it avoids `u128` shifts and keeps data-dependent branches out:
-/// the significand is normalised to bit 63, the increment is added to `(biased - 1, kept)` so a
-/// carry out of the significand steps the exponent, as in SoftFloat's roundPackToF32.
+/// `mag * 2^exp` (`mag` nonzero) rounded to `spec` in 64-bit arithmetic, or `None` unless the
+/// result is certainly normal (then [`round_pack_general`] decides). It avoids `u128` shifts and
+/// data-dependent branches: the significand is normalised to bit 63 and the increment is added
+/// to `(biased - 1, kept)`, so a carry out of the significand steps the exponent, as in
+/// SoftFloat's roundPackToF32.
 #[inline]
-pub fn round_pack_int(spec: &FormatSpec, sum: i64, exp: i32, mode: RoundingMode) -> StatusAnd<u32> {
-    if sum == 0 {
-        return StatusAnd::new(spec.zero(false), Status::OK);
-    }
-    let neg = sum < 0;
-    let mag = sum.unsigned_abs();
+fn round_normal_u64(
+    spec: &FormatSpec,
+    neg: bool,
+    mag: u64,
+    exp: i32,
+    mode: RoundingMode,
+) -> Option<StatusAnd<u32>> {
     let lz = mag.leading_zeros();
     let top = exp + 63 - lz as i32;
     // Normal before rounding, and a carry can raise the exponent to emax at most.
     if top < spec.emin || top >= spec.emax {
-        return round_pack(
-            spec,
-            Value::Finite(Dyadic::exact(neg, mag as u128, exp)),
-            mode,
-        );
+        return None;
     }
     let p = spec.precision;
     let m = mag << lz;
@@ -221,7 +244,7 @@ pub fn round_pack_int(spec: &FormatSpec, sum: i64, exp: i32, mode: RoundingMode)
     } else {
         Status::OK
     };
-    StatusAnd::new(bits, status)
+    Some(StatusAnd::new(bits, status))
 }
 
 /// Tininess after rounding: the value rounded to the target precision with an unbounded
@@ -292,14 +315,9 @@ pub trait Format: Copy + Eq + fmt::Debug {
         decode(&Self::SPEC, self.bits_u32())
     }
     /// Correctly round an exact value.
+    #[inline]
     fn round(v: Value, mode: RoundingMode) -> StatusAnd<Self> {
         let r = round_pack(&Self::SPEC, v, mode);
-        StatusAnd::new(Self::from_bits_u32(r.value), r.status)
-    }
-    /// Correctly round `sum * 2^exp` (see [`round_pack_int`]).
-    #[inline]
-    fn round_int(sum: i64, exp: i32, mode: RoundingMode) -> StatusAnd<Self> {
-        let r = round_pack_int(&Self::SPEC, sum, exp, mode);
         StatusAnd::new(Self::from_bits_u32(r.value), r.status)
     }
     /// Correctly round the exact value of an f64 (one rounding, no detour through f32).

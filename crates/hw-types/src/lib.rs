@@ -2,9 +2,7 @@
 //! IEEE rounding modes with status flags, an exact accumulator, and correctly rounded arithmetic.
 //!
 //! Every rounding in the project goes through [`float::round_pack`]: operations form the exact
-//! result (a [`float::Value`]) and round it once. [`float::round_pack_int`] is its 64-bit fast
-//! path for integer sums (tested against the rational oracle). See docs/numerics.md for the
-//! rules.
+//! result (a [`float::Value`]) and round it once. See docs/numerics.md for the rules.
 
 pub mod acc;
 pub mod arith;

@@ -47,14 +47,7 @@ impl Accumulator {
     pub fn add_int(&mut self, int: i64, exp: i32) {
         match self {
             Accumulator::Exact(a) => a.add_int(int, exp),
-            _ => {
-                let v = if int == 0 {
-                    Value::Zero { neg: false }
-                } else {
-                    Value::Finite(Dyadic::exact(int < 0, int.unsigned_abs() as u128, exp))
-                };
-                self.add(v);
-            }
+            _ => self.add(Value::int(int as i128, exp)),
         }
     }
 
@@ -107,15 +100,7 @@ impl Accumulator {
                 if *invalid {
                     return F::nan();
                 }
-                let v = if *reg == 0 {
-                    Value::Zero { neg: false }
-                } else {
-                    Value::Finite(Dyadic::exact(
-                        *reg < 0,
-                        reg.unsigned_abs(),
-                        -(*frac_bits as i32),
-                    ))
-                };
+                let v = Value::int(*reg, -(*frac_bits as i32));
                 F::round(v, RNE).value
             }
         }

@@ -8,7 +8,7 @@
 use crate::acc::Accumulator;
 use crate::config::AccKind;
 use hw_types::mxint8::{int_dot, ELEM_FRAC_BITS};
-use hw_types::{Format, MxInt8Block, RoundingMode, BLOCK};
+use hw_types::{Format, MxInt8Block, RoundingMode, Value, BLOCK};
 use rayon::prelude::*;
 
 /// Blocks split into element arrays and exponents, the layout the inner loop wants.
@@ -101,7 +101,8 @@ pub fn block_matmul_with<F: Format + Send>(
                             let ea = sa.base(ra[i]).expect("eligible");
                             for (j, &c) in cs.iter().enumerate() {
                                 let exp = ea + sb.base(c).expect("eligible");
-                                rows[ri * n1 + c] = F::round_int(sums[i][j], exp, mode).value;
+                                let v = Value::int(sums[i][j] as i128, exp);
+                                rows[ri * n1 + c] = F::round(v, mode).value;
                             }
                         }
                     }
