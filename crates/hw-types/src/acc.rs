@@ -7,6 +7,7 @@
 //! window flushes it into the 640-bit register. Both paths are exact.
 
 use crate::float::{Dyadic, Format, Value};
+use crate::policy;
 use crate::status::{RoundingMode, Status, StatusAnd};
 
 const LIMBS: usize = 10;
@@ -148,8 +149,7 @@ impl ExactAcc {
         let neg = limbs[LIMBS - 1] >> 63 == 1;
         let mag = if neg { negate(&limbs) } else { limbs };
         let Some(top) = (0..LIMBS).rev().find(|&i| mag[i] != 0) else {
-            // Exact zero: -0 only if every addend was -0 (docs/numerics.md: in every mode).
-            let neg = self.only_neg_zeros && !self.empty;
+            let neg = policy::exact_zero_sum_is_negative(!self.empty, self.only_neg_zeros);
             return StatusAnd::new(Value::Zero { neg }, Status::OK);
         };
         // Gather the top 128 bits starting at the leading one, and a sticky bit for the rest.

@@ -1,8 +1,12 @@
 //! Binary floating-point formats (BF16, FP32) as bit-pattern newtypes, their exact decoding,
 //! and the one round-and-pack routine every rounding in the project goes through.
 
+use crate::policy;
 use crate::status::{RoundingMode, Status, StatusAnd};
 use std::fmt;
+
+// `round_pack_general` detects tininess after rounding only (see `is_tiny_after_rounding`).
+const _: () = assert!(policy::TININESS_AFTER_ROUNDING);
 
 /// Parameters of an IEEE-754-style binary format with subnormals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +35,9 @@ impl FormatSpec {
     const fn sign_bit(&self) -> u32 {
         1 << (self.total_bits() - 1)
     }
-    /// The canonical quiet NaN: exponent all ones, top fraction bit set.
+    /// The NaN every operation returns ([`policy::canonical_nan`]).
     pub const fn canonical_nan(&self) -> u32 {
-        (self.exp_mask() << (self.precision - 1)) | (1 << (self.precision - 2))
+        policy::canonical_nan(self)
     }
     pub const fn infinity(&self, neg: bool) -> u32 {
         (if neg { self.sign_bit() } else { 0 }) | (self.exp_mask() << (self.precision - 1))

@@ -4,11 +4,14 @@
 //! Every rounding in the project goes through [`float::round_pack`]: operations form the exact
 //! result (a [`float::Value`]) and round it once. See docs/numerics.md for the rules.
 
+#![forbid(unsafe_code)]
+
 pub mod acc;
 pub mod arith;
 pub mod e8m0;
 pub mod float;
 pub mod mxint8;
+pub mod policy;
 pub mod status;
 pub mod transcendental;
 
@@ -16,4 +19,4 @@ pub use acc::ExactAcc;
 pub use e8m0::E8m0;
 pub use float::{Bf16, Dyadic, Format, Fp32, Value, BF16_SPEC, FP32_SPEC};
 pub use mxint8::{BlockDot, MxInt8Block, BLOCK};
-pub use status::{RoundingMode, Status, StatusAnd};
+pub use status::{FlagCounts, RoundingMode, Status, StatusAnd};

@@ -3,14 +3,15 @@
 
 use crate::e8m0::E8m0;
 use crate::float::Fp32;
-use crate::status::RoundingMode;
+use crate::policy;
+use crate::status::{RoundingMode, Status, StatusAnd};
 
 /// Elements per block, along the blocked (reduction) axis.
 pub const BLOCK: usize = 32;
 /// Fraction bits of an element: `q / 64` is the element value before scaling.
 pub const ELEM_FRAC_BITS: i32 = 6;
 /// Largest element magnitude: the clamp is symmetric, so -128 is never produced.
-pub const ELEM_MAX: i32 = 127;
+pub const ELEM_MAX: i32 = policy::ELEM_MAX;
 
 /// One MXINT8 block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -28,24 +29,35 @@ pub enum BlockDot {
 
 impl MxInt8Block {
     pub const ZERO: MxInt8Block = MxInt8Block {
-        scale: E8m0(0),
+        scale: E8m0(policy::ZERO_BLOCK_SCALE),
         elems: [0; BLOCK],
     };
 
     /// Quantize up to 32 exact values (a shorter slice is zero-padded). See docs/numerics.md §4.
-    pub fn quantize(values: &[Fp32], mode: RoundingMode) -> MxInt8Block {
-        debug_assert!(values.len() <= BLOCK);
+    ///
+    /// Flags: `invalid` for a block holding inf or NaN (it becomes the NaN block), `inexact` when
+    /// an element's value changed, `overflow` when an element rounded to magnitude 128 and was
+    /// clamped to 127, `underflow` when a nonzero element became 0.
+    ///
+    /// # Panics
+    /// When given more than 32 values (a caller bug: blocks are cut by the caller).
+    pub fn quantize(values: &[Fp32], mode: RoundingMode) -> StatusAnd<MxInt8Block> {
+        assert!(
+            values.len() <= BLOCK,
+            "an MXINT8 block holds at most 32 values"
+        );
         // On the bit fields: exponent all ones is inf/NaN, and |x| orders like the bit pattern
         // without its sign.
         if values.iter().any(|v| v.0 & 0x7f80_0000 == 0x7f80_0000) {
-            return MxInt8Block {
-                scale: E8m0::NAN,
+            let nan = MxInt8Block {
+                scale: E8m0(policy::NAN_BLOCK_SCALE),
                 elems: [0; BLOCK],
             };
+            return StatusAnd::new(nan, Status::INVALID);
         }
         let amax = values.iter().map(|v| v.0 & 0x7fff_ffff).max().unwrap_or(0);
         if amax == 0 {
-            return MxInt8Block::ZERO;
+            return StatusAnd::new(MxInt8Block::ZERO, Status::OK);
         }
         // floor(log2 amax): the unbiased exponent, or from the leading one of a subnormal.
         let biased = (amax >> 23) as i32;
@@ -56,13 +68,17 @@ impl MxInt8Block {
         };
         let e = top.clamp(E8m0::MIN_EXP, E8m0::MAX_EXP);
         let mut elems = [0i8; BLOCK];
+        let mut status = Status::OK;
         for (q, v) in elems.iter_mut().zip(values) {
-            *q = quantize_element(*v, e, mode);
+            let r = quantize_element(*v, e, mode);
+            *q = r.value;
+            status |= r.status;
         }
-        MxInt8Block {
+        let block = MxInt8Block {
             scale: E8m0::from_exponent(e),
             elems,
-        }
+        };
+        StatusAnd::new(block, status)
     }
 
     /// Exact integer dot product of two blocks and its power-of-two weight `2^(Ea + Eb - 12)`.
@@ -104,7 +120,7 @@ impl MxInt8Block {
 /// done on the FP32 bit fields: `|x| = m * 2^(be - 150)` (m with its hidden bit, `be` the biased
 /// exponent, 1 for subnormals), so `|x| * 2^(6-e) = m / 2^s` with `s = 144 + e - be`. Since `e`
 /// is at least the element's own exponent (or clamped to -127), `s >= 16`.
-fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
+fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<i8> {
     let bits = x.0;
     let neg = bits >> 31 == 1;
     let biased = ((bits >> 23) & 0xff) as i32;
@@ -115,7 +131,7 @@ fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
         (frac | 1 << 23, biased)
     };
     if m == 0 {
-        return 0;
+        return StatusAnd::new(0, Status::OK);
     }
     let s = (144 + e - be) as u32;
     debug_assert!(s >= 1);
@@ -129,64 +145,31 @@ fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> i8 {
         )
     };
     let mag = kept + mode.increments(neg, kept & 1 == 1, half, rest) as u64;
-    let q = mag.min(ELEM_MAX as u64) as i8;
-    if neg {
-        -q
+    let mut status = if half || rest {
+        Status::INEXACT
     } else {
-        q
+        Status::OK
+    };
+    if mag > ELEM_MAX as u64 {
+        status |= Status::OVERFLOW | Status::INEXACT;
     }
+    if mag == 0 {
+        status |= Status::UNDERFLOW;
+    }
+    let q = mag.min(ELEM_MAX as u64) as i8;
+    StatusAnd::new(if neg { -q } else { q }, status)
 }
 
-/// Integer dot product of 32 int8 pairs; |result| <= 32 * 128 * 128 < 2^20.
+/// Integer dot product of 32 int8 pairs, the definition (|result| <= 32 * 128 * 128 = 2^19).
+/// hw-units has a vectorised twin for its MAC kernels, tested against this one.
 #[inline]
 pub fn int_dot(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { int_dot_sse2(a, b) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    int_dot_plain(a, b)
-}
-
-/// The definition: 32 products summed (the other architectures' path, and the tests' reference
-/// for the vector one).
-#[inline]
-pub fn int_dot_plain(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
-/// [`int_dot`] with SSE2, which every x86-64 processor has: bytes sign-extended to i16
-/// (interleaved with themselves, then shifted right arithmetically by 8), multiplied and summed
-/// in pairs into i32 lanes by `pmaddwd` (|pair sum| <= 2^15), the four lanes added at the end.
-/// The compiler does not vectorise the plain loop for the baseline target by itself.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-unsafe fn int_dot_sse2(a: &[i8; BLOCK], b: &[i8; BLOCK]) -> i32 {
-    use std::arch::x86_64::*;
-    let mut acc = _mm_setzero_si128();
-    for h in 0..2 {
-        // SAFETY: two 16-byte loads inside each 32-byte block.
-        let x = unsafe { _mm_loadu_si128(a.as_ptr().add(16 * h).cast()) };
-        let y = unsafe { _mm_loadu_si128(b.as_ptr().add(16 * h).cast()) };
-        let widen = |v: __m128i, hi: bool| {
-            let w = if hi {
-                _mm_unpackhi_epi8(v, v)
-            } else {
-                _mm_unpacklo_epi8(v, v)
-            };
-            _mm_srai_epi16::<8>(w)
-        };
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen(x, false), widen(y, false)));
-        acc = _mm_add_epi32(acc, _mm_madd_epi16(widen(x, true), widen(y, true)));
-    }
-    let s = _mm_add_epi32(acc, _mm_shuffle_epi32::<0b01_00_11_10>(acc));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
-}
-
-/// Quantize a row of exact values along its length in blocks of 32 (last block zero-padded).
-pub fn quantize_row(values: &[Fp32], mode: RoundingMode, out: &mut Vec<MxInt8Block>) {
+/// Quantize a row of exact values along its length in blocks of 32 (last block zero-padded),
+/// appending each block and its flags.
+pub fn quantize_row(values: &[Fp32], mode: RoundingMode, out: &mut Vec<StatusAnd<MxInt8Block>>) {
     out.extend(
         values
             .chunks(BLOCK)

@@ -172,6 +172,7 @@ impl fmt::Display for Status {
 }
 
 /// A value together with the flags its computation raised.
+#[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatusAnd<T> {
     pub value: T,
@@ -181,5 +182,68 @@ pub struct StatusAnd<T> {
 impl<T> StatusAnd<T> {
     pub fn new(value: T, status: Status) -> Self {
         StatusAnd { value, status }
+    }
+}
+
+impl Status {
+    /// The raw bits (1 inexact, 2 underflow, 4 overflow, 8 div-by-zero, 16 invalid): the C ABI's
+    /// and the Python package's flag word.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+    /// The flags of raw bits; bits above the five flags are ignored.
+    pub const fn from_bits(bits: u8) -> Status {
+        Status(bits & 0x1f)
+    }
+}
+
+/// How many results of a stage raised each flag (docs/dump-format.md, `flags` in manifest.json).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct FlagCounts {
+    pub inexact: u64,
+    pub underflow: u64,
+    pub overflow: u64,
+    pub div_by_zero: u64,
+    pub invalid: u64,
+}
+
+impl FlagCounts {
+    /// Count the flags of one result.
+    #[inline]
+    pub fn add(&mut self, s: Status) {
+        self.inexact += s.inexact() as u64;
+        self.underflow += s.underflow() as u64;
+        self.overflow += s.overflow() as u64;
+        self.div_by_zero += s.div_by_zero() as u64;
+        self.invalid += s.invalid() as u64;
+    }
+
+    /// Counts over many results.
+    pub fn of(statuses: impl IntoIterator<Item = Status>) -> FlagCounts {
+        let mut c = FlagCounts::default();
+        for s in statuses {
+            c.add(s);
+        }
+        c
+    }
+
+    /// Every flag some result raised.
+    pub fn any(&self) -> Status {
+        let mut s = Status::OK;
+        for (n, f) in [
+            (self.inexact, Status::INEXACT),
+            (self.underflow, Status::UNDERFLOW),
+            (self.overflow, Status::OVERFLOW),
+            (self.div_by_zero, Status::DIV_BY_ZERO),
+            (self.invalid, Status::INVALID),
+        ] {
+            if n > 0 {
+                s |= f;
+            }
+        }
+        s
     }
 }

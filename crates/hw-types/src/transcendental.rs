@@ -50,8 +50,18 @@ impl Transcendental {
     }
 
     /// Correctly round `f(x)` to `F`. `x` must be finite and the caller handles arguments with an
-    /// exact (algebraic) result such as `exp(0)`, `cos(0)`, `sin(0)`, `pow(b, 0)`.
+    /// exact result such as `exp(0)`, `cos(0)`, `sin(0)`, `pow(b, 0)`; a power whose exact value
+    /// is a dyadic rational (`4^0.5 = 2`, possibly a rounding midpoint) is rounded exactly here.
+    ///
+    /// The Ziv loop has no fallback: every value that reaches it is irrational or a non-dyadic
+    /// rational, so it lies strictly between two dyadics and a high enough precision separates
+    /// it from every rounding boundary (those are dyadic).
     pub fn round<F: Format>(self, x: f64, mode: RoundingMode) -> StatusAnd<F> {
+        if let Transcendental::Pow { base } = self {
+            if let Some(v) = exact_power(base, x) {
+                return F::round(v, mode);
+            }
+        }
         let y = self.eval_f64(x);
         if let Some(r) = round_interval_f64::<F>(y, mode) {
             return r;
@@ -63,13 +73,61 @@ impl Transcendental {
             if let Some(r) = round_big::<F>(&big, mode) {
                 return r;
             }
-            if prec >= 8192 {
-                // Unreachable for transcendental results (see the module doc); keep a defined answer.
-                return F::from_f64(y, mode);
-            }
             prec *= 2;
         }
     }
+}
+
+/// `base^x` as an exact value when it is a dyadic rational, else `None` (it is then irrational
+/// or a non-dyadic rational, and no rounding boundary). With `base = M * 2^E` (M odd) and
+/// `x = P / q` in lowest terms (q a power of two, as for every f64), `base^x` is rational only if
+/// `M` is a perfect q-th power `m^q` and `q` divides `E * P`; it is then `m^P * 2^(E P / q)`,
+/// dyadic when `P >= 0` or `m = 1`. (RoPE's `base^(2i/d)` with `base = 16` and `d = 8` gives 2.)
+fn exact_power(base: f64, x: f64) -> Option<Value> {
+    let (Value::Finite(b), Value::Finite(e)) = (value_of_f64(base), value_of_f64(x)) else {
+        return None;
+    };
+    if b.neg {
+        return None;
+    }
+    // base = M * 2^E, M odd; x = P / 2^K, P odd (or an integer P * 2^J).
+    let tz = b.sig.trailing_zeros();
+    let (m_odd, e2) = (b.sig >> tz, b.exp as i64 + tz as i64);
+    let tzx = e.sig.trailing_zeros();
+    let (p_mag, xexp) = (e.sig >> tzx, e.exp as i64 + tzx as i64);
+    let (p_mag, k) = if xexp >= 0 {
+        // An integer exponent: P * 2^J, q = 1.
+        (p_mag.checked_mul(1u128.checked_shl(xexp as u32)?)?, 0u32)
+    } else {
+        (p_mag, (-xexp) as u32)
+    };
+    let m = if m_odd == 1 {
+        1
+    } else if k >= 64 {
+        // M < 2^53 is not a perfect power with an exponent of 64 or more unless it is 1.
+        return None;
+    } else {
+        let m = iroot(m_odd as u64, 1u32 << k)?;
+        m as u128
+    };
+    // q | E * P: E * P / 2^k must be an integer.
+    let ep = (e2 as i128).checked_mul(p_mag as i128)?;
+    if k > 0 && ep.trailing_zeros() < k && ep != 0 {
+        return None;
+    }
+    let pow2 = if e.neg { -(ep >> k) } else { ep >> k };
+    if e.neg && m != 1 {
+        return None;
+    }
+    let sig = m.checked_pow(u32::try_from(p_mag).ok()?)?;
+    let exp = i32::try_from(pow2).ok()?;
+    Some(Value::Finite(Dyadic::exact(false, sig, exp)))
+}
+
+/// The exact integer q-th root of `n`, if `n` is a perfect q-th power.
+fn iroot(n: u64, q: u32) -> Option<u64> {
+    let guess = (n as f64).powf(1.0 / q as f64).round() as u64;
+    (guess.saturating_sub(1)..=guess + 1).find(|&r| (r as u128).checked_pow(q) == Some(n as u128))
 }
 
 /// Round both ends of `y * (1 +- 2^-45)`; `Some` when they agree.

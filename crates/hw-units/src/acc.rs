@@ -1,14 +1,25 @@
 //! Accumulators of the reduce-sum unit and the MAC array: a stream of exact addends summed the way
 //! the configured hardware does it, then rounded once to BF16 (docs/microarchitecture.md).
+//!
+//! Every accumulator keeps the IEEE flags its own steps raised (sticky, as a hardware flag
+//! register would); [`Accumulator::finish`] returns them together with the final rounding's.
 
 use crate::config::{AccKind, Overflow};
-use hw_types::{Bf16, Dyadic, ExactAcc, Format, Fp32, RoundingMode, Value};
+use hw_types::{Bf16, Dyadic, ExactAcc, Format, Fp32, RoundingMode, Status, StatusAnd, Value};
 
 const RNE: RoundingMode = RoundingMode::NearestEven;
 
 /// The running state of one accumulation.
 #[derive(Clone, Debug)]
-pub enum Accumulator {
+pub struct Accumulator {
+    state: State,
+    /// Flags raised by the additions so far (none for the exact accumulator: it never rounds
+    /// before the end).
+    flags: Status,
+}
+
+#[derive(Clone, Debug)]
+enum State {
     Exact(ExactAcc),
     Fp32(Fp32),
     Bf16(Bf16),
@@ -23,41 +34,55 @@ pub enum Accumulator {
 }
 
 impl Accumulator {
+    /// A cleared accumulator: the exact one holds the empty sum, fp32 and bf16 hold `+0`, the
+    /// fixed register 0.
     pub fn new(kind: &AccKind) -> Accumulator {
-        match *kind {
-            AccKind::Exact => Accumulator::Exact(ExactAcc::new()),
-            AccKind::Fp32 => Accumulator::Fp32(Fp32::ZERO),
-            AccKind::Bf16 => Accumulator::Bf16(Bf16::ZERO),
+        let state = match *kind {
+            AccKind::Exact => State::Exact(ExactAcc::new()),
+            AccKind::Fp32 => State::Fp32(Fp32::ZERO),
+            AccKind::Bf16 => State::Bf16(Bf16::ZERO),
             AccKind::Fixed {
                 int_bits,
                 frac_bits,
                 overflow,
-            } => Accumulator::Fixed {
+            } => State::Fixed {
                 reg: 0,
                 int_bits,
                 frac_bits,
                 overflow,
                 invalid: false,
             },
+        };
+        Accumulator {
+            state,
+            flags: Status::OK,
         }
     }
 
     /// Add `int * 2^exp` (an MXINT8 block result).
     #[inline]
     pub fn add_int(&mut self, int: i64, exp: i32) {
-        match self {
-            Accumulator::Exact(a) => a.add_int(int, exp),
+        match &mut self.state {
+            State::Exact(a) => a.add_int(int, exp),
             _ => self.add(Value::int(int as i128, exp)),
         }
     }
 
     /// Add an exact value.
     pub fn add(&mut self, v: Value) {
-        match self {
-            Accumulator::Exact(a) => a.add_value(v),
-            Accumulator::Fp32(acc) => *acc = rounded_sum(acc.value(), v),
-            Accumulator::Bf16(acc) => *acc = rounded_sum(acc.value(), v),
-            Accumulator::Fixed {
+        match &mut self.state {
+            State::Exact(a) => a.add_value(v),
+            State::Fp32(acc) => {
+                let r = rounded_sum(acc.value(), v);
+                *acc = r.value;
+                self.flags |= r.status;
+            }
+            State::Bf16(acc) => {
+                let r = rounded_sum(acc.value(), v);
+                *acc = r.value;
+                self.flags |= r.status;
+            }
+            State::Fixed {
                 reg,
                 int_bits,
                 frac_bits,
@@ -67,57 +92,65 @@ impl Accumulator {
                 Value::Zero { .. } => {}
                 Value::Finite(d) => {
                     let n = *int_bits + *frac_bits;
-                    let q = to_grid(&d, *frac_bits, n);
-                    *reg = fit(*reg + q, n, *overflow);
+                    let (q, exact) = to_grid(&d, *frac_bits, n);
+                    let (r, fits) = fit(*reg + q, n, *overflow);
+                    *reg = r;
+                    if !exact {
+                        self.flags |= Status::INEXACT;
+                    }
+                    if !fits {
+                        self.flags |= Status::OVERFLOW | Status::INEXACT;
+                    }
                 }
-                _ => *invalid = true,
+                _ => {
+                    *invalid = true;
+                    self.flags |= Status::INVALID;
+                }
             },
         }
     }
 
-    /// Mark the result NaN (an MXINT8 block with a NaN scale).
+    /// Add a NaN (an MXINT8 block with a NaN scale): the result is NaN.
     pub fn add_nan(&mut self) {
-        match self {
-            Accumulator::Exact(a) => a.add_nan(),
-            Accumulator::Fp32(acc) => *acc = Fp32::NAN,
-            Accumulator::Bf16(acc) => *acc = Bf16::NAN,
-            Accumulator::Fixed { invalid, .. } => *invalid = true,
-        }
+        self.add(Value::NaN)
     }
 
-    /// The accumulated value rounded once to `F` (round-to-nearest-even).
-    pub fn finish<F: Format>(&self) -> F {
-        match self {
-            Accumulator::Exact(a) => a.round::<F>(RNE).value,
-            Accumulator::Fp32(v) => F::round(v.value(), RNE).value,
-            Accumulator::Bf16(v) => F::round(v.value(), RNE).value,
-            Accumulator::Fixed {
+    /// The accumulated value rounded once to `F` in `mode` (the exact accumulator's one rounding;
+    /// the others hold an already-rounded or fixed-point value and convert it with
+    /// round-to-nearest-even, as their hardware does), with every flag the accumulation raised.
+    pub fn finish<F: Format>(&self, mode: RoundingMode) -> StatusAnd<F> {
+        let r = match &self.state {
+            State::Exact(a) => a.round::<F>(mode),
+            State::Fp32(v) => F::round(v.value(), RNE),
+            State::Bf16(v) => F::round(v.value(), RNE),
+            State::Fixed {
                 reg,
                 frac_bits,
                 invalid,
                 ..
             } => {
                 if *invalid {
-                    return F::nan();
+                    StatusAnd::new(F::nan(), Status::OK)
+                } else {
+                    F::round(Value::int(*reg, -(*frac_bits as i32)), RNE)
                 }
-                let v = Value::int(*reg, -(*frac_bits as i32));
-                F::round(v, RNE).value
             }
-        }
+        };
+        r.with(self.flags)
     }
 }
 
 /// `RN_F(a + b)`: the exact sum of two values, one rounding (IEEE addition).
-fn rounded_sum<F: Format>(a: Value, b: Value) -> F {
+fn rounded_sum<F: Format>(a: Value, b: Value) -> StatusAnd<F> {
     let mut s = ExactAcc::new();
     s.add_value(a);
     s.add_value(b);
-    s.round::<F>(RNE).value
+    s.round::<F>(RNE)
 }
 
 /// `floor(d * 2^frac)` clamped to a little beyond an `n`-bit register, so the overflow policy
-/// still sees an out-of-range value.
-fn to_grid(d: &Dyadic, frac: u32, n: u32) -> i128 {
+/// still sees an out-of-range value; and whether the truncation was exact.
+fn to_grid(d: &Dyadic, frac: u32, n: u32) -> (i128, bool) {
     let shift = d.exp + frac as i32;
     let limit = 1i128 << (n + 1).min(125);
     let mag: i128 = if shift >= 0 {
@@ -131,20 +164,24 @@ fn to_grid(d: &Dyadic, frac: u32, n: u32) -> i128 {
     } else {
         (d.sig >> (-shift)).min(limit as u128) as i128
     };
+    let dropped = shift < 0 && (-shift >= 128 || d.sig & ((1u128 << (-shift)) - 1) != 0);
+    let exact = !dropped && !d.sticky;
     if d.neg {
         // floor of a negative value: one more in magnitude when bits were dropped.
-        let dropped = shift < 0 && (-shift >= 128 || d.sig & ((1u128 << (-shift)) - 1) != 0);
-        -(mag + dropped as i128)
+        (-(mag + dropped as i128), exact)
     } else {
-        mag
+        (mag, exact)
     }
 }
 
-/// Bring a sum back into an `n`-bit two's-complement register.
-fn fit(v: i128, n: u32, overflow: Overflow) -> i128 {
+/// Bring a sum back into an `n`-bit two's-complement register; and whether it fitted.
+fn fit(v: i128, n: u32, overflow: Overflow) -> (i128, bool) {
     let max = (1i128 << (n - 1)) - 1;
     let min = -(1i128 << (n - 1));
-    match overflow {
+    if (min..=max).contains(&v) {
+        return (v, true);
+    }
+    let r = match overflow {
         Overflow::Saturate => v.clamp(min, max),
         Overflow::Wrap => {
             let m = v & ((1i128 << n) - 1);
@@ -154,5 +191,6 @@ fn fit(v: i128, n: u32, overflow: Overflow) -> i128 {
                 m
             }
         }
-    }
+    };
+    (r, false)
 }

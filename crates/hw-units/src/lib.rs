@@ -6,6 +6,8 @@
 pub mod acc;
 pub mod config;
 pub mod exp;
+pub mod kernels;
 pub mod mac;
 pub mod recip;
+pub mod rom;
 pub mod units;

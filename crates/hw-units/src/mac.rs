@@ -7,9 +7,35 @@
 
 use crate::acc::Accumulator;
 use crate::config::AccKind;
-use hw_types::mxint8::{int_dot, ELEM_FRAC_BITS};
-use hw_types::{Format, MxInt8Block, RoundingMode, Value, BLOCK};
+use crate::kernels::{int_dot, Kernel, CHUNK, TILE_COLS, TILE_ROWS};
+use hw_types::mxint8::ELEM_FRAC_BITS;
+use hw_types::{Format, MxInt8Block, RoundingMode, StatusAnd, Value, BLOCK};
 use rayon::prelude::*;
+
+/// The MAC array's one step, shared by the functional and the cycle model: the exact integer
+/// dot product of two blocks, weighted by `2^(Ea + Eb - 12)`, added into `acc`; NaN when either
+/// scale is NaN (`None`).
+#[inline]
+pub fn accumulate_block(
+    acc: &mut Accumulator,
+    (a, ea): (&[i8; BLOCK], Option<i32>),
+    (b, eb): (&[i8; BLOCK], Option<i32>),
+) {
+    match (ea, eb) {
+        (Some(ea), Some(eb)) => acc.add_int(int_dot(a, b) as i64, ea + eb - 2 * ELEM_FRAC_BITS),
+        _ => acc.add_nan(),
+    }
+}
+
+/// [`accumulate_block`] on two blocks.
+#[inline]
+pub fn accumulate(acc: &mut Accumulator, a: &MxInt8Block, b: &MxInt8Block) {
+    accumulate_block(
+        acc,
+        (&a.elems, a.scale.exponent()),
+        (&b.elems, b.scale.exponent()),
+    )
+}
 
 /// Blocks split into element arrays and exponents, the layout the inner loop wants.
 struct Split {
@@ -44,14 +70,18 @@ impl Split {
 /// `out[r, c] = round(sum_b A[r, b] . B[b, c])` for block grids `a` (`m x kb`, row-major) and `b`
 /// (`kb x n`, row-major): the integer block dots accumulated in block order by `acc` (exact in the
 /// reference), one rounding to `F` in `mode` (the accumulators other than `exact` round to
-/// nearest-even), NaN if any scale taking part is NaN. Rows run in parallel.
+/// nearest-even), NaN if any scale taking part is NaN. Each output comes with its flags. Rows run
+/// in parallel.
+///
+/// # Panics
+/// When a grid's length is not its dimensions' product.
 pub fn block_matmul<F: Format + Send>(
     a: &[MxInt8Block],
     b: &[MxInt8Block],
     dims: (usize, usize, usize),
     acc: &AccKind,
     mode: RoundingMode,
-) -> Vec<F> {
+) -> Vec<StatusAnd<F>> {
     block_matmul_with(Kernel::best(), a, b, dims, acc, mode)
 }
 
@@ -64,9 +94,10 @@ pub fn block_matmul_with<F: Format + Send>(
     (m, kb, n): (usize, usize, usize),
     acc: &AccKind,
     mode: RoundingMode,
-) -> Vec<F> {
-    assert_eq!(a.len(), m * kb, "A grid is not {m} x {kb}");
-    assert_eq!(b.len(), kb * n, "B grid is not {kb} x {n}");
+) -> Vec<StatusAnd<F>> {
+    let fits = |len: usize, x: usize, y: usize| x.checked_mul(y) == Some(len);
+    assert!(fits(a.len(), m, kb), "A grid is not {m} x {kb}");
+    assert!(fits(b.len(), kb, n), "B grid is not {kb} x {n}");
     let a = Split::new(m, kb, |r, k| a[r * kb + k]);
     // B transposed to column-major so each output's blocks are contiguous.
     let bt = Split::new(n, kb, |c, k| b[k * n + c]);
@@ -77,7 +108,7 @@ pub fn block_matmul_with<F: Format + Send>(
     } else {
         (Scaled::empty(), Scaled::empty())
     };
-    let mut out = vec![F::nan(); m * n];
+    let mut out = vec![StatusAnd::new(F::nan(), hw_types::Status::OK); m * n];
     // Columns of B with and without a pre-scaled form; the former go in tiles of COL_TILE (a
     // tile stays in cache for a whole group of rows).
     let (cols, other_cols): (Vec<usize>, Vec<usize>) = (0..n).partition(|&c| sb.base(c).is_some());
@@ -102,7 +133,7 @@ pub fn block_matmul_with<F: Format + Send>(
                             for (j, &c) in cs.iter().enumerate() {
                                 let exp = ea + sb.base(c).expect("eligible");
                                 let v = Value::int(sums[i][j] as i128, exp);
-                                rows[ri * n1 + c] = F::round(v, mode).value;
+                                rows[ri * n1 + c] = F::round(v, mode);
                             }
                         }
                     }
@@ -126,7 +157,7 @@ pub fn block_matmul_with<F: Format + Send>(
 }
 
 /// Output `(r, c)` from the blocks of row `r` of A and column `c` of B (transposed), one block
-/// dot at a time.
+/// at a time through [`accumulate_block`].
 fn plain_output<F: Format>(
     a: &Split,
     bt: &Split,
@@ -134,30 +165,20 @@ fn plain_output<F: Format>(
     kb: usize,
     acc: &AccKind,
     mode: RoundingMode,
-) -> F {
-    let ae = &a.elems[r * kb..(r + 1) * kb];
-    let ax = &a.exps[r * kb..(r + 1) * kb];
-    let be = &bt.elems[c * kb..(c + 1) * kb];
-    let bx = &bt.exps[c * kb..(c + 1) * kb];
+) -> StatusAnd<F> {
+    let row = (r * kb..(r + 1) * kb).map(|i| (&a.elems[i], a.exps[i]));
+    let col = (c * kb..(c + 1) * kb).map(|i| (&bt.elems[i], bt.exps[i]));
     let mut sum = Accumulator::new(acc);
-    for i in 0..kb {
-        match (ax[i], bx[i]) {
-            (Some(ea), Some(eb)) => {
-                sum.add_int(int_dot(&ae[i], &be[i]) as i64, ea + eb - 2 * ELEM_FRAC_BITS)
-            }
-            _ => sum.add_nan(),
-        }
+    for (x, y) in row.zip(col) {
+        accumulate_block(&mut sum, x, y);
     }
-    match &sum {
-        Accumulator::Exact(e) => e.round::<F>(mode).value,
-        other => other.finish::<F>(),
-    }
+    sum.finish::<F>(mode)
 }
 
 /// Largest block shift of the pre-scaled form: elements are at most 2^10 in magnitude, products
 /// at most 2^20, so a chunk of [`CHUNK`] products sums in `i32` without overflow (2^30 at most).
 const MAX_SHIFT: i32 = 3;
-const CHUNK: usize = 1024;
+const _: () = assert!((128 << MAX_SHIFT) * (128 << MAX_SHIFT) * CHUNK as i64 <= 1 << 30);
 /// Rows of A from which pre-scaling B is worth its cost (a gevm's single row is not).
 const MIN_SCALED_ROWS: usize = 8;
 /// Rows handled together (a multiple of [`TILE_ROWS`]), and columns of B per tile (a multiple
@@ -221,106 +242,4 @@ impl Scaled {
     fn vals(&self, r: usize) -> &[i16] {
         &self.vals[r * self.len..(r + 1) * self.len]
     }
-}
-
-/// How the pre-scaled dot products are compiled: for the baseline target, or with AVX2
-/// intrinsics (chosen at run time). Both compute the same exact integer sums; the tests compare
-/// them with each other and with the plain block-by-block definition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
-    Portable,
-    Avx2,
-}
-
-impl Kernel {
-    pub fn best() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            return Kernel::Avx2;
-        }
-        Kernel::Portable
-    }
-
-    /// The `TILE_ROWS x TILE_COLS` dot products of rows `a` with columns `b` (all one length, a
-    /// multiple of [`BLOCK`]), exactly.
-    fn dot_tile(self, a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
-        debug_assert!(a.iter().chain(&b).all(|v| v.len() == a[0].len()));
-        debug_assert!(a[0].len().is_multiple_of(BLOCK));
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx2` is only used after `best` found AVX2 on this processor.
-            Kernel::Avx2 => unsafe { dot_tile_avx2(a, b) },
-            _ => dot_tile(a, b),
-        }
-    }
-}
-
-/// Register-blocked micro-tile: every element loaded is used `TILE_ROWS` or `TILE_COLS` times,
-/// so the multiplier rather than the load ports sets the pace.
-const TILE_ROWS: usize = 4;
-const TILE_COLS: usize = 2;
-type Tile = [[i64; TILE_COLS]; TILE_ROWS];
-// The AVX2 kernel's reduction tree is written for eight accumulators.
-const _: () = assert!(TILE_ROWS * TILE_COLS == 8);
-
-/// [`dot_tile`] with `_mm256_madd_epi16`: 16 i16 products a step, summed in pairs into eight
-/// i32 lanes, each lane taking `CHUNK / 8` products before it is widened to i64.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_tile_avx2(a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
-    use std::arch::x86_64::*;
-    let len = a[0].len();
-    let mut tot = [[0i64; TILE_COLS]; TILE_ROWS];
-    for k0 in (0..len).step_by(CHUNK) {
-        let k1 = (k0 + CHUNK).min(len);
-        let mut acc = [[_mm256_setzero_si256(); TILE_COLS]; TILE_ROWS];
-        let mut k = k0;
-        while k < k1 {
-            // SAFETY: k + 16 <= k1 <= the length of every slice (lengths are multiples of 32).
-            let y: [__m256i; TILE_COLS] =
-                std::array::from_fn(|j| unsafe { _mm256_loadu_si256(b[j].as_ptr().add(k).cast()) });
-            for i in 0..TILE_ROWS {
-                let x = _mm256_loadu_si256(a[i].as_ptr().add(k).cast());
-                for j in 0..TILE_COLS {
-                    acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x, y[j]));
-                }
-            }
-            k += 16;
-        }
-        // The eight accumulators' lane sums in one vector by a horizontal-add tree (in i32:
-        // a chunk's total is at most 2^30), then widened and added to the i64 totals.
-        let v: [__m256i; 8] = std::array::from_fn(|t| acc[t / TILE_COLS][t % TILE_COLS]);
-        let u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-        let u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-        let sums = _mm256_add_epi32(
-            _mm256_permute2x128_si256(u0, u1, 0x20),
-            _mm256_permute2x128_si256(u0, u1, 0x31),
-        );
-        let mut lanes = [0i32; 8];
-        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), sums);
-        for (t, s) in lanes.iter().enumerate() {
-            tot[t / TILE_COLS][t % TILE_COLS] += *s as i64;
-        }
-    }
-    tot
-}
-
-/// The portable [`Kernel`]: i32 partial sums over [`CHUNK`] products, i64 totals.
-fn dot_tile(a: [&[i16]; TILE_ROWS], b: [&[i16]; TILE_COLS]) -> Tile {
-    let len = a[0].len();
-    let mut tot = [[0i64; TILE_COLS]; TILE_ROWS];
-    for k0 in (0..len).step_by(CHUNK) {
-        let k1 = (k0 + CHUNK).min(len);
-        for (t, x) in tot.iter_mut().zip(&a) {
-            for (t, y) in t.iter_mut().zip(&b) {
-                let s: i32 = x[k0..k1]
-                    .iter()
-                    .zip(&y[k0..k1])
-                    .map(|(&p, &q)| p as i32 * q as i32)
-                    .sum();
-                *t += s as i64;
-            }
-        }
-    }
-    tot
 }

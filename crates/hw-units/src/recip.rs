@@ -3,11 +3,13 @@
 //! tests). `newton`: Newton-Raphson from a seed table in fixed point.
 
 use crate::config::RecipKind;
-use hw_types::{Bf16, Dyadic, Format, RoundingMode, Value};
+use crate::rom::Rom;
+use hw_types::{Bf16, Dyadic, Format, RoundingMode, Status, StatusAnd, Value};
 
 const RNE: RoundingMode = RoundingMode::NearestEven;
 
-/// One entry of the exact table: `floor(2^17 * 128 / (128 + m))` and whether it was inexact.
+/// One entry of the exact table: `floor(2^17 * 128 / (128 + m))` (in `(2^16, 2^17]`: 18 bits,
+/// `2^17` for m = 0) and whether it was inexact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecipEntry {
     pub q: u32,
@@ -72,18 +74,20 @@ impl RecipUnit {
         }
     }
 
-    /// The table as `$readmemh` words (hex digits per word) plus a JSON description.
-    pub fn rom(&self) -> (Vec<u64>, usize, serde_json::Value) {
+    /// The table as the RTL loads it (`sim export-lut --unit recip`).
+    pub fn rom(&self) -> Rom {
         match self {
-            RecipUnit::Exact(t) => (
+            RecipUnit::Exact(t) => Rom::new(
                 t.iter()
-                    .map(|e| ((e.sticky as u64) << 17) | e.q as u64)
+                    .map(|e| ((e.sticky as u64) << 18) | e.q as u64)
                     .collect(),
-                5,
+                19,
                 serde_json::json!({
-                    "unit": "recip", "kind": "exact", "entries": 128, "word_bits": 18,
-                    "index": "m, the 7 fraction bits of the normalised input 1.m",
-                    "content": "bits 16:0 = floor(2^17 * 128 / (128 + m)) (1/1.m with 17 significant bits), bit 17 = sticky (remainder nonzero)"
+                    "unit": "recip", "kind": "exact",
+                    "fields": {"q": "bits 17:0", "sticky": "bit 18"},
+                    "index": "m, the 7 fraction bits of the input normalised to (1 + m/128) * 2^e: a subnormal is shifted left until its leading one is the hidden bit, and e = floor(log2 |x|)",
+                    "content": "q = floor(2^17 * 128 / (128 + m)) (1/1.m with 17 fraction bits; 2^17 for m = 0), sticky = 1 when that division has a remainder",
+                    "result": "1/x = RNE_bf16(sign(x) * (2 q + sticky) * 2^(-18 - e)): the sticky bit appended below q stands for 'strictly between q and q + 1' (a BF16 result keeps at most 8 of q's 17-18 bits, so this decides every rounding); x = +-0 gives +-inf, +-inf gives +-0, NaN gives NaN (0x7fc0)"
                 }),
             ),
             RecipUnit::Newton {
@@ -91,31 +95,36 @@ impl RecipUnit {
                 seed_bits,
                 frac_bits,
                 seeds,
-            } => (
+            } => Rom::new(
                 seeds.clone(),
-                ((*frac_bits as usize) + 1).div_ceil(4),
+                *frac_bits,
                 serde_json::json!({
-                    "unit": "recip", "kind": "newton", "entries": seeds.len(),
-                    "word_bits": frac_bits + 1, "iterations": iterations,
-                    "seed_bits": seed_bits, "frac_bits": frac_bits,
-                    "index": "the top seed_bits of m",
-                    "content": "round(2^frac_bits / (1 + (j + 0.5) / 2^seed_bits))"
+                    "unit": "recip", "kind": "newton",
+                    "iterations": iterations, "seed_bits": seed_bits, "frac_bits": frac_bits,
+                    "fields": {"y0": format!("bits {}:0", frac_bits - 1)},
+                    "index": "j = m >> (7 - seed_bits): the top seed_bits of m, the 7 fraction bits of the input normalised to (1 + m/128) * 2^e (subnormals shifted left until the leading one is the hidden bit, e = floor(log2 |x|))",
+                    "content": "y0[j] = round(2^frac_bits / (1 + (j + 1/2) / 2^seed_bits)) = floor((2^(frac_bits+seed_bits+2) + D) / (2 D)) with D = 2^(seed_bits+1) + 2 j + 1 (no ties occur)",
+                    "result": "d = (128 + m) * 2^(frac_bits - 7); iterations times: y = floor(y * max(0, 2^(frac_bits+1) - floor(d * y / 2^frac_bits)) / 2^frac_bits); then 1/x = RNE_bf16(sign(x) * max(y, 1) * 2^(-frac_bits - e)); x = +-0 gives +-inf, +-inf gives +-0, NaN gives NaN (0x7fc0)"
                 }),
             ),
         }
     }
 
-    pub fn eval(&self, x: Bf16) -> Bf16 {
+    pub fn eval(&self, x: Bf16) -> StatusAnd<Bf16> {
         let d = match x.value() {
-            Value::NaN => return Bf16::NAN,
+            Value::NaN => return StatusAnd::new(Bf16::NAN, Status::OK),
             Value::Zero { neg } => {
-                return if neg {
+                let inf = if neg {
                     Bf16::NEG_INFINITY
                 } else {
                     Bf16::INFINITY
-                }
+                };
+                return StatusAnd::new(inf, Status::DIV_BY_ZERO);
             }
-            Value::Inf { neg } => return if neg { Bf16::NEG_ZERO } else { Bf16::ZERO },
+            Value::Inf { neg } => {
+                let zero = if neg { Bf16::NEG_ZERO } else { Bf16::ZERO };
+                return StatusAnd::new(zero, Status::OK);
+            }
             Value::Finite(d) => d,
         };
         let (m, e) = normalise(&d);
@@ -143,6 +152,6 @@ impl RecipUnit {
                 Dyadic::exact(d.neg, y.max(1), -(f as i32) - e)
             }
         };
-        Bf16::round(Value::Finite(v), RNE).value
+        Bf16::round(Value::Finite(v), RNE)
     }
 }

@@ -5,7 +5,7 @@ use crate::config::{AccKind, HwConfig};
 use crate::exp::ExpUnit;
 use crate::recip::RecipUnit;
 use hw_types::arith::mul;
-use hw_types::{Bf16, Format, RoundingMode};
+use hw_types::{Bf16, Format, RoundingMode, StatusAnd};
 
 #[derive(Clone, Debug)]
 pub struct Units {
@@ -27,17 +27,19 @@ impl Units {
         }
     }
 
-    /// Reduce-sum of a row, in index order (the order the hardware receives it).
-    pub fn reduce_sum(&self, row: &[Bf16]) -> Bf16 {
+    /// Reduce-sum of a row, in index order (the order the hardware receives it), rounded to
+    /// BF16 with round-to-nearest-even.
+    pub fn reduce_sum(&self, row: &[Bf16]) -> StatusAnd<Bf16> {
         let mut acc = Accumulator::new(&self.reduce);
         for x in row {
             acc.add(x.value());
         }
-        acc.finish()
+        acc.finish(RoundingMode::NearestEven)
     }
 
+    /// The output multiplier: the exact product rounded in `mul.rounding`.
     #[inline]
-    pub fn mul(&self, a: Bf16, b: Bf16) -> Bf16 {
-        mul::<Bf16, Bf16, Bf16>(a, b, self.mul_rounding).value
+    pub fn mul(&self, a: Bf16, b: Bf16) -> StatusAnd<Bf16> {
+        mul::<Bf16, Bf16, Bf16>(a, b, self.mul_rounding)
     }
 }

@@ -3,7 +3,7 @@
 
 use hw_types::arith::recip;
 use hw_types::transcendental::exp;
-use hw_types::{Bf16, Format, Fp32, RoundingMode, Value};
+use hw_types::{Bf16, Format, Fp32, RoundingMode, StatusAnd, Value};
 use hw_units::acc::Accumulator;
 use hw_units::config::{AccKind, ExpKind, HwConfig, Overflow, RecipKind};
 use hw_units::exp::ExpUnit;
@@ -17,19 +17,19 @@ fn exact_reciprocal_table_unit_is_correctly_rounded_for_all_65536_inputs() {
     let unit = RecipUnit::new(&RecipKind::Exact);
     for i in 0..=u16::MAX {
         let x = Bf16(i);
-        assert_eq!(unit.eval(x), recip::<Bf16, Bf16>(x, RNE).value, "1/{x:?}");
+        assert_eq!(unit.eval(x), recip::<Bf16, Bf16>(x, RNE), "1/{x:?}");
     }
 }
 
 #[test]
 fn exact_exp_rom_reproduces_the_reference_for_all_65536_inputs() {
     let unit = ExpUnit::new(&ExpKind::Exact);
-    let (words, digits, _) = unit.rom();
-    assert_eq!((words.len(), digits), (65536, 4));
+    let rom = unit.rom();
+    assert_eq!((rom.words.len(), rom.hex_digits()), (65536, 4));
     for i in 0..=u16::MAX {
-        let want = exp::<Bf16, Bf16>(Bf16(i), RNE).value;
+        let want = exp::<Bf16, Bf16>(Bf16(i), RNE);
         assert_eq!(unit.eval(Bf16(i)), want);
-        assert_eq!(words[i as usize], want.0 as u64);
+        assert_eq!(rom.words[i as usize], want.value.0 as u64);
     }
 }
 
@@ -43,24 +43,24 @@ fn newton_and_pow2_units_are_close_to_the_reference() {
     for i in 0x3b80u16..0x4100 {
         let x = Bf16(i);
         assert!(
-            ulps(e.eval(x), exp::<Bf16, Bf16>(x, RNE).value) <= 2,
+            ulps(e.eval(x).value, exp::<Bf16, Bf16>(x, RNE).value) <= 2,
             "e^{x:?}"
         );
         assert!(
-            ulps(r.eval(x), recip::<Bf16, Bf16>(x, RNE).value) <= 1,
+            ulps(r.eval(x).value, recip::<Bf16, Bf16>(x, RNE).value) <= 1,
             "1/{x:?}"
         );
         let nx = Bf16(i | 0x8000);
         assert!(
-            ulps(e.eval(nx), exp::<Bf16, Bf16>(nx, RNE).value) <= 2,
+            ulps(e.eval(nx).value, exp::<Bf16, Bf16>(nx, RNE).value) <= 2,
             "e^{nx:?}"
         );
     }
-    assert_eq!(e.eval(Bf16::ZERO), Bf16(0x3f80));
-    assert_eq!(e.eval(Bf16::NAN), Bf16::NAN);
-    assert_eq!(e.eval(Bf16(0x4300)), Bf16::INFINITY); // 128
-    assert_eq!(r.eval(Bf16::ZERO), Bf16::INFINITY);
-    assert_eq!(r.eval(Bf16(0x3f80)), Bf16(0x3f80));
+    assert_eq!(e.eval(Bf16::ZERO).value, Bf16(0x3f80));
+    assert_eq!(e.eval(Bf16::NAN).value, Bf16::NAN);
+    assert_eq!(e.eval(Bf16(0x4300)).value, Bf16::INFINITY); // 128
+    assert_eq!(r.eval(Bf16::ZERO).value, Bf16::INFINITY);
+    assert_eq!(r.eval(Bf16(0x3f80)).value, Bf16(0x3f80));
 }
 
 proptest! {
@@ -76,7 +76,7 @@ proptest! {
             acc.add(x.value());
             f += x.to_fp32().to_f32();
         }
-        let got: Bf16 = acc.finish();
+        let got: Bf16 = acc.finish(RNE).value;
         let want = half::bf16::from_f32(f);
         if f.is_nan() {
             prop_assert!(got.is_nan());
@@ -95,7 +95,7 @@ proptest! {
             fixed.add_int(x, -16);
             exact.add_int(x, -16);
         }
-        prop_assert_eq!(fixed.finish::<Fp32>(), exact.finish::<Fp32>());
+        prop_assert_eq!(fixed.finish::<Fp32>(RNE), exact.finish::<Fp32>(RNE));
     }
 }
 
@@ -115,10 +115,10 @@ fn fixed_accumulator_truncates_saturates_and_wraps() {
     // 0.3 truncates (toward -inf) to 0.25; -0.3 to -0.5.
     let mut a = Accumulator::new(&sat);
     a.add(v(0.3));
-    assert_eq!(a.finish::<Bf16>().to_f64(), 0.25);
+    assert_eq!(a.finish::<Bf16>(RNE).value.to_f64(), 0.25);
     let mut a = Accumulator::new(&sat);
     a.add(v(-0.3));
-    assert_eq!(a.finish::<Bf16>().to_f64(), -0.5);
+    assert_eq!(a.finish::<Bf16>(RNE).value.to_f64(), -0.5);
     // Range of a 4.2 register: [-8, 7.75].
     let mut s = Accumulator::new(&sat);
     let mut w = Accumulator::new(&wrap);
@@ -126,11 +126,11 @@ fn fixed_accumulator_truncates_saturates_and_wraps() {
         s.add(v(3.0));
         w.add(v(3.0));
     }
-    assert_eq!(s.finish::<Bf16>().to_f64(), 7.75);
-    assert_eq!(w.finish::<Bf16>().to_f64(), 9.0 - 16.0);
+    assert_eq!(s.finish::<Bf16>(RNE).value.to_f64(), 7.75);
+    assert_eq!(w.finish::<Bf16>(RNE).value.to_f64(), 9.0 - 16.0);
     let mut n = Accumulator::new(&sat);
     n.add(Value::NaN);
-    assert!(n.finish::<Bf16>().is_nan());
+    assert!(n.finish::<Bf16>(RNE).value.is_nan());
 }
 
 #[test]
@@ -217,18 +217,22 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
         let a: Vec<MxInt8Block> = (0..m * kb).map(&mut block).collect();
         let b: Vec<MxInt8Block> = (0..kb * n).map(&mut block).collect();
         for mode in RoundingMode::ALL {
-            use hw_units::mac::{block_matmul_with, Kernel};
+            use hw_units::kernels::Kernel;
+            use hw_units::mac::block_matmul_with;
             let dims = (m, kb, n);
-            let fast: Vec<Fp32> =
+            let fast: Vec<StatusAnd<Fp32>> =
                 block_matmul_with(Kernel::best(), &a, &b, dims, &AccKind::Exact, mode);
-            let portable: Vec<Fp32> =
-                block_matmul_with(Kernel::Portable, &a, &b, dims, &AccKind::Exact, mode);
-            assert_eq!(
-                fast,
-                portable,
-                "{:?} against the portable kernel",
-                Kernel::best()
-            );
+            for k in Kernel::available() {
+                let other: Vec<StatusAnd<Fp32>> =
+                    block_matmul_with(k, &a, &b, dims, &AccKind::Exact, mode);
+                assert_eq!(
+                    fast,
+                    other,
+                    "{} against {}",
+                    Kernel::best().name(),
+                    k.name()
+                );
+            }
             for r in 0..m {
                 for c in 0..n {
                     let mut acc = ExactAcc::new();
@@ -238,10 +242,37 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
                             hw_types::BlockDot::Value { dot, exp } => acc.add_int(dot as i64, exp),
                         }
                     }
-                    let plain: Fp32 = acc.round(mode).value;
+                    let plain: StatusAnd<Fp32> = acc.round(mode);
                     assert_eq!(fast[r * n + c], plain, "trial {trial} ({r},{c}) {mode}");
                 }
             }
         }
+    }
+}
+
+/// The vector block dot product against the definition (hw_types::mxint8::int_dot) and against
+/// exact integers: every pair of int8 values in every lane position (with the rest of the block
+/// all -128, all 127 or varied), and the extreme blocks.
+#[test]
+fn int_dot_vector_path_equals_the_definition() {
+    use hw_types::mxint8::int_dot as definition;
+    use hw_units::kernels::int_dot;
+    let fills: [fn(usize) -> i8; 3] = [|_| -128, |_| 127, |i| (i as i32 * 37 - 100) as i8];
+    for x in i8::MIN..=i8::MAX {
+        for y in i8::MIN..=i8::MAX {
+            let p = (x as u8 ^ y as u8) as usize % 32;
+            let fill = fills[(x as u8 as usize + y as u8 as usize) % 3];
+            let mut a: [i8; 32] = std::array::from_fn(fill);
+            let mut b: [i8; 32] = std::array::from_fn(|i| fill(31 - i));
+            a[p] = x;
+            b[p] = y;
+            let exact: i64 = a.iter().zip(&b).map(|(&u, &v)| u as i64 * v as i64).sum();
+            assert_eq!(int_dot(&a, &b) as i64, exact, "{x} * {y} at {p}");
+            assert_eq!(definition(&a, &b) as i64, exact);
+        }
+    }
+    for (a, b) in [(-128, -128), (-128, 127), (127, 127), (0, -128)] {
+        let exact = 32 * a as i32 * b as i32;
+        assert_eq!(int_dot(&[a; 32], &[b; 32]), exact);
     }
 }

@@ -27,7 +27,7 @@ fn stages(c: &mut Criterion) {
                 .data
                 .iter()
                 .map(|&x| units.exp.eval(x))
-                .fold(0u16, |a, y| a ^ y.0)
+                .fold(0u16, |a, y| a ^ y.value.0)
         })
     });
     g.finish();
@@ -38,7 +38,12 @@ fn stages(c: &mut Criterion) {
     g.bench_function("blocks", |b| {
         b.iter(|| {
             vals.chunks(32)
-                .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway).scale.0 as u32)
+                .map(|ch| {
+                    MxInt8Block::quantize(ch, RoundingMode::NearestAway)
+                        .value
+                        .scale
+                        .0 as u32
+                })
                 .sum::<u32>()
         })
     });
@@ -47,7 +52,7 @@ fn stages(c: &mut Criterion) {
     // gevm of one head at kv 4096: [1, 128] x [128, 128] blocks = 4096 * 128 MACs.
     let exp_blocks: Vec<MxInt8Block> = vals[..4096]
         .chunks(32)
-        .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway))
+        .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway).value)
         .collect();
     let vh = &inputs.v.blocks[..128 * 128];
     let mut g = c.benchmark_group("gevm");

@@ -6,7 +6,7 @@ use crate::dump::{self, Written};
 use crate::manifest::{FileEntry, Manifest, FILE_NAME};
 use crate::tensor::DumpRef;
 use anyhow::{Context, Result};
-use hw_types::BLOCK;
+use hw_types::{FlagCounts, BLOCK};
 use std::path::{Path, PathBuf};
 
 pub struct CaseWriter {
@@ -111,6 +111,21 @@ impl CaseWriter {
     pub fn manifest_mut(&mut self) -> &mut Manifest {
         &mut self.manifest
     }
+
+    /// Record the flag counts of computed dumps already written (hex and binary forms).
+    pub fn set_flags(&mut self, flags: &[(&str, FlagCounts)]) {
+        set_flags(&mut self.manifest, flags);
+    }
+}
+
+fn set_flags(m: &mut Manifest, flags: &[(&str, FlagCounts)]) {
+    for (name, counts) in flags {
+        for key in [name.to_string(), format!("{name}.bin")] {
+            if let Some(e) = m.files.get_mut(&key) {
+                e.flags = Some(*counts);
+            }
+        }
+    }
 }
 
 fn file_entry(d: DumpRef<'_>, w: &Written, bin: bool) -> FileEntry {
@@ -122,12 +137,18 @@ fn file_entry(d: DumpRef<'_>, w: &Written, bin: bool) -> FileEntry {
         encoding: bin.then(|| "bin-le".to_string()),
         lines: w.lines,
         sha256: w.sha256.clone(),
+        flags: None,
     }
 }
 
-/// A case's files as they would be written (hex dumps and manifest.json), in memory: the golden
-/// corpus test compares these with the checked-in files byte for byte.
-pub fn render(mut manifest: Manifest, dumps: &[(&str, DumpRef<'_>)]) -> Vec<(String, Vec<u8>)> {
+/// A case's files as they would be written (hex dumps and manifest.json with the computed dumps'
+/// flag counts), in memory: the golden corpus test compares these with the checked-in files byte
+/// for byte.
+pub fn render(
+    mut manifest: Manifest,
+    dumps: &[(&str, DumpRef<'_>)],
+    flags: &[(&str, FlagCounts)],
+) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::with_capacity(dumps.len() + 1);
     for (name, d) in dumps {
         let bytes = dump::to_bytes(*d);
@@ -141,6 +162,7 @@ pub fn render(mut manifest: Manifest, dumps: &[(&str, DumpRef<'_>)]) -> Vec<(Str
             .insert(name.to_string(), file_entry(*d, &w, false));
         files.push((name.to_string(), bytes));
     }
+    set_flags(&mut manifest, flags);
     files.push((FILE_NAME.to_string(), manifest.to_json().into_bytes()));
     files
 }

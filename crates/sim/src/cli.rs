@@ -13,7 +13,7 @@ use crate::sweep;
 use crate::tensor::DumpRef;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use hw_types::RoundingMode;
+use hw_types::{FlagCounts, RoundingMode};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use std::path::PathBuf;
@@ -436,18 +436,14 @@ impl cycle::TraceSink for Tee<'_> {
 
 fn run_export_lut(a: ExportLutArgs) -> Result<()> {
     let cfg = a.hw.load()?;
-    let (words, digits, desc) = match a.unit.as_str() {
+    let rom = match a.unit.as_str() {
         "exp" => hw_units::exp::ExpUnit::new(&cfg.exp.kind).rom(),
         _ => hw_units::recip::RecipUnit::new(&cfg.recip.kind).rom(),
     };
     std::fs::create_dir_all(&a.out)?;
-    let mut hex = String::with_capacity(words.len() * (digits + 1));
-    for w in &words {
-        hex += &format!("{w:0digits$x}\n");
-    }
-    let mut desc = desc;
+    let hex = rom.hex();
+    let mut desc = rom.description.clone();
     desc["profile"] = cfg.name.clone().into();
-    desc["hex_digits"] = digits.into();
     desc["sha256"] = crate::dump::sha256_hex(hex.as_bytes()).into();
     for (name, text) in [
         (format!("{}_lut.hex", a.unit), hex),
@@ -460,7 +456,7 @@ fn run_export_lut(a: ExportLutArgs) -> Result<()> {
         let tmp = a.out.join(format!(".{name}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &path)?;
-        say!("wrote    {} ({} entries)", path.display(), words.len());
+        say!("wrote    {} ({} entries)", path.display(), rom.words.len());
     }
     Ok(())
 }
@@ -666,12 +662,14 @@ fn run_check(a: CheckArgs) -> Result<i32> {
     Ok(if r.equal { 0 } else { 1 })
 }
 
-/// Write a case folder atomically and print its summary (after the caller's header lines).
+/// Write a case folder atomically and print its summary (after the caller's header lines): per
+/// dump its dtype, shape and lines, and for computed dumps how many results raised each flag.
 fn write_case(
     out: &std::path::Path,
     m: Manifest,
     header: &[String],
     dumps: &[(&str, DumpRef<'_>)],
+    flags: &[(&str, FlagCounts)],
     t0: Instant,
 ) -> Result<()> {
     say!("case     {}", m.case);
@@ -679,14 +677,34 @@ fn write_case(
         say!("{line}");
     }
     let mut w = CaseWriter::create(out, m)?;
+    say!(
+        "  {:<24} {:<7} {:<20} {:>9}  {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "file",
+        "dtype",
+        "shape",
+        "lines",
+        "inexact",
+        "underflow",
+        "overflow",
+        "div0",
+        "invalid"
+    );
     for ((name, d), written) in dumps.iter().zip(w.write_all(dumps)?) {
+        let f = flags.iter().find(|(n, _)| n == name).map(|(_, c)| c);
+        let counts = f.map_or("  (input)".to_string(), |c| {
+            format!(
+                "  {:>8} {:>9} {:>8} {:>8} {:>8}",
+                c.inexact, c.underflow, c.overflow, c.div_by_zero, c.invalid
+            )
+        });
         say!(
-            "  {name:<24} {:<7} {:<20} {:>9} lines",
+            "  {name:<24} {:<7} {:<20} {:>9}{counts}",
             d.dtype().name(),
             format!("{:?}", d.shape()),
             written.lines
         );
     }
+    w.set_flags(flags);
     let (dir, bytes) = w.finish()?;
     say!(
         "wrote    {} ({:.1} MB) in {:.3} s",
@@ -751,7 +769,8 @@ fn run_op(a: OpArgs) -> Result<()> {
     )];
     let dumps = case.dumps(&output);
     let dumps: Vec<(&str, DumpRef)> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-    write_case(&a.out, m, &header, &dumps, t0)
+    let flags = [(dumps[2].0, output.flag_counts())];
+    write_case(&a.out, m, &header, &dumps, &flags, t0)
 }
 
 fn run_rope(a: RopeArgs) -> Result<()> {
@@ -782,7 +801,14 @@ fn run_rope(a: RopeArgs) -> Result<()> {
         "params   base={} head_dim={} max_pos={}",
         p.base, p.head_dim, p.max_pos
     )];
-    write_case(&a.out, m, &header, &tables.dumps(), t0)
+    write_case(
+        &a.out,
+        m,
+        &header,
+        &tables.dumps(),
+        &tables.flag_counts(),
+        t0,
+    )
 }
 
 fn run_softmax(a: RunArgs) -> Result<()> {
@@ -838,7 +864,14 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         ),
         "stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale".to_string(),
     ];
-    write_case(&a.out, m, &header, &stages.dumps(), t0)?;
+    write_case(
+        &a.out,
+        m,
+        &header,
+        &stages.dumps(),
+        &stages.flags.counts(),
+        t0,
+    )?;
     if let Some(r) = report {
         if a.json && !a.compare {
             say!("{}", serde_json::to_string_pretty(&r)?);

@@ -6,9 +6,10 @@
 //! the dumps are identical to the functional model's.
 
 use crate::softmax::{Inputs, Params, StageData, Stages};
-use hw_types::{Bf16, Fp32, MxInt8Block, BLOCK};
+use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, StatusAnd, BLOCK};
 use hw_units::acc::Accumulator;
 use hw_units::config::HwConfig;
+use hw_units::mac::accumulate;
 use hw_units::units::Units;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -188,24 +189,25 @@ pub fn simulate(
         let row = &inputs.qk_t.data[hh * kv..(hh + 1) * kv];
         let vblk = &inputs.v.blocks[hh * nb * d..(hh + 1) * nb * d];
         // Registers.
-        let mut exp_pipe: Delay<(usize, Vec<Bf16>)> = Delay::new(cfg.exp.timing.latency);
+        let mut exp_pipe: Delay<(usize, Vec<StatusAnd<Bf16>>)> = Delay::new(cfg.exp.timing.latency);
         let mut issued = 0usize;
         let mut reduce = Accumulator::new(&units.reduce);
         let mut received = 0usize;
-        let mut sum_pipe: Delay<Bf16> = Delay::new(cfg.reduce.timing.latency);
+        let mut sum_pipe: Delay<StatusAnd<Bf16>> = Delay::new(cfg.reduce.timing.latency);
         let mut qbuf: Vec<Fp32> = Vec::with_capacity(BLOCK);
-        let mut quant_pipe: Delay<Vec<(usize, MxInt8Block)>> = Delay::new(cfg.quantizer.latency);
-        let mut fifo: VecDeque<(usize, MxInt8Block)> = VecDeque::new();
-        let mut mac_cur: Option<(usize, MxInt8Block, usize)> = None; // block, exp block, step
+        let mut quant_pipe: Delay<Vec<(usize, StatusAnd<MxInt8Block>)>> =
+            Delay::new(cfg.quantizer.latency);
+        let mut fifo: VecDeque<(usize, StatusAnd<MxInt8Block>)> = VecDeque::new();
+        let mut mac_cur: Option<(usize, StatusAnd<MxInt8Block>, usize)> = None; // block, exp block, step
         let mut cols: Vec<Accumulator> = (0..d).map(|_| Accumulator::new(&units.mac_acc)).collect();
         let mut mac_done = 0usize;
         let mut mac_pipe: Delay<()> = Delay::new(cfg.mac.latency);
-        let mut recip_pipe: Delay<Bf16> = Delay::new(cfg.recip.latency);
-        let mut scaled: Option<Vec<Bf16>> = None;
-        let mut inv: Option<Bf16> = None;
+        let mut recip_pipe: Delay<StatusAnd<Bf16>> = Delay::new(cfg.recip.latency);
+        let mut scaled: Option<Vec<StatusAnd<Bf16>>> = None;
+        let mut inv: Option<StatusAnd<Bf16>> = None;
         let mut mul_issued = 0usize;
-        let mut mul_pipe: Delay<(usize, Vec<Bf16>)> = Delay::new(cfg.mul.timing.latency);
-        let mut out_row: Vec<Bf16> = Vec::with_capacity(d);
+        let mut mul_pipe: Delay<(usize, Vec<StatusAnd<Bf16>>)> = Delay::new(cfg.mul.timing.latency);
+        let mut out_row: Vec<StatusAnd<Bf16>> = Vec::with_capacity(d);
         let mut c = 0u64;
         loop {
             let now = t0 + c;
@@ -214,7 +216,7 @@ pub fn simulate(
             // EXP: issue a beat of up to r elements; its result leaves the pipe `latency` later.
             let beat = (issued < kv).then(|| {
                 let n = r.min(kv - issued);
-                let vals: Vec<Bf16> = row[issued..issued + n]
+                let vals: Vec<StatusAnd<Bf16>> = row[issued..issued + n]
                     .iter()
                     .map(|&x| units.exp.eval(x))
                     .collect();
@@ -226,12 +228,12 @@ pub fn simulate(
             let exp_out = exp_pipe.step(beat);
             // REDUCE and QUANT consume the exp results in index order.
             let mut sum_in = None;
-            let mut blocks_done: Vec<(usize, MxInt8Block)> = Vec::new();
+            let mut blocks_done: Vec<(usize, StatusAnd<MxInt8Block>)> = Vec::new();
             if let Some((_, vals)) = &exp_out {
                 for &x in vals {
-                    reduce.add(hw_types::Format::value(x));
+                    reduce.add(hw_types::Format::value(x.value));
                     received += 1;
-                    qbuf.push(x.to_fp32());
+                    qbuf.push(x.value.to_fp32());
                     if qbuf.len() == BLOCK || received == kv {
                         let b = (received - 1) / BLOCK;
                         blocks_done.push((b, MxInt8Block::quantize(&qbuf, p.element_rounding)));
@@ -240,7 +242,7 @@ pub fn simulate(
                     exp_all.push(x);
                 }
                 if received == kv {
-                    sum_in = Some(reduce.finish::<Bf16>());
+                    sum_in = Some(reduce.finish::<Bf16>(RoundingMode::NearestEven));
                 }
             }
             let sum_out = sum_pipe.step(sum_in);
@@ -261,11 +263,7 @@ pub fn simulate(
                 *step += 1;
                 if *step == p_blk {
                     for (col, acc) in cols.iter_mut().enumerate() {
-                        let vb = &vblk[*b * d + col];
-                        match blk.dot(vb) {
-                            hw_types::BlockDot::NaN => acc.add_nan(),
-                            hw_types::BlockDot::Value { dot, exp } => acc.add_int(dot as i64, exp),
-                        }
+                        accumulate(acc, &blk.value, &vblk[*b * d + col]);
                     }
                     mac_done += 1;
                     mac_last = (mac_done == nb).then_some(());
@@ -274,11 +272,15 @@ pub fn simulate(
             }
             let scaled_new = mac_pipe.step(mac_last).is_some();
             if scaled_new {
-                scaled = Some(cols.iter().map(|a| a.finish::<Bf16>()).collect());
+                scaled = Some(
+                    cols.iter()
+                        .map(|a| a.finish::<Bf16>(RoundingMode::NearestEven))
+                        .collect(),
+                );
             }
             // RECIP on the sum; its result stays latched for the multiplier.
             let recip_busy = sum_out.is_some();
-            let inv_new = recip_pipe.step(sum_out.map(|s| units.recip.eval(s)));
+            let inv_new = recip_pipe.step(sum_out.map(|s| units.recip.eval(s.value)));
             if inv_new.is_some() {
                 inv = inv_new;
             }
@@ -286,9 +288,9 @@ pub fn simulate(
             let mul_beat = match (&scaled, inv) {
                 (Some(sv), Some(iv)) if mul_issued < d => {
                     let n = mul_lanes.min(d - mul_issued);
-                    let vals: Vec<Bf16> = sv[mul_issued..mul_issued + n]
+                    let vals: Vec<StatusAnd<Bf16>> = sv[mul_issued..mul_issued + n]
                         .iter()
-                        .map(|&x| units.mul(x, iv))
+                        .map(|x| units.mul(x.value, iv.value))
                         .collect();
                     let b = (mul_issued, vals);
                     mul_issued += n;
@@ -334,8 +336,8 @@ pub fn simulate(
                     let (idx, data, note) = match &exp_out {
                         Some((i, v)) => (
                             *i as u32,
-                            bf(v[0]),
-                            format!("e^{} = {}", dec(row[*i]), dec(v[0])),
+                            bf(v[0].value),
+                            format!("e^{} = {}", dec(row[*i]), dec(v[0].value)),
                         ),
                         None => (0, vec![0, 0], String::new()),
                     };
@@ -350,7 +352,7 @@ pub fn simulate(
                 }
                 if want(Unit::Reduce) {
                     let (data, note) = match sum_out {
-                        Some(s) => (bf(s), format!("exp_sum = {}", dec(s))),
+                        Some(s) => (bf(s.value), format!("exp_sum = {}", dec(s.value))),
                         None => (vec![0, 0], format!("{received}/{kv} received")),
                     };
                     probes.push(Probe {
@@ -366,8 +368,8 @@ pub fn simulate(
                     let (idx, data, note) = match quant_out.as_ref().and_then(|b| b.last()) {
                         Some((b, blk)) => (
                             *b as u32,
-                            blk.to_word().to_vec(),
-                            format!("block {b}: scale 0x{:02x}", blk.scale.0),
+                            blk.value.to_word().to_vec(),
+                            format!("block {b}: scale 0x{:02x}", blk.value.scale.0),
                         ),
                         None => (0, vec![0; 33], String::new()),
                     };
@@ -387,8 +389,8 @@ pub fn simulate(
                     };
                     let data = match (&scaled, scaled_new) {
                         (Some(sv), true) => {
-                            note = format!("scaled_v[0] = {}", dec(sv[0]));
-                            bf(sv[0])
+                            note = format!("scaled_v[0] = {}", dec(sv[0].value));
+                            bf(sv[0].value)
                         }
                         _ => vec![0, 0],
                     };
@@ -402,8 +404,8 @@ pub fn simulate(
                     });
                 }
                 if want(Unit::Recip) {
-                    let data = inv_new.map_or(vec![0, 0], bf);
-                    let note = inv_new.map_or(String::new(), |i| format!("inv = {}", dec(i)));
+                    let data = inv_new.map_or(vec![0, 0], |i| bf(i.value));
+                    let note = inv_new.map_or(String::new(), |i| format!("inv = {}", dec(i.value)));
                     probes.push(Probe {
                         unit: Unit::Recip,
                         valid: valid[4],
@@ -415,7 +417,11 @@ pub fn simulate(
                 }
                 if want(Unit::Mul) {
                     let (idx, data, note) = match &mul_out {
-                        Some((i, v)) => (*i as u32, bf(v[0]), format!("out[{i}] = {}", dec(v[0]))),
+                        Some((i, v)) => (
+                            *i as u32,
+                            bf(v[0].value),
+                            format!("out[{i}] = {}", dec(v[0].value)),
+                        ),
                         None => (0, vec![0, 0], String::new()),
                     };
                     probes.push(Probe {

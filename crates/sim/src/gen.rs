@@ -95,7 +95,8 @@ pub fn mx_tensor(
             for (i, v) in vals[..len].iter_mut().enumerate() {
                 *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
             }
-            MxInt8Block::quantize(&vals[..len], mode)
+            // The inputs' own quantization flags are not reported: only computed stages have flags.
+            MxInt8Block::quantize(&vals[..len], mode).value
         })
         .collect();
     crate::tensor::MxTensor {

@@ -41,6 +41,10 @@ pub struct FileEntry {
     /// Lines of a hex dump, words of a binary one.
     pub lines: usize,
     pub sha256: String,
+    /// For a computed tensor: how many of its results (lines: elements, or MXINT8 blocks)
+    /// raised each IEEE flag. Absent for inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<hw_types::FlagCounts>,
 }
 
 impl FileEntry {

@@ -5,7 +5,7 @@ use crate::dump::{read_mx_tensor, DumpError};
 use crate::gen::{mx_tensor, Stream};
 use crate::manifest::Manifest;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
-use hw_types::{Bf16, Fp32, RoundingMode, BLOCK};
+use hw_types::{Bf16, FlagCounts, Fp32, RoundingMode, Status, StatusAnd, BLOCK};
 use hw_units::config::AccKind;
 use hw_units::mac::block_matmul;
 use std::path::Path;
@@ -176,7 +176,7 @@ impl OpCase {
     }
 
     /// The three dumps (operands, output) with their file names.
-    pub fn dumps<'a>(&'a self, output: &'a OutTensor) -> [(String, DumpRef<'a>); 3] {
+    pub fn dumps<'a>(&'a self, output: &'a OpOutput) -> [(String, DumpRef<'a>); 3] {
         let [a, b] = self.op.operand_names();
         [
             (self.op.file(a), DumpRef::MxInt8(&self.operands[0])),
@@ -185,40 +185,60 @@ impl OpCase {
         ]
     }
 
-    /// The exact block sums, rounded once per output element.
-    pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OutTensor {
+    /// The exact block sums, rounded once per output element, with each element's flags.
+    pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OpOutput {
         let Dims { m, k, n } = self.dims;
         let [a, b] = &self.operands;
         let kb = |len: usize| len.div_ceil(BLOCK);
         // Every op as A [rows, KB] x B [KB, cols].
-        let (rows, red, cols) = match self.op {
+        let dims = match self.op {
             OpKind::Dot => (1, kb(m), 1),
             OpKind::Gevm => (1, kb(m), k),
             OpKind::Gemm => (m, kb(k), n),
         };
         let shape = self.op.output_shape(self.dims);
-        match dtype {
-            OutDtype::Bf16 => OutTensor::Bf16(Tensor::new(
-                shape,
-                block_matmul::<Bf16>(
-                    &a.blocks,
-                    &b.blocks,
-                    (rows, red, cols),
-                    &AccKind::Exact,
-                    mode,
-                ),
-            )),
-            OutDtype::Fp32 => OutTensor::Fp32(Tensor::new(
-                shape,
-                block_matmul::<Fp32>(
-                    &a.blocks,
-                    &b.blocks,
-                    (rows, red, cols),
-                    &AccKind::Exact,
-                    mode,
-                ),
-            )),
+        fn apart<F: Copy>(v: Vec<StatusAnd<F>>) -> (Vec<F>, Vec<Status>) {
+            v.into_iter().map(|r| (r.value, r.status)).unzip()
         }
+        let (tensor, flags) = match dtype {
+            OutDtype::Bf16 => {
+                let (v, f) = apart(block_matmul::<Bf16>(
+                    &a.blocks,
+                    &b.blocks,
+                    dims,
+                    &AccKind::Exact,
+                    mode,
+                ));
+                (OutTensor::Bf16(Tensor::new(shape, v)), f)
+            }
+            OutDtype::Fp32 => {
+                let (v, f) = apart(block_matmul::<Fp32>(
+                    &a.blocks,
+                    &b.blocks,
+                    dims,
+                    &AccKind::Exact,
+                    mode,
+                ));
+                (OutTensor::Fp32(Tensor::new(shape, v)), f)
+            }
+        };
+        OpOutput { tensor, flags }
+    }
+}
+
+/// An operation's output and the flags of each of its elements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpOutput {
+    pub tensor: OutTensor,
+    pub flags: Vec<Status>,
+}
+
+impl OpOutput {
+    pub fn dump(&self) -> DumpRef<'_> {
+        self.tensor.dump()
+    }
+    pub fn flag_counts(&self) -> FlagCounts {
+        FlagCounts::of(self.flags.iter().copied())
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::tensor::{DumpRef, Tensor};
 use hw_types::arith::{convert, mul, recip};
 use hw_types::transcendental::{cos, sin, Transcendental};
-use hw_types::{Bf16, Format, Fp32, RoundingMode};
+use hw_types::{Bf16, FlagCounts, Format, Fp32, RoundingMode, Status, StatusAnd};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -72,12 +72,14 @@ pub struct RopeTables {
     pub freq_fp32: Tensor<Fp32>,
     pub cos_fp32: Tensor<Fp32>,
     pub sin_fp32: Tensor<Fp32>,
+    /// Flags of every element's final rounding, per table in [`RopeTables::dumps`] order.
+    pub flags: [Vec<Status>; 6],
 }
 
 /// One (position, index) of all six tables: freq, cos, sin.
 struct Cell {
-    fp32: [Fp32; 3],
-    bf16: [Bf16; 3],
+    fp32: [StatusAnd<Fp32>; 3],
+    bf16: [StatusAnd<Bf16>; 3],
 }
 
 /// `theta_i = RN32(1 / RN32(base ^ (2i/d)))`.
@@ -106,25 +108,29 @@ impl RopeTables {
         let cell = |idx: usize| {
             let (m, i) = (idx / half, idx % half);
             let m32 = Fp32::from_f32(m as f32); // exact: m < 2^24
-            let f32v: Fp32 = mul(m32, theta[i], RNE).value;
+            let f32v = mul::<Fp32, Fp32, Fp32>(m32, theta[i], RNE);
             let m_b: Bf16 = convert(m32, RNE).value;
-            let fb: Bf16 = mul(m_b, theta_b[i], RNE).value;
+            let fb = mul::<Bf16, Bf16, Bf16>(m_b, theta_b[i], RNE);
             Cell {
                 fp32: [
                     f32v,
-                    cos::<Fp32, Fp32>(f32v, RNE).value,
-                    sin::<Fp32, Fp32>(f32v, RNE).value,
+                    cos::<Fp32, Fp32>(f32v.value, RNE),
+                    sin::<Fp32, Fp32>(f32v.value, RNE),
                 ],
                 bf16: [
                     fb,
-                    cos::<Bf16, Bf16>(fb, RNE).value,
-                    sin::<Bf16, Bf16>(fb, RNE).value,
+                    cos::<Bf16, Bf16>(fb.value, RNE),
+                    sin::<Bf16, Bf16>(fb.value, RNE),
                 ],
             }
         };
         let cells: Vec<Cell> = (0..n).into_par_iter().map(cell).collect();
-        let t32 = |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.fp32[j]).collect());
-        let t16 = |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.bf16[j]).collect());
+        let t32 =
+            |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.fp32[j].value).collect());
+        let t16 =
+            |j: usize| Tensor::new(p.shape(), cells.iter().map(|c| c.bf16[j].value).collect());
+        let f32s = |j: usize| cells.iter().map(|c| c.fp32[j].status).collect();
+        let f16s = |j: usize| cells.iter().map(|c| c.bf16[j].status).collect();
         RopeTables {
             freq_fp32: t32(0),
             cos_fp32: t32(1),
@@ -132,7 +138,17 @@ impl RopeTables {
             freq_bf16: t16(0),
             cos_bf16: t16(1),
             sin_bf16: t16(2),
+            flags: [f16s(0), f16s(1), f16s(2), f32s(0), f32s(1), f32s(2)],
         }
+    }
+
+    /// Per table (dump order), how many elements raised each flag.
+    pub fn flag_counts(&self) -> Vec<(&'static str, FlagCounts)> {
+        self.dumps()
+            .iter()
+            .zip(&self.flags)
+            .map(|((name, _), f)| (*name, FlagCounts::of(f.iter().copied())))
+            .collect()
     }
 
     /// The six dumps with their file names.

@@ -4,7 +4,7 @@
 use crate::gen::Stream;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::mxint8::quantize_row;
-use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, BLOCK};
+use hw_types::{Bf16, FlagCounts, Fp32, MxInt8Block, RoundingMode, Status, StatusAnd, BLOCK};
 use hw_units::mac::block_matmul;
 use hw_units::units::Units;
 use rayon::prelude::*;
@@ -101,6 +101,42 @@ pub struct Stages {
     pub scaled_v: Tensor<Bf16>,
     pub inv: Tensor<Bf16>,
     pub out: Tensor<Bf16>,
+    pub flags: StageFlags,
+}
+
+/// The IEEE flags of every result of the computed stages (the inputs have none), in each
+/// tensor's element order; one entry per block for the MXINT8 stage.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StageFlags {
+    pub exp: Vec<Status>,
+    pub exp_sum: Vec<Status>,
+    pub exp_mx: Vec<Status>,
+    pub scaled_v: Vec<Status>,
+    pub inv: Vec<Status>,
+    pub out: Vec<Status>,
+}
+
+impl StageFlags {
+    /// The flags of one dump's results, `None` for an input dump.
+    pub fn of(&self, file: &str) -> Option<&[Status]> {
+        Some(match file {
+            EXP => &self.exp,
+            EXP_SUM => &self.exp_sum,
+            EXP_MX => &self.exp_mx,
+            SCALED_V => &self.scaled_v,
+            INV => &self.inv,
+            OUT => &self.out,
+            _ => return None,
+        })
+    }
+
+    /// Per computed dump, how many results raised each flag (pipeline order).
+    pub fn counts(&self) -> Vec<(&'static str, FlagCounts)> {
+        FILES
+            .iter()
+            .filter_map(|f| Some((*f, FlagCounts::of(self.of(f)?.iter().copied()))))
+            .collect()
+    }
 }
 
 impl Stages {
@@ -137,24 +173,27 @@ pub fn run_with(inputs: Inputs, p: &Params, u: &Units) -> Stages {
     let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
     let nb = kv.div_ceil(BLOCK);
     // Stage 1: exp, elementwise.
-    let exp_data: Vec<Bf16> = inputs.qk_t.data.iter().map(|&x| u.exp.eval(x)).collect();
-    // Stages 2 and 3, per head: exact reduce-sum and quantization along kv.
-    let per_head: Vec<(Bf16, Vec<MxInt8Block>)> = exp_data
+    let exp: Vec<StatusAnd<Bf16>> = inputs.qk_t.data.iter().map(|&x| u.exp.eval(x)).collect();
+    // Stages 2 and 3, per head: reduce-sum and quantization along kv.
+    let per_head: Vec<(StatusAnd<Bf16>, Vec<StatusAnd<MxInt8Block>>)> = exp
         .par_chunks(kv)
         .map(|row| {
+            let values: Vec<Bf16> = row.iter().map(|x| x.value).collect();
+            let widened: Vec<Fp32> = values.iter().map(|x| x.to_fp32()).collect();
             let mut blocks = Vec::with_capacity(nb);
-            let widened: Vec<Fp32> = row.iter().map(|x| x.to_fp32()).collect();
             quantize_row(&widened, p.element_rounding, &mut blocks);
-            (u.reduce_sum(row), blocks)
+            (u.reduce_sum(&values), blocks)
         })
         .collect();
-    let exp_sum: Vec<Bf16> = per_head.iter().map(|(s, _)| *s).collect();
-    let exp_blocks: Vec<MxInt8Block> = per_head.into_iter().flat_map(|(_, b)| b).collect();
+    let exp_sum: Vec<StatusAnd<Bf16>> = per_head.iter().map(|(s, _)| *s).collect();
+    let exp_blocks: Vec<StatusAnd<MxInt8Block>> =
+        per_head.into_iter().flat_map(|(_, b)| b).collect();
+    let blocks: Vec<MxInt8Block> = exp_blocks.iter().map(|b| b.value).collect();
     // Stage 4: gevm per head, [1, nb] x [nb, d] block grids, accumulated over blocks in order.
-    let scaled: Vec<Bf16> = (0..h)
+    let scaled_v: Vec<StatusAnd<Bf16>> = (0..h)
         .flat_map(|hh| {
             block_matmul::<Bf16>(
-                &exp_blocks[hh * nb..(hh + 1) * nb],
+                &blocks[hh * nb..(hh + 1) * nb],
                 &inputs.v.blocks[hh * nb * d..(hh + 1) * nb * d],
                 (1, nb, d),
                 &u.mac_acc,
@@ -163,50 +202,69 @@ pub fn run_with(inputs: Inputs, p: &Params, u: &Units) -> Stages {
         })
         .collect();
     // Stage 5: reciprocal; stage 6: scale.
-    let inv: Vec<Bf16> = exp_sum.iter().map(|&s| u.recip.eval(s)).collect();
-    let out: Vec<Bf16> = scaled
+    let inv: Vec<StatusAnd<Bf16>> = exp_sum.iter().map(|s| u.recip.eval(s.value)).collect();
+    let out: Vec<StatusAnd<Bf16>> = scaled_v
         .iter()
         .enumerate()
-        .map(|(i, &x)| u.mul(x, inv[i / d]))
+        .map(|(i, x)| u.mul(x.value, inv[i / d].value))
         .collect();
     Stages::assemble(
         inputs,
         StageData {
-            exp: exp_data,
+            exp,
             exp_sum,
             exp_blocks,
-            scaled_v: scaled,
+            scaled_v,
             inv,
             out,
         },
     )
 }
 
-/// Every computed stage, flat, in the order the tensors' shapes lay them out.
+/// Every computed stage with its flags, flat, in the order the tensors' shapes lay them out.
 pub struct StageData {
-    pub exp: Vec<Bf16>,
-    pub exp_sum: Vec<Bf16>,
-    pub exp_blocks: Vec<MxInt8Block>,
-    pub scaled_v: Vec<Bf16>,
-    pub inv: Vec<Bf16>,
-    pub out: Vec<Bf16>,
+    pub exp: Vec<StatusAnd<Bf16>>,
+    pub exp_sum: Vec<StatusAnd<Bf16>>,
+    pub exp_blocks: Vec<StatusAnd<MxInt8Block>>,
+    pub scaled_v: Vec<StatusAnd<Bf16>>,
+    pub inv: Vec<StatusAnd<Bf16>>,
+    pub out: Vec<StatusAnd<Bf16>>,
+}
+
+/// Values and flags of a computed stage, apart.
+fn split<T: Copy>(v: Vec<StatusAnd<T>>) -> (Vec<T>, Vec<Status>) {
+    v.into_iter().map(|r| (r.value, r.status)).unzip()
 }
 
 impl Stages {
     /// Give the computed data its shapes (the same for the functional and the cycle model).
     pub fn assemble(inputs: Inputs, s: StageData) -> Stages {
         let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
+        let (exp, exp_f) = split(s.exp);
+        let (exp_sum, exp_sum_f) = split(s.exp_sum);
+        let (blocks, exp_mx_f) = split(s.exp_blocks);
+        let (scaled_v, scaled_v_f) = split(s.scaled_v);
+        let (inv, inv_f) = split(s.inv);
+        let (out, out_f) = split(s.out);
         Stages {
-            exp: Tensor::new(vec![1, h, 1, kv], s.exp),
-            exp_sum: Tensor::new(vec![1, h, 1, 1], s.exp_sum),
+            exp: Tensor::new(vec![1, h, 1, kv], exp),
+            exp_sum: Tensor::new(vec![1, h, 1, 1], exp_sum),
             exp_mx: MxTensor {
                 shape: vec![1, h, 1, kv],
                 block_axis: 3,
-                blocks: s.exp_blocks,
+                blocks,
             },
-            scaled_v: Tensor::new(vec![1, h, 1, d], s.scaled_v),
-            inv: Tensor::new(vec![1, h, 1, 1], s.inv),
-            out: Tensor::new(vec![1, h, 1, d], s.out),
+            scaled_v: Tensor::new(vec![1, h, 1, d], scaled_v),
+            inv: Tensor::new(vec![1, h, 1, 1], inv),
+            out: Tensor::new(vec![1, h, 1, d], out),
+            flags: StageFlags {
+                exp: exp_f,
+                exp_sum: exp_sum_f,
+                exp_mx: exp_mx_f,
+                scaled_v: scaled_v_f,
+                inv: inv_f,
+                out: out_f,
+            },
             inputs,
         }
     }

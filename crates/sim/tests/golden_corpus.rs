@@ -68,7 +68,11 @@ fn softmax_cases_are_reproduced_byte_for_byte() {
         let (kv, seed) = (m.kv_size.unwrap(), m.seed.unwrap());
         let stages = softmax::run(Inputs::generate(kv, seed, &p), &p);
         let dumps = stages.dumps();
-        let files = render(softmax::manifest(&m.case, kv, Some(seed), &p), &dumps);
+        let files = render(
+            softmax::manifest(&m.case, kv, Some(seed), &p),
+            &dumps,
+            &stages.flags.counts(),
+        );
         assert_matches(&dir, &files);
     }
 }
@@ -110,7 +114,8 @@ fn op_cases_are_reproduced_byte_for_byte() {
         let out = case.compute(dtype, mode);
         let dumps = case.dumps(&out);
         let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-        let files = render(case.manifest(m.seed, dtype, mode), &dumps);
+        let flags = [(dumps[2].0, out.flag_counts())];
+        let files = render(case.manifest(m.seed, dtype, mode), &dumps, &flags);
         assert_matches(&dir, &files);
     }
 }
@@ -118,7 +123,8 @@ fn op_cases_are_reproduced_byte_for_byte() {
 #[test]
 fn rope_table_hashes_are_reproduced() {
     let p = RopeParams::default();
-    let files = render(p.manifest(), &RopeTables::compute(&p).dumps());
+    let tables = RopeTables::compute(&p);
+    let files = render(p.manifest(), &tables.dumps(), &tables.flag_counts());
     let (name, bytes) = files.last().unwrap();
     assert_eq!(name, "manifest.json");
     let gold = std::fs::read(golden().join("rope/manifest.json")).unwrap();
