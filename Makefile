@@ -63,7 +63,7 @@ clean:
 	rm -rf $(VENV) $(OUT)
 
 ## Verilog testbench self-test (needs iverilog; skips without it unless CI=true, which installs it):
-## stage 6 (out = RNE_bf16(scaled_v * inv)) through scripts/tb/bf16_mul_rne.v on simulator and
+## stage 6 (out = RNE_bf16(scaled_v * inv)) through examples/rtl/bf16_mul_rne.v on simulator and
 ## hand-made cases, plus broken copies that must fail.
 tb-test: build
 	SIM=$(SIM) scripts/tb/test_tb.sh

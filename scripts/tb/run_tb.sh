@@ -84,7 +84,7 @@ trap 'rm -rf "$WORK"' EXIT
 if ! iverilog -g2005 -Wall -o "$WORK/tb.vvp" -s tb_softmax_out \
         -DHEADS="$HEADS" -DHEAD_DIM="$HEAD_DIM" -DKV_SIZE="$KV_SIZE" -DKV_LINES="$KV_LINES" \
         -DELEM_RNE="$ELEM_RNE" \
-        "$TB_DIR/bf16_mul_rne.v" "$TB_DIR/tb_softmax_out.v" >"$WORK/compile.log" 2>&1; then
+        "$TB_DIR/../../examples/rtl/bf16_mul_rne.v" "$TB_DIR/tb_softmax_out.v" >"$WORK/compile.log" 2>&1; then
     cat "$WORK/compile.log" >&2
     die "iverilog compile failed"
 fi
