@@ -92,10 +92,15 @@ impl Accumulator {
                 Value::Zero { .. } => {}
                 Value::Finite(d) => {
                     let n = *int_bits + *frac_bits;
-                    let (q, exact) = to_grid(&d, *frac_bits, n);
-                    let (r, fits) = fit(*reg + q, n, *overflow);
-                    *reg = r;
-                    if !exact {
+                    let g = to_grid(&d, *frac_bits, n);
+                    let (min, max) = (-(1i128 << (n - 1)), (1i128 << (n - 1)) - 1);
+                    let sum = *reg + g.clamped;
+                    let fits = (min..=max).contains(&sum);
+                    *reg = match overflow {
+                        Overflow::Saturate => sum.clamp(min, max),
+                        Overflow::Wrap => to_signed((*reg + g.wrapped) & ((1i128 << n) - 1), n),
+                    };
+                    if !g.exact {
                         self.flags |= Status::INEXACT;
                     }
                     if !fits {
@@ -148,49 +153,66 @@ fn rounded_sum<F: Format>(a: Value, b: Value) -> StatusAnd<F> {
     s.round::<F>(RNE)
 }
 
-/// `floor(d * 2^frac)` clamped to a little beyond an `n`-bit register, so the overflow policy
-/// still sees an out-of-range value; and whether the truncation was exact.
-fn to_grid(d: &Dyadic, frac: u32, n: u32) -> (i128, bool) {
+/// An addend on the fixed-point grid: `a = floor(x * 2^frac)` in the two forms the register needs.
+struct GridAddend {
+    /// `a` clamped to `+-2^(n+1)` (a sum with the register then cannot leave i128, and is out of
+    /// range exactly when the true sum is; saturation gives the same register value).
+    clamped: i128,
+    /// `a mod 2^n`, in `[0, 2^n)`: what a wrapping register adds.
+    wrapped: i128,
+    /// Whether `x * 2^frac` was already an integer.
+    exact: bool,
+}
+
+/// `floor(d * 2^frac)` for an `n`-bit register (`n <= 120`, so every shift below stays in
+/// `u128`).
+fn to_grid(d: &Dyadic, frac: u32, n: u32) -> GridAddend {
+    let limit = 1u128 << (n + 1);
+    let mask = (1u128 << n) - 1;
     let shift = d.exp + frac as i32;
-    let limit = 1i128 << (n + 1).min(125);
-    let mag: i128 = if shift >= 0 {
-        if d.sig.leading_zeros() as i32 <= shift + 2 || (d.sig << shift) as i128 >= limit {
-            limit
+    // |x| * 2^frac = fl + (dropped fraction); `low` = fl mod 2^n.
+    let (fl, low, dropped) = if shift >= 0 {
+        let s = shift as u32;
+        let fits = s < 128 && d.sig.leading_zeros() >= s;
+        let fl = if fits { (d.sig << s).min(limit) } else { limit };
+        let low = if s >= n {
+            0
         } else {
-            (d.sig << shift) as i128
-        }
-    } else if -shift >= 128 {
-        0
+            (d.sig & (mask >> s)) << s
+        };
+        (fl, low, false)
     } else {
-        (d.sig >> (-shift)).min(limit as u128) as i128
+        let s = shift.unsigned_abs();
+        if s >= 128 {
+            (0, 0, d.sig != 0)
+        } else {
+            let fl = d.sig >> s;
+            (fl.min(limit), fl & mask, d.sig & ((1u128 << s) - 1) != 0)
+        }
     };
-    let dropped = shift < 0 && (-shift >= 128 || d.sig & ((1u128 << (-shift)) - 1) != 0);
-    let exact = !dropped && !d.sticky;
+    let dropped = dropped || d.sticky;
     if d.neg {
         // floor of a negative value: one more in magnitude when bits were dropped.
-        (-(mag + dropped as i128), exact)
+        let m = (low + dropped as u128) & mask;
+        GridAddend {
+            clamped: -((fl + dropped as u128) as i128),
+            wrapped: ((mask + 1 - m) & mask) as i128,
+            exact: !dropped,
+        }
     } else {
-        (mag, exact)
+        GridAddend {
+            clamped: fl as i128,
+            wrapped: low as i128,
+            exact: !dropped,
+        }
     }
 }
 
-/// Bring a sum back into an `n`-bit two's-complement register; and whether it fitted.
-fn fit(v: i128, n: u32, overflow: Overflow) -> (i128, bool) {
-    let max = (1i128 << (n - 1)) - 1;
-    let min = -(1i128 << (n - 1));
-    if (min..=max).contains(&v) {
-        return (v, true);
+/// The two's-complement value of the low `n` bits `v` (in `[0, 2^n)`).
+fn to_signed(v: i128, n: u32) -> i128 {
+    if v >> (n - 1) == 1 {
+        v - (1i128 << n)
+    } else {
+        v
     }
-    let r = match overflow {
-        Overflow::Saturate => v.clamp(min, max),
-        Overflow::Wrap => {
-            let m = v & ((1i128 << n) - 1);
-            if m > max {
-                m - (1i128 << n)
-            } else {
-                m
-            }
-        }
-    };
-    (r, false)
 }
