@@ -290,7 +290,14 @@ fn pow2_lut_tables_are_correctly_rounded_for_every_valid_width() {
     let two = BigFloat::from_f64(2.0, prec);
     // 2^(j / 2^16) for j = 0..=2^16 covers every table_bits <= 16.
     let exact: Vec<BigFloat> = (0..=1u32 << 16)
-        .map(|j| two.pow(&BigFloat::from_f64(j as f64 / 65536.0, prec), prec, Rm::ToEven, &mut cc))
+        .map(|j| {
+            two.pow(
+                &BigFloat::from_f64(j as f64 / 65536.0, prec),
+                prec,
+                Rm::ToEven,
+                &mut cc,
+            )
+        })
         .collect();
     let half = BigFloat::from_f64(0.5, prec);
     let margin = BigFloat::from_f64(2f64.powi(-120), prec);

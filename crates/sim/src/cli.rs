@@ -13,7 +13,7 @@ use crate::sweep;
 use crate::tensor::DumpRef;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use hw_types::{FlagCounts, RoundingMode};
+use hw_types::{Bf16, FlagCounts, RoundingMode};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use std::path::PathBuf;
@@ -83,11 +83,18 @@ pub enum Command {
     /// Show the effective hardware description (a profile or a --config file) as JSON.
     Config(ConfigArgs),
     /// Write a unit's lookup table as $readmemh hex plus a JSON description, for the RTL to load.
+    ///
+    /// Writes OUT/<unit>_lut.hex (the ROM words), OUT/<unit>_lut.json (entries, word width, bit
+    /// fields, how the index is formed and how an entry becomes the result) and
+    /// OUT/<unit>_outputs.hex (the unit's result for every one of the 65,536 BF16 inputs, line x+1
+    /// for input pattern x: the exhaustive vectors to check an RTL implementation against).
     ExportLut(ExportLutArgs),
     /// Recompute every stage of a case folder from its own inputs and compare with its dumps.
     ///
     /// Prints PASS or FAIL per stage (with the first divergence). Parameters come from the
-    /// folder's manifest.json, else from the options. Exit code 0: all PASS; 1: a FAIL; 2: unusable input.
+    /// folder's manifest.json, else from the options. Given a folder of cases (a regression:
+    /// case folders found recursively), checks each and prints one summary row per case.
+    /// Exit code 0: all PASS; 1: a FAIL; 2: unusable input.
     Check(CheckArgs),
 }
 
@@ -189,14 +196,14 @@ pub struct ExportLutArgs {
     pub unit: String,
     #[command(flatten)]
     pub hw: HwArgs,
-    /// Output folder: writes <unit>_lut.hex and <unit>_lut.json.
+    /// Output folder: writes <unit>_lut.hex, <unit>_lut.json and <unit>_outputs.hex.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The case folder to verify.
+    /// The case folder to verify, or a folder of case folders (searched recursively).
     pub case: PathBuf,
     /// Element rounding of the quantizer when the manifest does not say.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
@@ -436,27 +443,39 @@ impl cycle::TraceSink for Tee<'_> {
 
 fn run_export_lut(a: ExportLutArgs) -> Result<()> {
     let cfg = a.hw.load()?;
-    let rom = match a.unit.as_str() {
-        "exp" => hw_units::exp::ExpUnit::new(&cfg.exp.kind).rom(),
-        _ => hw_units::recip::RecipUnit::new(&cfg.recip.kind).rom(),
+    let units = Units::new(&cfg);
+    let (rom, eval): (_, &dyn Fn(Bf16) -> Bf16) = match a.unit.as_str() {
+        "exp" => (units.exp.rom(), &|x| units.exp.eval(x).value),
+        _ => (units.recip.rom(), &|x| units.recip.eval(x).value),
     };
-    std::fs::create_dir_all(&a.out)?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
     let hex = rom.hex();
     let mut desc = rom.description.clone();
     desc["profile"] = cfg.name.clone().into();
     desc["sha256"] = crate::dump::sha256_hex(hex.as_bytes()).into();
-    for (name, text) in [
-        (format!("{}_lut.hex", a.unit), hex),
+    let outputs: String = (0..=u16::MAX)
+        .map(|i| format!("{:04x}\n", eval(Bf16(i)).0))
+        .collect();
+    for (name, text, what) in [
+        (format!("{}_lut.hex", a.unit), hex, "ROM words"),
         (
             format!("{}_lut.json", a.unit),
             serde_json::to_string_pretty(&desc)? + "\n",
+            "ROM description",
+        ),
+        (
+            format!("{}_outputs.hex", a.unit),
+            outputs,
+            "the unit's result for every BF16 input pattern",
         ),
     ] {
         let path = a.out.join(&name);
         let tmp = a.out.join(format!(".{name}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)?;
-        say!("wrote    {} ({} entries)", path.display(), rom.words.len());
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename into {}", path.display()))?;
+        say!("wrote    {} ({what})", path.display());
     }
     Ok(())
 }
@@ -474,6 +493,12 @@ fn run_gen(a: GenArgs) -> Result<()> {
         },
     };
     let s = sweep::run(&o)?;
+    if s.cleaned > 0 {
+        say!(
+            "cleaned  {} leftover folder(s) of an interrupted run",
+            s.cleaned
+        );
+    }
     say!(
         "gen      {} cases written, {} already complete (skipped), {:.1} MB in {:.2} s ({:.1} cases/s, {:.1} MB/s)",
         s.written,
@@ -494,127 +519,59 @@ fn run_diff(a: DiffArgs) -> Result<i32> {
             bail!("{}: not a folder", d.display());
         }
     }
-    match layout::detect(&a.expected, hints)? {
-        Some(layout) => {
-            let r = diff::compare(
-                &layout,
-                &Source::Dir(&a.expected),
-                &Source::Dir(&a.actual),
-                a.opts.max_errors,
-            )?;
-            if a.opts.json {
-                say!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                let title = format!(
-                    "sim diff {} {} ({})",
-                    a.expected.display(),
-                    a.actual.display(),
-                    layout.op
-                );
-                say!("{}", r.render(&title).trim_end());
-            }
-            Ok(if r.equal { 0 } else { 1 })
+    if !diff::is_case_dir(&a.expected) {
+        let rows = diff::compare_tree(&a.expected, &a.actual, hints, a.opts.max_errors)?;
+        if rows.is_empty() {
+            bail!(
+                "{}: no case folder or dumps to compare (expected softmaxed_v.*, <op>.*, rope.* files or case subfolders)",
+                a.expected.display()
+            );
         }
-        None => diff_tree(&a, hints),
+        print_rows(&rows, a.opts.json)?;
+        return Ok(diff::rows_exit_code(&rows));
     }
-}
-
-/// Compare folders of cases: every case subfolder of either side, one summary row each.
-fn diff_tree(a: &DiffArgs, hints: Hints) -> Result<i32> {
-    let names = |d: &std::path::Path| -> Result<std::collections::BTreeSet<String>> {
-        let mut s = std::collections::BTreeSet::new();
-        for e in std::fs::read_dir(d).with_context(|| format!("cannot list {}", d.display()))? {
-            let e = e?;
-            let n = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_dir() && !n.starts_with('.') {
-                s.insert(n);
-            }
-        }
-        Ok(s)
-    };
-    let (ne, na) = (names(&a.expected)?, names(&a.actual)?);
-    let mut rows = Vec::new();
-    for case in ne.union(&na) {
-        let (pe, pa) = (a.expected.join(case), a.actual.join(case));
-        let row = if !ne.contains(case) {
-            CaseRow::new(case, "extra", "only in the actual folder")
-        } else if !na.contains(case) {
-            CaseRow::new(case, "missing", "not in the actual folder")
-        } else {
-            match layout::detect(&pe, hints) {
-                Ok(None) => continue,
-                Err(e) => CaseRow::new(case, "error", &e.to_string()),
-                Ok(Some(l)) => {
-                    match diff::compare(&l, &Source::Dir(&pe), &Source::Dir(&pa), a.opts.max_errors)
-                    {
-                        Err(e) => CaseRow::new(case, "error", &e.to_string()),
-                        Ok(r) if r.equal => CaseRow::new(case, "equal", ""),
-                        Ok(r) => {
-                            let at = r
-                                .first_divergence
-                                .as_ref()
-                                .map(|m| format!("{} {}", m.file, m.location()))
-                                .unwrap_or_default();
-                            CaseRow {
-                                report: Some(r),
-                                ..CaseRow::new(case, "differs", &at)
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        bail!(
-            "{}: no case folder or dumps to compare (expected softmaxed_v.*, <op>.*, rope.* files or case subfolders)",
+    let layout = layout::detect(&a.expected, hints)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: no softmax_v, op or rope dumps found",
             a.expected.display()
-        );
-    }
-    let bad = rows.iter().filter(|r| r.status != "equal").count();
-    let errors = rows.iter().any(|r| r.status == "error");
+        )
+    })?;
+    let mut r = diff::compare(
+        &layout,
+        &Source::Dir(&a.expected),
+        &Source::Dir(&a.actual),
+        a.opts.max_errors,
+    )?;
+    let o = CheckOptions {
+        hints,
+        element_rounding: RoundingMode::NearestAway,
+        rounding: RoundingMode::NearestEven,
+        max_errors: a.opts.max_errors,
+        config: None,
+    };
+    check::annotate_expected_flags(&mut r, &a.expected, &o);
     if a.opts.json {
-        say!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        say!("{:<36} {:<8} first divergence", "case", "result");
-        for r in &rows {
-            say!("{:<36} {:<8} {}", r.case, r.status, r.detail);
-        }
-        say!(
-            "{} cases: {} equal, {} not",
-            rows.len(),
-            rows.len() - bad,
-            bad
+        let title = format!(
+            "sim diff {} {} ({})",
+            a.expected.display(),
+            a.actual.display(),
+            layout.op
         );
+        say!("{}", r.render(&title).trim_end());
     }
-    Ok(if errors {
-        2
-    } else if bad > 0 {
-        1
+    Ok(if r.equal { 0 } else { 1 })
+}
+
+/// A folder of cases' rows: the table, or JSON.
+fn print_rows(rows: &[diff::CaseRow], json: bool) -> Result<()> {
+    if json {
+        say!("{}", serde_json::to_string_pretty(rows)?);
     } else {
-        0
-    })
-}
-
-#[derive(serde::Serialize)]
-struct CaseRow {
-    case: String,
-    status: &'static str,
-    detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    report: Option<diff::Report>,
-}
-
-impl CaseRow {
-    fn new(case: &str, status: &'static str, detail: &str) -> CaseRow {
-        CaseRow {
-            case: case.to_string(),
-            status,
-            detail: detail.to_string(),
-            report: None,
-        }
+        say!("{}", diff::render_rows(rows).trim_end());
     }
+    Ok(())
 }
 
 fn run_check(a: CheckArgs) -> Result<i32> {
@@ -629,6 +586,20 @@ fn run_check(a: CheckArgs) -> Result<i32> {
             None
         },
     };
+    if !a.case.is_dir() {
+        bail!("{}: not a folder", a.case.display());
+    }
+    if !diff::is_case_dir(&a.case) {
+        let rows = check::check_tree(&a.case, &o)?;
+        if rows.is_empty() {
+            bail!(
+                "{}: no case folder found (expected softmaxed_v.*, <op>.*, rope.* files or case subfolders)",
+                a.case.display()
+            );
+        }
+        print_rows(&rows, a.opts.json)?;
+        return Ok(diff::rows_exit_code(&rows));
+    }
     let (layout, r) = check::check(&a.case, &o)?;
     if a.opts.json {
         say!("{}", serde_json::to_string_pretty(&r)?);
@@ -640,8 +611,12 @@ fn run_check(a: CheckArgs) -> Result<i32> {
             } else {
                 "FAIL"
             };
+            let note = st
+                .note
+                .as_ref()
+                .map_or(String::new(), |n| format!("  ({n})"));
             say!(
-                "{verdict}  {:<26} {:>10} / {} differ",
+                "{verdict}  {:<26} {:>10} / {} differ{note}",
                 st.file,
                 st.differing,
                 st.total

@@ -55,6 +55,8 @@ pub enum Status {
 pub struct Mismatch {
     pub file: String,
     pub line: usize,
+    /// Index of the word in the file (0-based, comments and blank lines not counted).
+    pub index: usize,
     /// Axis name to index, in axis order (the line grid: block index for MXINT8).
     pub coords: indexmap::IndexMap<String, usize>,
     pub expected: String,
@@ -68,6 +70,10 @@ pub struct Mismatch {
     pub lanes: Option<Vec<usize>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale_differs: Option<bool>,
+    /// The IEEE flags raised when the expected value was computed (recomputed from the
+    /// expected folder's inputs; absent for inputs or when the recomputation differs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_flags: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -78,7 +84,14 @@ pub struct StageReport {
     pub differing: usize,
     pub total: usize,
     pub max_ulp: Option<u64>,
+    /// For BF16/FP32 files with differences: how many elements differ by 1 ulp, 2, 3-15,
+    /// 16-255, 256 or more, and with a NaN on one side only (empty buckets left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ulp_counts: Option<indexmap::IndexMap<String, usize>>,
     pub mismatches: Vec<Mismatch>,
+    /// How an absent file was still verified (`sim check`: by its manifest hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -121,7 +134,9 @@ pub fn compare(
                 differing: spec.lines(),
                 total: spec.lines(),
                 max_ulp: None,
+                ulp_counts: None,
                 mismatches: vec![],
+                note: None,
             });
             continue;
         };
@@ -133,8 +148,11 @@ pub fn compare(
             differing: 0,
             total: exp.len(),
             max_ulp: None,
+            ulp_counts: None,
             mismatches: vec![],
+            note: None,
         };
+        let mut buckets = [0usize; ULP_BUCKETS.len()];
         for i in 0..exp.len() {
             let (we, wa) = (exp.word(i), act.word(i));
             if we == wa {
@@ -145,6 +163,9 @@ pub fn compare(
             if let Some(u) = ulp {
                 st.max_ulp = Some(st.max_ulp.map_or(u, |m: u64| m.max(u)));
             }
+            if spec.dtype != Dtype::MxInt8 {
+                buckets[ulp_bucket(ulp)] += 1;
+            }
             if st.mismatches.len() < max_errors || (first.is_none() && !upstream_bad) {
                 let m = describe(spec, i, act.line(i), we, wa, ulp);
                 if first.is_none() && !upstream_bad {
@@ -154,6 +175,16 @@ pub fn compare(
                     st.mismatches.push(m);
                 }
             }
+        }
+        if st.differing > 0 && spec.dtype != Dtype::MxInt8 {
+            st.ulp_counts = Some(
+                ULP_BUCKETS
+                    .iter()
+                    .zip(buckets)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(name, n)| (name.to_string(), n))
+                    .collect(),
+            );
         }
         if st.differing > 0 {
             st.status = if upstream_bad {
@@ -175,6 +206,20 @@ pub fn compare(
         first_divergence: first,
         stages,
     })
+}
+
+/// Names of the ULP-distance buckets of [`StageReport::ulp_counts`].
+const ULP_BUCKETS: [&str; 6] = ["1", "2", "3-15", "16-255", ">=256", "nan"];
+
+fn ulp_bucket(ulp: Option<u64>) -> usize {
+    match ulp {
+        Some(1) => 0,
+        Some(2) => 1,
+        Some(3..=15) => 2,
+        Some(16..=255) => 3,
+        Some(_) => 4,
+        None => 5,
+    }
 }
 
 fn hex(w: &[u8]) -> String {
@@ -261,6 +306,7 @@ fn describe(
     let mut m = Mismatch {
         file: spec.name.clone(),
         line,
+        index: i,
         coords,
         expected: hex(we),
         actual: hex(wa),
@@ -269,6 +315,7 @@ fn describe(
         ulp,
         lanes: None,
         scale_differs: None,
+        expected_flags: None,
     };
     if spec.dtype == Dtype::MxInt8 {
         let (be, ba) = (block(we), block(wa));
@@ -322,6 +369,9 @@ impl Report {
             Some(m) => {
                 s += &format!("FIRST DIVERGENCE  {} {}\n", m.file, m.location());
                 s += &format!("  {}\n", m.detail());
+                if let Some(f) = &m.expected_flags {
+                    s += &format!("  flags of the expected value: {f}\n");
+                }
             }
         }
         s += &format!(
@@ -340,6 +390,17 @@ impl Report {
                 "{:<26} {:<10} {:>10} {:>10} {:>8}\n",
                 st.file, status, st.differing, st.total, ulp
             );
+            if let Some(c) = &st.ulp_counts {
+                let total = st.total.max(1) as f64;
+                let parts: Vec<String> = c
+                    .iter()
+                    .map(|(b, n)| {
+                        let unit = if b == "nan" { "" } else { " ulp" };
+                        format!("{b}{unit}: {n} ({:.1} %)", 100.0 * *n as f64 / total)
+                    })
+                    .collect();
+                s += &format!("    distance: {}\n", parts.join(", "));
+            }
             for m in &st.mismatches {
                 s += &format!("    {}  {}\n", m.location(), m.detail());
             }
@@ -351,5 +412,155 @@ impl Report {
             }
         }
         s
+    }
+}
+
+/// One case of a folder of cases: its path relative to the folder, a verdict and a detail.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseRow {
+    pub case: String,
+    /// `equal`, `differs`, `missing` (expected only), `extra` (actual only) or `error`.
+    pub status: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+}
+
+impl CaseRow {
+    pub fn new(case: &str, status: &'static str, detail: &str) -> CaseRow {
+        CaseRow {
+            case: case.to_string(),
+            status,
+            detail: detail.to_string(),
+            report: None,
+        }
+    }
+
+    /// The row of a finished comparison.
+    pub fn of_report(case: &str, r: Report) -> CaseRow {
+        if r.equal {
+            return CaseRow::new(case, "equal", "");
+        }
+        let missing: Vec<&str> = r
+            .stages
+            .iter()
+            .filter(|s| s.status == Status::Missing)
+            .map(|s| s.file.as_str())
+            .collect();
+        let at = match &r.first_divergence {
+            Some(m) => format!("{} {}", m.file, m.location()),
+            None => format!("missing {}", missing.join(", ")),
+        };
+        CaseRow {
+            report: Some(r),
+            ..CaseRow::new(case, "differs", &at)
+        }
+    }
+}
+
+/// Whether a folder holds a case: a manifest or the first dump of a known case kind.
+pub fn is_case_dir(dir: &Path) -> bool {
+    const MARKERS: [&str; 9] = [
+        crate::manifest::FILE_NAME,
+        crate::softmax::QK_T,
+        "rope.freq_bf16",
+        "dot.a",
+        "gevm.vector",
+        "gemm.input",
+        "quantize.input",
+        crate::softmax::V,
+        "rope.freq_fp32",
+    ];
+    MARKERS.iter().any(|m| dir.join(m).is_file())
+}
+
+/// Every case folder under `root` (`root` itself when it is one), recursively, as paths relative
+/// to `root` in sorted order. Hidden folders (a `sim gen` run's `.tmp-` leftovers) are skipped.
+pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, DumpError> {
+    let mut out = Vec::new();
+    walk(root, Path::new(""), &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), DumpError> {
+    let dir = root.join(rel);
+    if is_case_dir(&dir) {
+        out.push(rel.to_path_buf());
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| DumpError::new(&dir, 0, format!("cannot list: {e}")))?;
+    for e in entries {
+        let e = e.map_err(|e| DumpError::new(&dir, 0, format!("cannot list: {e}")))?;
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') || !e.path().is_dir() {
+            continue;
+        }
+        walk(root, &rel.join(name), out)?;
+    }
+    Ok(())
+}
+
+/// Compare two folders of cases: every case found under either (recursively), paired by
+/// relative path, one row each.
+pub fn compare_tree(
+    expected: &Path,
+    actual: &Path,
+    hints: crate::layout::Hints,
+    max_errors: usize,
+) -> Result<Vec<CaseRow>, DumpError> {
+    use rayon::prelude::*;
+    let (ce, ca) = (find_cases(expected)?, find_cases(actual)?);
+    let all: std::collections::BTreeSet<&PathBuf> = ce.iter().chain(&ca).collect();
+    let rows = all
+        .into_par_iter()
+        .map(|rel| {
+            let case = rel.display().to_string();
+            let (pe, pa) = (expected.join(rel), actual.join(rel));
+            if !ce.contains(rel) {
+                return CaseRow::new(&case, "extra", "only in the actual folder");
+            }
+            if !ca.contains(rel) {
+                return CaseRow::new(&case, "missing", "not in the actual folder");
+            }
+            let r = crate::layout::detect(&pe, hints).and_then(|l| match l {
+                Some(l) => compare(&l, &Source::Dir(&pe), &Source::Dir(&pa), max_errors),
+                None => Err(DumpError::new(&pe, 0, "no case found")),
+            });
+            match r {
+                Err(e) => CaseRow::new(&case, "error", &e.to_string()),
+                Ok(r) => CaseRow::of_report(&case, r),
+            }
+        })
+        .collect();
+    Ok(rows)
+}
+
+/// The summary table of a folder of cases.
+pub fn render_rows(rows: &[CaseRow]) -> String {
+    let width = rows.iter().map(|r| r.case.len()).max().unwrap_or(0).max(36);
+    let mut s = format!("{:<width$} {:<8} first divergence\n", "case", "result");
+    for r in rows {
+        s += &format!("{:<width$} {:<8} {}\n", r.case, r.status, r.detail);
+    }
+    let bad = rows.iter().filter(|r| r.status != "equal").count();
+    s += &format!(
+        "{} cases: {} equal, {} not\n",
+        rows.len(),
+        rows.len() - bad,
+        bad
+    );
+    s
+}
+
+/// Exit code of a folder of cases: 2 when a case could not be read, 1 when one differs, else 0.
+pub fn rows_exit_code(rows: &[CaseRow]) -> i32 {
+    if rows.iter().any(|r| r.status == "error") {
+        2
+    } else if rows.iter().any(|r| r.status != "equal") {
+        1
+    } else {
+        0
     }
 }

@@ -118,6 +118,8 @@ pub struct Index {
 }
 
 pub struct SweepSummary {
+    /// Hidden leftovers of interrupted runs removed (see [`remove_leftovers`]).
+    pub cleaned: usize,
     pub written: usize,
     pub skipped: usize,
     pub bytes: u64,
@@ -159,6 +161,35 @@ pub fn verified(dir: &Path) -> Option<String> {
     Some(sha256_hex(text.as_bytes()))
 }
 
+/// Remove what an interrupted run (killed, even with SIGKILL) left of this sweep's cases: the
+/// hidden `.CASE.tmp-PID` folder of a case being written and the `.CASE.old-PID` folder of a case
+/// being replaced. Only cases of this run's list are touched, so the shards of one sweep, which
+/// write disjoint cases into a shared folder, never remove each other's work in progress.
+pub fn remove_leftovers(out: &Path, list: &[(usize, u64)]) -> Result<usize> {
+    let cases: std::collections::HashSet<String> = list
+        .iter()
+        .map(|(kv, seed)| format!("kv-size-{kv}_seed-{seed}"))
+        .collect();
+    let mut removed = 0;
+    for e in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.') else {
+            continue;
+        };
+        let case = rest
+            .rsplit_once(".tmp-")
+            .or_else(|| rest.rsplit_once(".old-"))
+            .map(|(c, _)| c);
+        if case.is_some_and(|c| cases.contains(c)) && e.path().is_dir() {
+            std::fs::remove_dir_all(e.path())
+                .with_context(|| format!("cannot remove leftover {}", e.path().display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 fn progress(total: usize) -> ProgressBar {
     if std::io::stderr().is_terminal() {
         let pb = ProgressBar::new(total as u64);
@@ -185,6 +216,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
     }
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("cannot create {}", o.out.display()))?;
+    let cleaned = remove_leftovers(&o.out, &list)?;
     let pb = progress(list.len());
     let plain = pb.is_hidden();
     let done = AtomicUsize::new(0);
@@ -263,6 +295,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
     std::fs::write(&tmp, serde_json::to_string_pretty(&index)? + "\n")?;
     std::fs::rename(&tmp, &path)?;
     Ok(SweepSummary {
+        cleaned,
         written: list.len() - skipped.load(Ordering::Relaxed),
         skipped: skipped.load(Ordering::Relaxed),
         bytes: bytes.load(Ordering::Relaxed),

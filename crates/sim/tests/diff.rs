@@ -288,3 +288,116 @@ fn check_passes_golden_folders_and_fails_mutated_ones() {
     ]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// `sim check DIR` on a regression: case folders found at any depth, checked each, one row per
+/// case, exit code 1 when one fails, and 2 when one cannot be read.
+#[test]
+fn check_walks_a_folder_of_cases_recursively() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("regression");
+    make(
+        &root.join("nightly/softmax"),
+        &["run", "--kv-size", "5", "--seed", "1"],
+    );
+    make(&root.join("nightly/softmax"), &["run", "--kv-size", "40"]);
+    make(&root.join("ops"), &["op", "dot", "--m", "40"]);
+    // A leftover of a killed run is hidden and ignored.
+    std::fs::create_dir_all(root.join(".kv-size-9_seed-0.tmp-123")).unwrap();
+    let (code, out, err) = sim(&["check", root.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 cases: 3 equal, 0 not"), "{out}");
+    assert!(out.contains("nightly/softmax/kv-size-40_seed-0"), "{out}");
+    flip(
+        &root.join("nightly/softmax/kv-size-40_seed-0/softmaxed_v.inv"),
+        3,
+        0,
+    );
+    let (code, out, _) = sim(&["check", root.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("nightly/softmax/kv-size-40_seed-0")
+                && l.contains("differs")
+                && l.contains("softmaxed_v.inv line 3: head 2")),
+        "{out}"
+    );
+    let (_, json, _) = sim(&["check", root.to_str().unwrap(), "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    std::fs::write(root.join("ops/dot_m-40_seed-0/dot.output"), "xyz\n").unwrap();
+    let (code, out, _) = sim(&["check", root.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("error") && out.contains("dot.output:1"),
+        "{out}"
+    );
+    let (code, _, err) = sim(&["check", tmp.path().join("nothing").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a folder"), "{err}");
+}
+
+/// The first divergence names the flags its expected value raised (recomputed from the expected
+/// folder), and float stages report how far off the differing elements are.
+#[test]
+fn diff_shows_expected_flags_and_ulp_distances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = make(&tmp.path().join("a"), &["run", "--kv-size", "3"]);
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    // Line 1 of exp is e^qk[0, 0], inexact; make the testbench's value 1 ulp off and a second
+    // one 3 ulp off (exp values are positive, so adding to the pattern adds ulps).
+    let exp = b.join("softmaxed_v.exp-bf16");
+    let text = std::fs::read_to_string(&exp).unwrap();
+    let mut words: Vec<u16> = text
+        .lines()
+        .map(|l| u16::from_str_radix(l, 16).unwrap())
+        .collect();
+    words[0] += 1;
+    words[1] += 3;
+    let text: String = words.iter().map(|w| format!("{w:04x}\n")).collect();
+    std::fs::write(&exp, text).unwrap();
+    let (code, out, _) = sim(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("flags of the expected value: inexact\n"),
+        "{out}"
+    );
+    let dist = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("distance:"))
+        .unwrap();
+    assert_eq!(
+        dist.trim(),
+        "distance: 1 ulp: 1 (1.0 %), 3-15 ulp: 1 (1.0 %)"
+    );
+    let (_, json, _) = sim(&["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["first_divergence"]["expected_flags"], "inexact");
+    assert_eq!(v["first_divergence"]["index"], 0);
+    // An input differing has no computed flags.
+    let c = tmp.path().join("c");
+    copy_dir(&a, &c);
+    flip(&c.join("softmaxed_v.qk_T"), 2, 0);
+    let (_, json, _) = sim(&["diff", a.to_str().unwrap(), c.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["first_divergence"].get("expected_flags").is_none(), "{v}");
+}
+
+/// RoPE tables compared with tables that differ by an ulp here and there (as PyTorch's FP32
+/// cos does) read as ULP counts per table.
+#[test]
+fn rope_diff_reports_ulp_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = make(
+        &tmp.path().join("a"),
+        &["rope", "--max-pos", "64", "--head-dim", "8"],
+    );
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    for line in [3, 10, 50, 200] {
+        flip(&b.join("rope.cos_fp32"), line, 0);
+    }
+    let (code, out, _) = sim(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("distance: 1 ulp: 4 (1.6 %)"), "{out}");
+}
