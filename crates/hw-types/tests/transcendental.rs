@@ -1,0 +1,64 @@
+//! Correct rounding of powers whose exact value is a dyadic rational: such a value can sit exactly
+//! on a rounding boundary, where Ziv's loop alone never decides; it must be rounded exactly.
+
+use hw_types::transcendental::Transcendental;
+use hw_types::{Bf16, Format, Fp32, RoundingMode, Status};
+
+use RoundingMode::*;
+
+fn pow<F: Format>(base: f64, x: f64, mode: RoundingMode) -> (F, Status) {
+    let r = Transcendental::Pow { base }.round::<F>(x, mode);
+    (r.value, r.status)
+}
+
+#[test]
+fn exact_powers_are_exact() {
+    // 16^(2/8) = 2 (RoPE's base^(2i/d) with base 16, d = 8), 4^0.5 = 2, 2^-3 = 1/8, 9^1.5 = 27.
+    assert_eq!(pow::<Fp32>(16.0, 0.25, NearestEven), (Fp32::from_f32(2.0), Status::OK));
+    assert_eq!(pow::<Fp32>(4.0, 0.5, NearestEven), (Fp32::from_f32(2.0), Status::OK));
+    assert_eq!(pow::<Fp32>(2.0, -3.0, TowardZero), (Fp32::from_f32(0.125), Status::OK));
+    assert_eq!(pow::<Fp32>(9.0, 1.5, NearestEven), (Fp32::from_f32(27.0), Status::OK));
+    assert_eq!(pow::<Bf16>(0.25, 0.5, NearestEven), (Bf16(0x3f00), Status::OK));
+}
+
+#[test]
+fn exact_midpoints_follow_the_rounding_mode() {
+    // base = (1 + 2^-8)^2 = 1 + 2^-7 + 2^-16, exactly an f64; base^0.5 = 1 + 2^-8 is halfway
+    // between the BF16 values 0x3f80 and 0x3f81.
+    let base = 1.0 + 2f64.powi(-7) + 2f64.powi(-16);
+    let want = [
+        (NearestEven, 0x3f80),
+        (NearestAway, 0x3f81),
+        (TowardZero, 0x3f80),
+        (TowardPositive, 0x3f81),
+        (TowardNegative, 0x3f80),
+    ];
+    for (mode, bits) in want {
+        let (v, s) = pow::<Bf16>(base, 0.5, mode);
+        assert_eq!(v, Bf16(bits), "{mode}");
+        assert_eq!(s, Status::INEXACT, "{mode}");
+    }
+    // A representable exact value in a directed mode: (1 + 2^-7)^2 = 1 + 2^-6 + 2^-14 to the
+    // power 0.5 is 0x3f81 exactly, not inexact.
+    let base = 1.0 + 2f64.powi(-6) + 2f64.powi(-14);
+    for mode in RoundingMode::ALL {
+        assert_eq!(pow::<Bf16>(base, 0.5, mode), (Bf16(0x3f81), Status::OK), "{mode}");
+    }
+    // The FP32 tie 1 + 2^-24 as the cube root of (1 + 2^-24)^3.
+    let e = 2f64.powi(-24);
+    let base = 1.0 + 3.0 * e + 3.0 * e * e + e * e * e;
+    assert_eq!(base, (1.0 + e) * (1.0 + e) * (1.0 + e), "exact in f64");
+    // x = 1/3 is not a dyadic exponent, so this one is irrational: not exact, just inexact.
+    let (_, s) = pow::<Fp32>(base, 1.0 / 3.0, NearestEven);
+    assert_eq!(s, Status::INEXACT);
+}
+
+#[test]
+fn non_dyadic_powers_still_round_correctly() {
+    // 10000^(2/128) = 10^(1/16) = 1.15478198468945817966... (mpmath, 200 bits): between the FP32
+    // neighbours 0x3f93cfe5 (4.7e-8 below) and 0x3f93cfe6 (7.2e-8 above).
+    let (v, s) = pow::<Fp32>(10000.0, 2.0 / 128.0, NearestEven);
+    assert_eq!(v, Fp32(0x3f93cfe5));
+    assert_eq!(pow::<Fp32>(10000.0, 2.0 / 128.0, TowardPositive).0, Fp32(0x3f93cfe6));
+    assert_eq!(s, Status::INEXACT);
+}
