@@ -14,11 +14,26 @@ fn pow<F: Format>(base: f64, x: f64, mode: RoundingMode) -> (F, Status) {
 #[test]
 fn exact_powers_are_exact() {
     // 16^(2/8) = 2 (RoPE's base^(2i/d) with base 16, d = 8), 4^0.5 = 2, 2^-3 = 1/8, 9^1.5 = 27.
-    assert_eq!(pow::<Fp32>(16.0, 0.25, NearestEven), (Fp32::from_f32(2.0), Status::OK));
-    assert_eq!(pow::<Fp32>(4.0, 0.5, NearestEven), (Fp32::from_f32(2.0), Status::OK));
-    assert_eq!(pow::<Fp32>(2.0, -3.0, TowardZero), (Fp32::from_f32(0.125), Status::OK));
-    assert_eq!(pow::<Fp32>(9.0, 1.5, NearestEven), (Fp32::from_f32(27.0), Status::OK));
-    assert_eq!(pow::<Bf16>(0.25, 0.5, NearestEven), (Bf16(0x3f00), Status::OK));
+    assert_eq!(
+        pow::<Fp32>(16.0, 0.25, NearestEven),
+        (Fp32::from_f32(2.0), Status::OK)
+    );
+    assert_eq!(
+        pow::<Fp32>(4.0, 0.5, NearestEven),
+        (Fp32::from_f32(2.0), Status::OK)
+    );
+    assert_eq!(
+        pow::<Fp32>(2.0, -3.0, TowardZero),
+        (Fp32::from_f32(0.125), Status::OK)
+    );
+    assert_eq!(
+        pow::<Fp32>(9.0, 1.5, NearestEven),
+        (Fp32::from_f32(27.0), Status::OK)
+    );
+    assert_eq!(
+        pow::<Bf16>(0.25, 0.5, NearestEven),
+        (Bf16(0x3f00), Status::OK)
+    );
 }
 
 #[test]
@@ -42,7 +57,11 @@ fn exact_midpoints_follow_the_rounding_mode() {
     // power 0.5 is 0x3f81 exactly, not inexact.
     let base = 1.0 + 2f64.powi(-6) + 2f64.powi(-14);
     for mode in RoundingMode::ALL {
-        assert_eq!(pow::<Bf16>(base, 0.5, mode), (Bf16(0x3f81), Status::OK), "{mode}");
+        assert_eq!(
+            pow::<Bf16>(base, 0.5, mode),
+            (Bf16(0x3f81), Status::OK),
+            "{mode}"
+        );
     }
     // The FP32 tie 1 + 2^-24 as the cube root of (1 + 2^-24)^3.
     let e = 2f64.powi(-24);
@@ -59,6 +78,9 @@ fn non_dyadic_powers_still_round_correctly() {
     // neighbours 0x3f93cfe5 (4.7e-8 below) and 0x3f93cfe6 (7.2e-8 above).
     let (v, s) = pow::<Fp32>(10000.0, 2.0 / 128.0, NearestEven);
     assert_eq!(v, Fp32(0x3f93cfe5));
-    assert_eq!(pow::<Fp32>(10000.0, 2.0 / 128.0, TowardPositive).0, Fp32(0x3f93cfe6));
+    assert_eq!(
+        pow::<Fp32>(10000.0, 2.0 / 128.0, TowardPositive).0,
+        Fp32(0x3f93cfe6)
+    );
     assert_eq!(s, Status::INEXACT);
 }

@@ -6,6 +6,7 @@ use crate::dump::{self, DumpError};
 use crate::layout::{self, Hints, Layout};
 use crate::manifest::{Manifest, FILE_NAME};
 use crate::ops::{dims_from_manifest, Dims, OpCase, OpKind, OutDtype};
+use crate::quantize_op::{self, QuantizeCase};
 use crate::rope::{RopeParams, RopeTables};
 use crate::softmax::{self, Inputs, Params};
 use crate::tensor::{Dtype, DumpRef};
@@ -95,6 +96,22 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
         bytes: HashMap::new(),
         flags: HashMap::new(),
     };
+    // The hardware description: the options', else the one the manifest records, else the
+    // reference profile.
+    let recorded = manifest
+        .as_ref()
+        .and_then(|m| m.params.get("config"))
+        .map(|c| {
+            serde_json::from_value::<HwConfig>(c.clone())
+                .map_err(|e| DumpError::new(&mpath, 0, format!("params.config: {e}")))
+        })
+        .transpose()?;
+    let cfg = o
+        .config
+        .clone()
+        .or(recorded)
+        .unwrap_or_else(HwConfig::reference);
+    cfg.validate().map_err(anyhow::Error::msg)?;
     let mut put = |name: &str, d: DumpRef<'_>, flags: Option<&[Status]>| {
         model.bytes.insert(name.to_string(), dump::to_bytes(d));
         if let Some(f) = flags {
@@ -113,20 +130,6 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
                     o.element_rounding,
                 )?,
             };
-            let recorded = manifest
-                .as_ref()
-                .and_then(|m| m.params.get("config"))
-                .map(|c| {
-                    serde_json::from_value::<HwConfig>(c.clone())
-                        .map_err(|e| DumpError::new(&mpath, 0, format!("params.config: {e}")))
-                })
-                .transpose()?;
-            let cfg = o
-                .config
-                .clone()
-                .or(recorded)
-                .unwrap_or_else(HwConfig::reference);
-            cfg.validate().map_err(anyhow::Error::msg)?;
             let stages = softmax::run_with(Inputs::read(dir, &p)?, &p, &Units::new(&cfg));
             for (n, d) in stages.dumps() {
                 put(n, d, stages.flags.of(n));
@@ -150,6 +153,14 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
                 put(n, d, Some(f));
             }
         }
+        "quantize" => {
+            let case = QuantizeCase::read(Some(layout.files[0].shape[0]), dir)?;
+            let mode = mode_param(manifest.as_ref(), "element_rounding", o.element_rounding)?;
+            let out = case.compute(mode);
+            for (n, d) in case.dumps(&out) {
+                put(n, d, (n == quantize_op::OUTPUT).then_some(&out.flags[..]));
+            }
+        }
         name => {
             let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
                 .into_iter()
@@ -168,7 +179,7 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
             let [a, b] = op.operand_names();
             put(&op.file(a), DumpRef::MxInt8(&case.operands[0]), None);
             put(&op.file(b), DumpRef::MxInt8(&case.operands[1]), None);
-            let output = case.compute(out, mode);
+            let output = case.compute_with(out, mode, &cfg.mac.accumulator);
             put(&op.file("output"), output.dump(), Some(&output.flags));
         }
     }

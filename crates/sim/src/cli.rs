@@ -4,9 +4,11 @@ use crate::case::CaseWriter;
 use crate::check::{self, CheckOptions};
 use crate::cycle;
 use crate::diff::{self, Source};
+use crate::gen::Dist;
 use crate::layout::{self, Hints};
 use crate::manifest::Manifest;
 use crate::ops::{self, Dims, OpCase, OpKind, OutDtype};
+use crate::quantize_op::QuantizeCase;
 use crate::rope::{RopeParams, RopeTables};
 use crate::softmax::{self, Inputs, Params};
 use crate::sweep;
@@ -156,6 +158,15 @@ pub struct GenArgs {
     /// Element rounding of the quantizer.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
+    /// Input distribution: uniform (the dataset's), corners or mixed (docs/numerics.md §5.1).
+    #[arg(long, value_enum, default_value_t = Dist::Uniform)]
+    pub dist: Dist,
+    /// Number of attention heads.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub heads: u64,
+    /// Head dimension (columns of v).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub head_dim: u64,
 }
 
 #[derive(Args, Debug)]
@@ -221,10 +232,10 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct OpArgs {
-    /// Which operation.
+    /// Which operation: the MXINT8 dot, gevm or gemm, or the quantizer on its own (quantize).
     #[arg(value_enum)]
-    pub op: OpKind,
-    /// Reduction length of dot and gevm; rows of gemm's input.
+    pub op: OpChoice,
+    /// Reduction length of dot and gevm; rows of gemm's input; length of quantize's vector.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
     pub m: Option<u64>,
     /// Columns of gevm's matrix; reduction length of gemm.
@@ -249,6 +260,25 @@ pub struct OpArgs {
     /// Rounding of the output: nearest-even, nearest-away, toward-zero, toward-pos, toward-neg.
     #[arg(long, default_value = "nearest-even")]
     pub rounding: RoundingMode,
+    /// Element rounding of quantize: nearest-away (default) or nearest-even.
+    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
+    pub element_rounding: RoundingMode,
+    /// Input distribution of generated operands (docs/numerics.md §5.1).
+    #[arg(long, value_enum, default_value_t = Dist::Uniform, conflicts_with = "inputs")]
+    pub dist: Dist,
+    /// The hardware description whose MAC accumulator sums the block products of dot, gevm
+    /// and gemm.
+    #[command(flatten)]
+    pub hw: HwArgs,
+}
+
+/// The operations of `sim op`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpChoice {
+    Dot,
+    Gevm,
+    Gemm,
+    Quantize,
 }
 
 #[derive(Args, Debug)]
@@ -296,6 +326,10 @@ pub struct RunArgs {
     /// Rounding of MXINT8 elements in the quantizer: nearest-away (default) or nearest-even.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
+    /// Input distribution: uniform (the dataset's), corners (special values, boundaries, ties,
+    /// extreme MXINT8 blocks) or mixed (docs/numerics.md §5.1).
+    #[arg(long, value_enum, default_value_t = Dist::Uniform, conflicts_with = "inputs")]
+    pub dist: Dist,
     #[command(flatten)]
     pub hw: HwArgs,
     /// Run the cycle-by-cycle model (same dumps) and report cycles per unit.
@@ -488,9 +522,11 @@ fn run_gen(a: GenArgs) -> Result<()> {
         shard: a.shard,
         format: a.format,
         params: Params {
+            heads: a.heads as usize,
+            head_dim: a.head_dim as usize,
             element_rounding: a.element_rounding,
-            ..Params::default()
         },
+        dist: a.dist,
     };
     let s = sweep::run(&o)?;
     if s.cleaned > 0 {
@@ -691,19 +727,25 @@ fn write_case(
 }
 
 fn run_op(a: OpArgs) -> Result<()> {
+    let op = match a.op {
+        OpChoice::Dot => OpKind::Dot,
+        OpChoice::Gevm => OpKind::Gevm,
+        OpChoice::Gemm => OpKind::Gemm,
+        OpChoice::Quantize => return run_quantize(a),
+    };
     let t0 = Instant::now();
     let flag = |v: Option<u64>, name: &str, needed: bool| -> Result<usize> {
         match v {
             Some(v) => Ok(v as usize),
             None if !needed => Ok(1),
-            None => bail!("sim op {}: --{name} is required", a.op.name()),
+            None => bail!("sim op {}: --{name} is required", op.name()),
         }
     };
     let from_flags = || -> Result<Dims> {
         Ok(Dims {
             m: flag(a.m, "m", true)?,
-            k: flag(a.k, "k", a.op != OpKind::Dot)?,
-            n: flag(a.n, "n", a.op == OpKind::Gemm)?,
+            k: flag(a.k, "k", op != OpKind::Dot)?,
+            n: flag(a.n, "n", op == OpKind::Gemm)?,
         })
     };
     let (case, seed) = match &a.inputs {
@@ -711,41 +753,89 @@ fn run_op(a: OpArgs) -> Result<()> {
             let mpath = dir.join(crate::manifest::FILE_NAME);
             let dims = if a.m.is_none() && mpath.exists() {
                 let man = Manifest::read(&mpath)?;
-                ops::dims_from_manifest(a.op, &man)
+                ops::dims_from_manifest(op, &man)
                     .map_err(|e| anyhow::anyhow!("{}: {e}; pass --m/--k/--n", mpath.display()))?
             } else {
                 from_flags()?
             };
-            (OpCase::read(a.op, dims, dir)?, None)
+            (OpCase::read(op, dims, dir)?, None)
         }
         None => {
             let dims = from_flags()?;
-            let sizes = [dims.m * dims.k, dims.k * dims.n, dims.m * dims.n];
-            if sizes.iter().any(|&s| s > softmax::MAX_ELEMENTS) {
+            let sizes = [
+                dims.m.checked_mul(dims.k),
+                dims.k.checked_mul(dims.n),
+                dims.m.checked_mul(dims.n),
+            ];
+            if sizes
+                .iter()
+                .any(|s| s.is_none_or(|s| s > softmax::MAX_ELEMENTS))
+            {
                 bail!(
                     "sim op {}: m={} k={} n={} makes a tensor of more than {} elements",
-                    a.op.name(),
+                    op.name(),
                     dims.m,
                     dims.k,
                     dims.n,
                     softmax::MAX_ELEMENTS
                 );
             }
-            (OpCase::generate(a.op, dims, a.seed), Some(a.seed))
+            (
+                OpCase::generate_with(op, dims, a.seed, a.dist),
+                Some(a.seed),
+            )
         }
     };
-    let output = case.compute(a.out_dtype, a.rounding);
-    let m = case.manifest(seed, a.out_dtype, a.rounding);
+    let cfg = a.hw.load()?;
+    let output = case.compute_with(a.out_dtype, a.rounding, &cfg.mac.accumulator);
+    let mut m = case.manifest(seed, a.dist, a.out_dtype, a.rounding);
+    record_config(&mut m, &cfg)?;
     let header = [format!(
-        "params   {} out_dtype={} rounding={}",
-        a.op.name(),
+        "params   {} out_dtype={} rounding={} dist={} profile={}",
+        op.name(),
         a.out_dtype.name(),
-        a.rounding
+        a.rounding,
+        a.dist.name(),
+        cfg.name
     )];
     let dumps = case.dumps(&output);
     let dumps: Vec<(&str, DumpRef)> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let flags = [(dumps[2].0, output.flag_counts())];
     write_case(&a.out, m, &header, &dumps, &flags, t0)
+}
+
+/// A manifest records a hardware description other than the reference profile in full.
+fn record_config(m: &mut Manifest, cfg: &HwConfig) -> Result<()> {
+    if *cfg != HwConfig::reference() {
+        m.profile = cfg.name.clone();
+        m.params.insert("config".into(), serde_json::to_value(cfg)?);
+    }
+    Ok(())
+}
+
+/// `sim op quantize`: the quantizer on a generated or given BF16 vector.
+fn run_quantize(a: OpArgs) -> Result<()> {
+    let t0 = Instant::now();
+    if a.k.is_some() || a.n.is_some() {
+        bail!("sim op quantize takes --m only (the vector length)");
+    }
+    let (case, seed) = match &a.inputs {
+        Some(dir) => (QuantizeCase::read(a.m.map(|m| m as usize), dir)?, None),
+        None => {
+            let m =
+                a.m.ok_or_else(|| anyhow::anyhow!("sim op quantize: --m is required"))? as usize;
+            (QuantizeCase::generate(m, a.seed, a.dist), Some(a.seed))
+        }
+    };
+    let out = case.compute(a.element_rounding);
+    let m = case.manifest(seed, a.dist, a.element_rounding);
+    let header = [format!(
+        "params   quantize element_rounding={} dist={}",
+        a.element_rounding,
+        a.dist.name()
+    )];
+    let flags = [(crate::quantize_op::OUTPUT, out.flag_counts())];
+    write_case(&a.out, m, &header, &case.dumps(&out), &flags, t0)
 }
 
 fn run_rope(a: RopeArgs) -> Result<()> {
@@ -807,8 +897,8 @@ fn run_softmax(a: RunArgs) -> Result<()> {
             let kv = a.kv_size as usize;
             params.check_kv(kv).map_err(anyhow::Error::msg)?;
             (
-                Inputs::generate(kv, a.seed, &params),
-                format!("kv-size-{kv}_seed-{}", a.seed),
+                Inputs::generate_with(kv, a.seed, &params, a.dist),
+                format!("kv-size-{kv}_seed-{}{}", a.seed, a.dist.suffix()),
                 Some(a.seed),
             )
         }
@@ -824,18 +914,20 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         (softmax::run_with(inputs, &params, &units), None)
     };
     let mut m = softmax::manifest(&case, kv, seed, &params);
-    if cfg != HwConfig::reference() {
-        m.profile = cfg.name.clone();
-        m.params
-            .insert("config".into(), serde_json::to_value(&cfg)?);
+    if a.dist != Dist::Uniform {
+        m.params.insert("dist".into(), a.dist.name().into());
     }
+    record_config(&mut m, &cfg)?;
     if a.cycle {
         m.params.insert("model".into(), "cycle".into());
     }
     let header = [
         format!(
-            "params   heads={} head_dim={} kv_size={kv} element_rounding={}",
-            params.heads, params.head_dim, params.element_rounding
+            "params   heads={} head_dim={} kv_size={kv} element_rounding={} dist={}",
+            params.heads,
+            params.head_dim,
+            params.element_rounding,
+            a.dist.name()
         ),
         "stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale".to_string(),
     ];

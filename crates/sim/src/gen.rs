@@ -5,7 +5,7 @@
 //! any element can be computed directly, which lets tensors be generated in parallel and in any
 //! order while staying identical to the sequential definition.
 
-use hw_types::{Bf16, Format, Fp32, RoundingMode};
+use hw_types::{Bf16, Dyadic, E8m0, Format, Fp32, MxInt8Block, RoundingMode, Value, BLOCK};
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 const STREAM_KEY: u64 = 0xD1B5_4A32_D192_ED03;
@@ -33,18 +33,30 @@ impl Stream {
     /// (exactly representable: 24 significant bits).
     #[inline]
     pub fn real(&self, i: u64, r: i32) -> Fp32 {
-        let u = (self.raw(i) >> 40) as i32 - (1 << 23);
-        // Both steps are exact in IEEE binary32: |u| <= 2^23 has at most 24 significant bits, and
-        // scaling by a power of two (r - 23 >= -126 - 23 here) neither rounds nor underflows.
-        debug_assert!((-100..=100).contains(&r));
-        Fp32::from_f32(u as f32 * f32::from_bits(((r - 23 + 127) as u32) << 23))
+        real_of(self.raw(i), r)
     }
 
     /// Draw `i` rounded to BF16 (round-to-nearest-even from the exact real).
     #[inline]
     pub fn bf16(&self, i: u64, r: i32) -> Bf16 {
-        Bf16::round(self.real(i, r).value(), RoundingMode::NearestEven).value
+        bf16_of(self.raw(i), r)
     }
+}
+
+/// The exact real of a raw draw `z`: `(u - 2^23) * 2^(r - 23)` with `u = z >> 40`.
+#[inline]
+pub fn real_of(z: u64, r: i32) -> Fp32 {
+    let u = (z >> 40) as i32 - (1 << 23);
+    // Both steps are exact in IEEE binary32: |u| <= 2^23 has at most 24 significant bits, and
+    // scaling by a power of two (r - 23 >= -126 - 23 here) neither rounds nor underflows.
+    debug_assert!((-100..=100).contains(&r));
+    Fp32::from_f32(u as f32 * f32::from_bits(((r - 23 + 127) as u32) << 23))
+}
+
+/// [`real_of`] rounded to BF16 (round-to-nearest-even).
+#[inline]
+pub fn bf16_of(z: u64, r: i32) -> Bf16 {
+    Bf16::round(real_of(z, r).value(), RoundingMode::NearestEven).value
 }
 
 /// The SplitMix64 output function.
@@ -55,17 +67,21 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Generate an MXINT8 tensor of logical `shape` blocked along `axis`: the exact reals of draws
-/// `0..product(shape)` (row-major over the logical shape, range `[-2^r, 2^r)`) quantized in
-/// blocks of 32 along `axis` with element rounding `mode`. Blocks come out in grid order.
+/// Generate an MXINT8 tensor of logical `shape` blocked along `axis` from stream `k` of `seed`.
+/// `uniform`: the exact reals of draws `0..product(shape)` (row-major over the logical shape,
+/// range `[-2^r, 2^r)`) quantized in blocks of 32 along `axis` with element rounding `mode`;
+/// `corners` and `mixed`: docs/numerics.md §5.1, block by block. Blocks come out in grid order.
 pub fn mx_tensor(
-    stream: &Stream,
+    seed: u64,
+    k: u64,
     shape: &[usize],
     axis: usize,
     r: i32,
     mode: RoundingMode,
+    dist: Dist,
 ) -> crate::tensor::MxTensor {
-    use hw_types::{MxInt8Block, BLOCK};
+    let stream = Stream::new(seed, k);
+    let plans = Stream::new(seed, k + PLAN_STREAM_OFFSET);
     use rayon::prelude::*;
     let grid = crate::tensor::grid_shape(shape, axis);
     // Row-major strides of the logical shape.
@@ -91,6 +107,9 @@ pub fn mx_tensor(
                 }
             }
             let len = (shape[axis] - b * BLOCK).min(BLOCK);
+            if let Plan::Corner(p) = plan(dist, &plans, g as u64) {
+                return corner_block(p, &stream, g as u64, len);
+            }
             let mut vals = [Fp32::ZERO; BLOCK];
             for (i, v) in vals[..len].iter_mut().enumerate() {
                 *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
@@ -103,6 +122,210 @@ pub fn mx_tensor(
         shape: shape.to_vec(),
         block_axis: axis,
         blocks,
+    }
+}
+
+/// Input distribution (docs/numerics.md §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Dist {
+    /// The dataset's distribution: qk_T on [-8, 8], operands on [-4, 4), quantized.
+    #[default]
+    Uniform,
+    /// TestFloat-style corners: special values, exponent boundaries, ties, extreme blocks.
+    Corners,
+    /// Row by row and block by block, uniform or corners.
+    Mixed,
+}
+
+impl Dist {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dist::Uniform => "uniform",
+            Dist::Corners => "corners",
+            Dist::Mixed => "mixed",
+        }
+    }
+
+    /// What a case folder name gains: nothing for the dataset's distribution, else `_dist-NAME`.
+    pub fn suffix(self) -> String {
+        match self {
+            Dist::Uniform => String::new(),
+            d => format!("_dist-{}", d.name()),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dist> {
+        [Dist::Uniform, Dist::Corners, Dist::Mixed]
+            .into_iter()
+            .find(|d| d.name() == s)
+    }
+}
+
+/// Plan streams are the tensor's stream number plus this.
+const PLAN_STREAM_OFFSET: u64 = 8;
+
+/// How one row or block is drawn.
+enum Plan {
+    Uniform,
+    /// A corner row or block with this plan draw.
+    Corner(u64),
+}
+
+/// The plan of row or block `r` under `dist`.
+fn plan(dist: Dist, plans: &Stream, r: u64) -> Plan {
+    match dist {
+        Dist::Uniform => Plan::Uniform,
+        Dist::Corners => Plan::Corner(plans.raw(r)),
+        Dist::Mixed => {
+            let p = plans.raw(r);
+            if p % 2 == 0 {
+                Plan::Uniform
+            } else {
+                Plan::Corner(p >> 1)
+            }
+        }
+    }
+}
+
+/// `table[x mod len]`.
+fn pick<T: Copy>(table: &[T], x: u64) -> T {
+    table[(x % table.len() as u64) as usize]
+}
+
+const QK_SPECIALS: [u16; 24] = [
+    0x0000, 0x8000, 0x0001, 0x8001, 0x007f, 0x807f, 0x0080, 0x8080, 0x3f80, 0xbf80, 0x42b1, 0x42b2,
+    0x42b3, 0xc2b9, 0xc2ba, 0xc2bb, 0x7f7f, 0xff7f, 0x7f80, 0xff80, 0x7fc0, 0x42af, 0xc2b4, 0x3c00,
+];
+const QK_CONSTANTS: [u16; 8] = [
+    0x0000, 0x3c00, 0x42b1, 0x42af, 0xc2b9, 0xc2b4, 0xc2ba, 0xff80,
+];
+const QK_BOUNDARY: [u16; 16] = [
+    0x42ae, 0x42af, 0x42b0, 0x42b1, 0x42b2, 0x42b3, 0xc2b6, 0xc2b7, 0xc2b8, 0xc2b9, 0xc2ba, 0xc2bb,
+    0x0001, 0x8001, 0x0080, 0x8080,
+];
+const QK_EXPONENTS: [u16; 16] = [
+    0, 1, 2, 100, 118, 119, 120, 121, 126, 127, 128, 129, 130, 131, 132, 133,
+];
+const QK_LARGE: [u16; 4] = [0x42b1, 0x42af, 0x42a0, 0x4270];
+
+/// The qk_T of a softmax_v case: `heads x kv` BF16 values, head by head.
+pub fn qk_t(seed: u64, heads: usize, kv: usize, dist: Dist) -> Vec<Bf16> {
+    use rayon::prelude::*;
+    let (s, plans) = (Stream::new(seed, 0), Stream::new(seed, PLAN_STREAM_OFFSET));
+    (0..heads * kv)
+        .into_par_iter()
+        .map(|i| {
+            let (h, j) = (i / kv, i % kv);
+            let z = s.raw(i as u64);
+            match plan(dist, &plans, h as u64) {
+                Plan::Uniform => bf16_of(z, QK_RANGE_LOG2),
+                Plan::Corner(p) => Bf16(qk_corner(p, z, j, kv)),
+            }
+        })
+        .collect()
+}
+
+/// Generator range of qk_T: [-8, 8).
+const QK_RANGE_LOG2: i32 = 3;
+
+/// Element `j` of a corner row of length `n` with plan `p` and element draw `z`.
+fn qk_corner(p: u64, z: u64, j: usize, n: usize) -> u16 {
+    let uniform = || bf16_of(z, QK_RANGE_LOG2).0;
+    match p % 8 {
+        0 => uniform(),
+        1 => pick(&QK_SPECIALS, z),
+        2 => pick(&QK_CONSTANTS, p >> 8),
+        3 => pick(&QK_BOUNDARY, z),
+        4 => ((z >> 63) << 15) as u16 | pick(&QK_EXPONENTS, z >> 32) << 7 | (z % 128) as u16,
+        5 if j as u64 == (p >> 8) % n as u64 => pick(&QK_LARGE, p >> 16),
+        5 => uniform(),
+        6 if z % 8 == 0 => pick(&QK_SPECIALS, z >> 8),
+        6 => uniform(),
+        _ if z % 2 == 0 => 0x0000,
+        _ => 0xff80,
+    }
+}
+
+/// A corner MXINT8 block: plan `p`, element draws `z(k, 32 g + i)`, `len` logical elements.
+fn corner_block(p: u64, s: &Stream, g: u64, len: usize) -> MxInt8Block {
+    let q = p >> 8;
+    let elem = |f: &dyn Fn(u64) -> i8| -> [i8; BLOCK] {
+        std::array::from_fn(|i| {
+            if i < len {
+                f(s.raw(32 * g + i as u64))
+            } else {
+                0
+            }
+        })
+    };
+    let byte = |z: u64| (z % 256) as u8 as i8;
+    let (scale, elems) = match p % 32 {
+        0 => (0xff, elem(&byte)),
+        1 | 2 => ((q % 255) as u8, [0; BLOCK]),
+        3 | 4 => (0x00, elem(&byte)),
+        5 | 6 => (0xfe, elem(&byte)),
+        7 | 8 => (127 + (q % 4) as u8, elem(&|_| -128)),
+        9..=11 => (
+            120 + (q % 16) as u8,
+            elem(&|z| if z % 2 == 0 { 127 } else { -128 }),
+        ),
+        12..=15 => (
+            pick(&[0x01, 0x02, 0x10, 0x40], q),
+            elem(&|z| pick(&[0, 0, 0, 0, 0, 0, 1, -1], z)),
+        ),
+        _ => (100 + (q % 56) as u8, elem(&byte)),
+    };
+    MxInt8Block {
+        scale: E8m0(scale),
+        elems,
+    }
+}
+
+/// Block exponents of the corner quantize inputs.
+const QE: [i32; 5] = [-10, 0, 5, 100, -120];
+
+/// The input of a quantize case: `m` BF16 values (docs/numerics.md §5.1).
+pub fn quantize_input(seed: u64, m: usize, dist: Dist) -> Vec<Bf16> {
+    let (s, plans) = (Stream::new(seed, 0), Stream::new(seed, PLAN_STREAM_OFFSET));
+    (0..m)
+        .map(|idx| {
+            let z = s.raw(idx as u64);
+            match plan(dist, &plans, (idx / BLOCK) as u64) {
+                Plan::Uniform => bf16_of(z, OPERAND_RANGE_LOG2),
+                Plan::Corner(p) => Bf16(quantize_corner(p, z, idx % BLOCK)),
+            }
+        })
+        .collect()
+}
+
+/// Generator range of the operands: [-4, 4).
+pub const OPERAND_RANGE_LOG2: i32 = 2;
+
+/// The exact BF16 pattern of `(-1)^neg * odd * 2^e` (`odd < 256`, in the normal range).
+fn bf16_pattern(neg: bool, odd: u64, e: i32) -> u16 {
+    let v = Value::Finite(Dyadic::exact(neg, odd as u128, e));
+    let r = Bf16::round(v, RoundingMode::NearestEven);
+    debug_assert!(r.status.is_ok(), "not exact in BF16");
+    r.value.0
+}
+
+/// Element `i` of a corner quantize block with plan `p` and element draw `z`.
+fn quantize_corner(p: u64, z: u64, i: usize) -> u16 {
+    let eb = pick(&QE, p >> 8);
+    let neg = z >> 63 == 1;
+    let sign = ((z >> 63) << 15) as u16;
+    let tie = || bf16_pattern(neg, 2 * ((z >> 8) % 64) + 1, eb - 7);
+    match p % 8 {
+        0 => bf16_of(z, OPERAND_RANGE_LOG2).0,
+        1 if i == 0 => bf16_pattern(false, 1, eb),
+        2 if i == 0 => bf16_pattern(neg, 255, eb - 7),
+        1 | 2 => tie(),
+        3 => sign | (1 + (z >> 8) % 127) as u16,
+        4 if i == 0 => pick(&[0x7f80, 0xff80, 0x7fc0], p >> 16),
+        4 => bf16_of(z, OPERAND_RANGE_LOG2).0,
+        5 => sign,
+        6 => sign | pick(&[0u16, 1, 2, 126, 127, 128, 253, 254], z >> 32) << 7 | (z % 128) as u16,
+        _ => sign | (120 + ((z >> 32) % 16) as u16) << 7 | (z % 128) as u16,
     }
 }
 

@@ -153,6 +153,18 @@ pub fn op_layout(op: OpKind, d: Dims, out: Dtype) -> Layout {
     }
 }
 
+/// The quantize operation: `quantize.input` BF16 `[m]`, `quantize.output` MXINT8 blocked on axis 0.
+pub fn quantize_layout(m: usize) -> Layout {
+    use crate::quantize_op::{INPUT, OUTPUT};
+    Layout {
+        op: "quantize".into(),
+        files: vec![
+            spec(INPUT, Dtype::Bf16, vec![m], None, &["element"], &[]),
+            spec(OUTPUT, Dtype::MxInt8, vec![m], Some(0), &["block"], &[0]),
+        ],
+    }
+}
+
 pub fn rope_layout(max_pos: usize, head_dim: usize) -> Layout {
     let shape = vec![1, max_pos, head_dim / 2];
     let axes = &["batch", "position", "index"];
@@ -219,6 +231,10 @@ pub fn detect(dir: &Path, hints: Hints) -> Result<Option<Layout>, DumpError> {
             n / hints.heads,
             hints.head_dim,
         )));
+    }
+    if has(crate::quantize_op::INPUT) {
+        let m = count_lines(&dir.join(crate::quantize_op::INPUT), Dtype::Bf16)?;
+        return Ok(Some(quantize_layout(m)));
     }
     if has("rope.freq_bf16") {
         let n = count_lines(&dir.join("rope.freq_bf16"), Dtype::Bf16)?;
@@ -300,12 +316,15 @@ pub fn from_manifest(m: &Manifest) -> Result<Layout, String> {
             softmax_layout(param("num_heads")?, kv, param("head_dim")?)
         }
         "rope" => rope_layout(param("max_pos")?, param("head_dim")?),
+        "quantize" => quantize_layout(param("m")?),
         op => {
             let kind = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
                 .into_iter()
                 .find(|k| k.name() == op)
                 .ok_or_else(|| {
-                    format!("unknown op '{op}' (expected softmax_v, dot, gevm, gemm or rope)")
+                    format!(
+                        "unknown op '{op}' (expected softmax_v, dot, gevm, gemm, quantize or rope)"
+                    )
                 })?;
             let dims = crate::ops::dims_from_manifest(kind, m)?;
             let out = m

@@ -13,6 +13,7 @@ pub mod gen;
 pub mod layout;
 pub mod manifest;
 pub mod ops;
+pub mod quantize_op;
 pub mod rope;
 pub mod softmax;
 pub mod sweep;

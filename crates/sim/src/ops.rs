@@ -2,16 +2,13 @@
 //! product of two block grids computed by the MAC array's one definition, `block_matmul`.
 
 use crate::dump::{read_mx_tensor, DumpError};
-use crate::gen::{mx_tensor, Stream};
+use crate::gen::{mx_tensor, Dist, OPERAND_RANGE_LOG2};
 use crate::manifest::Manifest;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::{Bf16, FlagCounts, Fp32, RoundingMode, Status, StatusAnd, BLOCK};
 use hw_units::config::AccKind;
 use hw_units::mac::block_matmul;
 use std::path::Path;
-
-/// Generator range of every operand: `[-4, 4)`.
-const OPERAND_RANGE_LOG2: i32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OpKind {
@@ -121,16 +118,24 @@ pub struct OpCase {
 }
 
 impl OpCase {
-    /// Draw both operands: stream 0 the first, stream 1 the second, quantized with nearest-away.
+    /// Draw both operands: stream 0 the first, stream 1 the second, quantized with nearest-away
+    /// (the uniform distribution).
     pub fn generate(op: OpKind, dims: Dims, seed: u64) -> OpCase {
+        Self::generate_with(op, dims, seed, Dist::Uniform)
+    }
+
+    /// Draw both operands from `dist` (docs/numerics.md §5 and §5.1).
+    pub fn generate_with(op: OpKind, dims: Dims, seed: u64, dist: Dist) -> OpCase {
         let [(s0, a0), (s1, a1)] = op.operand_layout(dims);
         let gen = |k, s: &[usize], ax| {
             mx_tensor(
-                &Stream::new(seed, k),
+                seed,
+                k,
                 s,
                 ax,
                 OPERAND_RANGE_LOG2,
                 RoundingMode::NearestAway,
+                dist,
             )
         };
         OpCase {
@@ -155,12 +160,16 @@ impl OpCase {
     }
 
     /// The manifest of this case (files are added as they are written).
-    pub fn manifest(&self, seed: Option<u64>, dtype: OutDtype, mode: RoundingMode) -> Manifest {
-        let mut m = Manifest::new(
-            self.op.name(),
-            &self.dims.case_name(self.op, seed),
-            "reference",
-        );
+    pub fn manifest(
+        &self,
+        seed: Option<u64>,
+        dist: Dist,
+        dtype: OutDtype,
+        mode: RoundingMode,
+    ) -> Manifest {
+        let name =
+            self.dims.case_name(self.op, seed) + &seed.map_or(String::new(), |_| dist.suffix());
+        let mut m = Manifest::new(self.op.name(), &name, "reference");
         m.seed = seed;
         let Dims { m: dm, k, n } = self.dims;
         m.params.insert("m".into(), dm.into());
@@ -172,6 +181,9 @@ impl OpCase {
         }
         m.params.insert("out_dtype".into(), dtype.name().into());
         m.params.insert("rounding".into(), mode.name().into());
+        if dist != Dist::Uniform {
+            m.params.insert("dist".into(), dist.name().into());
+        }
         m
     }
 
@@ -187,6 +199,12 @@ impl OpCase {
 
     /// The exact block sums, rounded once per output element, with each element's flags.
     pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OpOutput {
+        self.compute_with(dtype, mode, &AccKind::Exact)
+    }
+
+    /// The block products summed by the MAC accumulator `acc` (a hardware description's
+    /// `mac.accumulator`), rounded once per output element in `mode` (docs/microarchitecture.md).
+    pub fn compute_with(&self, dtype: OutDtype, mode: RoundingMode, acc: &AccKind) -> OpOutput {
         let Dims { m, k, n } = self.dims;
         let [a, b] = &self.operands;
         let kb = |len: usize| len.div_ceil(BLOCK);
@@ -202,23 +220,11 @@ impl OpCase {
         }
         let (tensor, flags) = match dtype {
             OutDtype::Bf16 => {
-                let (v, f) = apart(block_matmul::<Bf16>(
-                    &a.blocks,
-                    &b.blocks,
-                    dims,
-                    &AccKind::Exact,
-                    mode,
-                ));
+                let (v, f) = apart(block_matmul::<Bf16>(&a.blocks, &b.blocks, dims, acc, mode));
                 (OutTensor::Bf16(Tensor::new(shape, v)), f)
             }
             OutDtype::Fp32 => {
-                let (v, f) = apart(block_matmul::<Fp32>(
-                    &a.blocks,
-                    &b.blocks,
-                    dims,
-                    &AccKind::Exact,
-                    mode,
-                ));
+                let (v, f) = apart(block_matmul::<Fp32>(&a.blocks, &b.blocks, dims, acc, mode));
                 (OutTensor::Fp32(Tensor::new(shape, v)), f)
             }
         };

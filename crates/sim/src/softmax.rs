@@ -1,7 +1,7 @@
 //! The functional softmax_v pipeline (docs/numerics.md §3), reference profile: every stage is the
 //! exact value followed by one rounding, computed by the reference units of `hw-units`.
 
-use crate::gen::Stream;
+use crate::gen::Dist;
 use crate::tensor::{DumpRef, MxTensor, Tensor};
 use hw_types::mxint8::quantize_row;
 use hw_types::{Bf16, FlagCounts, Fp32, MxInt8Block, RoundingMode, Status, StatusAnd, BLOCK};
@@ -54,8 +54,7 @@ impl Params {
     }
 }
 
-/// Generator ranges (docs/numerics.md §5): qk_T on [-8, 8), v on [-4, 4).
-const QK_RANGE_LOG2: i32 = 3;
+/// Generator range of v (docs/numerics.md §5): [-4, 4).
 const V_RANGE_LOG2: i32 = 2;
 
 /// The two inputs: `qk_T` BF16 `[1, H, 1, N]` and `v` MXINT8 `[1, H, N, D]` blocked on axis 2.
@@ -70,22 +69,24 @@ impl Inputs {
         self.qk_t.shape[3]
     }
 
-    /// Draw the inputs of case `kv-size-N_seed-S`.
+    /// Draw the inputs of case `kv-size-N_seed-S` (the dataset's uniform distribution).
     pub fn generate(kv: usize, seed: u64, p: &Params) -> Inputs {
+        Self::generate_with(kv, seed, p, Dist::Uniform)
+    }
+
+    /// Draw the inputs from `dist` (docs/numerics.md §5 and §5.1).
+    pub fn generate_with(kv: usize, seed: u64, p: &Params, dist: Dist) -> Inputs {
         let (h, d) = (p.heads, p.head_dim);
-        let s_qk = Stream::new(seed, 0);
-        let qk: Vec<Bf16> = (0..h * kv)
-            .into_par_iter()
-            .map(|i| s_qk.bf16(i as u64, QK_RANGE_LOG2))
-            .collect();
         Inputs {
-            qk_t: Tensor::new(vec![1, h, 1, kv], qk),
+            qk_t: Tensor::new(vec![1, h, 1, kv], crate::gen::qk_t(seed, h, kv, dist)),
             v: crate::gen::mx_tensor(
-                &Stream::new(seed, 1),
+                seed,
+                1,
                 &[1, h, kv, d],
                 2,
                 V_RANGE_LOG2,
                 p.element_rounding,
+                dist,
             ),
         }
     }

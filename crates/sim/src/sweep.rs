@@ -6,6 +6,7 @@
 
 use crate::case::CaseWriter;
 use crate::dump::sha256_hex;
+use crate::gen::Dist;
 use crate::manifest::{Manifest, FILE_NAME};
 use crate::softmax::{self, Inputs, Params};
 use anyhow::{bail, Context, Result};
@@ -100,6 +101,7 @@ pub struct SweepOptions {
     pub shard: Option<Shard>,
     pub format: Format,
     pub params: Params,
+    pub dist: Dist,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -165,10 +167,10 @@ pub fn verified(dir: &Path) -> Option<String> {
 /// hidden `.CASE.tmp-PID` folder of a case being written and the `.CASE.old-PID` folder of a case
 /// being replaced. Only cases of this run's list are touched, so the shards of one sweep, which
 /// write disjoint cases into a shared folder, never remove each other's work in progress.
-pub fn remove_leftovers(out: &Path, list: &[(usize, u64)]) -> Result<usize> {
+pub fn remove_leftovers(out: &Path, list: &[(usize, u64)], dist: Dist) -> Result<usize> {
     let cases: std::collections::HashSet<String> = list
         .iter()
-        .map(|(kv, seed)| format!("kv-size-{kv}_seed-{seed}"))
+        .map(|(kv, seed)| format!("kv-size-{kv}_seed-{seed}{}", dist.suffix()))
         .collect();
     let mut removed = 0;
     for e in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
@@ -216,7 +218,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
     }
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("cannot create {}", o.out.display()))?;
-    let cleaned = remove_leftovers(&o.out, &list)?;
+    let cleaned = remove_leftovers(&o.out, &list, o.dist)?;
     let pb = progress(list.len());
     let plain = pb.is_hidden();
     let done = AtomicUsize::new(0);
@@ -246,7 +248,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
     let entries: Vec<IndexEntry> = list
         .par_iter()
         .map(|&(kv, seed)| -> Result<IndexEntry> {
-            let case = format!("kv-size-{kv}_seed-{seed}");
+            let case = format!("kv-size-{kv}_seed-{seed}{}", o.dist.suffix());
             let dir = o.out.join(&case);
             let sha = match verified(&dir) {
                 Some(sha) => {
@@ -254,8 +256,12 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
                     sha
                 }
                 None => {
-                    let stages = softmax::run(Inputs::generate(kv, seed, &o.params), &o.params);
-                    let m = softmax::manifest(&case, kv, Some(seed), &o.params);
+                    let inputs = Inputs::generate_with(kv, seed, &o.params, o.dist);
+                    let stages = softmax::run(inputs, &o.params);
+                    let mut m = softmax::manifest(&case, kv, Some(seed), &o.params);
+                    if o.dist != Dist::Uniform {
+                        m.params.insert("dist".into(), o.dist.name().into());
+                    }
                     let mut w = CaseWriter::create(&o.out, m)?;
                     if o.format != Format::Bin {
                         w.write_all(&stages.dumps())?;

@@ -4,6 +4,7 @@
 mod common;
 
 use sim::case::render;
+use sim::gen::Dist;
 use sim::manifest::Manifest;
 use sim::ops::{dims_from_manifest, OpCase, OpKind, OutDtype};
 use sim::rope::{RopeParams, RopeTables};
@@ -115,7 +116,11 @@ fn op_cases_are_reproduced_byte_for_byte() {
         let dumps = case.dumps(&out);
         let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
         let flags = [(dumps[2].0, out.flag_counts())];
-        let files = render(case.manifest(m.seed, dtype, mode), &dumps, &flags);
+        let files = render(
+            case.manifest(m.seed, Dist::Uniform, dtype, mode),
+            &dumps,
+            &flags,
+        );
         assert_matches(&dir, &files);
     }
 }
