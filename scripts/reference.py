@@ -11,6 +11,10 @@ powers B^(p/q) are enclosed with exact integer q-th roots (see `round_power`).
 numpy is used only for integer work (block dot products, the SplitMix64 generator,
 quantization), where int64 is exact by construction.
 
+The hardware units of docs/microarchitecture.md (configurable exp, accumulators, reciprocal) are
+modelled in units.py on top of this module's rounding core; `softmax --profile/--config`,
+`unit-table` and `lut-check` use them.
+
 Run `reference.py --help` for the command line; the functions are importable for tests.
 """
 

@@ -23,7 +23,7 @@ import mpmath
 import numpy as np
 
 import reference as ref
-from reference import BF16, FP32, NEAREST_EVEN, Decoded, Flags, FloatFormat, decode, round_dyadic
+from reference import BF16, NEAREST_EVEN, Decoded, Flags, FloatFormat, decode, round_dyadic
 
 NAN = Decoded("nan", False)
 POSITIVE_ZERO = Decoded("finite", False, 0, 0)
@@ -64,7 +64,6 @@ def exact_exp(bits: int) -> tuple[int, Flags]:
 
 
 LOG2_E = Fraction(6497320848556798, 1 << 52)     # the binary64 constant 0x3FF71547652B82FE
-POW2_SLACK_BITS = 20          # the mpmath error allowance reference.py also assumes
 
 
 def log2e_fixed(const_bits: int) -> int:
@@ -77,16 +76,17 @@ def _round_pow2(numerator: int, log_den: int) -> int:
 
     A non-integer exponent makes the power irrational, so there is no tie: the result is
     floor((floor(2y) + 1) / 2).  floor(2y) is enclosed from an mpmath value with a relative
-    error below 2^(SLACK - wp); the precision doubles until both ends of the enclosure agree.
+    error below 2^(MPMATH_SLACK_BITS - wp) (the allowance reference.py's transcendental
+    roundings make); the precision doubles until both ends of the enclosure agree.
     """
     if numerator % (1 << log_den) == 0:
         return 1 << (numerator >> log_den)
-    wp = 96
+    wp = ref.START_PRECISION
     while True:
         with mpmath.workprec(wp):
             man, exp = mpmath.power(2, mpmath.mpf(numerator + (1 << log_den)) /
                                     (1 << log_den)).man_exp
-        k = wp - POW2_SLACK_BITS
+        k = wp - ref.MPMATH_SLACK_BITS
         low, _ = _floor_shift(man * ((1 << k) - 1), exp - k)
         high, _ = _floor_shift(man * ((1 << k) + 1), exp - k)
         if low == high:
