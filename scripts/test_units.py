@@ -499,6 +499,17 @@ def test_description_file_round_trip(tmp_path):
         units.load_hardware("wide")
 
 
+def test_multiplier_rounds_once_in_its_mode():
+    up = units.parse_hardware(edited(lambda c: c["mul"].update(rounding="toward-pos")))
+    nearest = units.load_hardware("narrow")
+    # (2 - 2^-7)^2 = 4 - 2^-5 + 2^-14: just above 0x407e = 3.96875
+    assert nearest.mul(0x3FFF, 0x3FFF) == (0x407E, INEXACT)
+    assert up.mul(0x3FFF, 0x3FFF) == (0x407F, INEXACT)
+    assert nearest.mul(0x7F80, 0x8000) == (0x7FC0, flags_of("invalid"))       # inf * -0
+    assert nearest.mul(0x8000, 0x3F80) == (0x8000, Flags())
+    assert nearest.mul(0x7F7F, 0x4000) == (0x7F80, flags_of("inexact", "overflow"))
+
+
 @needs_sim
 @pytest.mark.parametrize("profile", ["reference", "narrow"])
 def test_builtin_profiles_equal_sim_config_show(profile):
