@@ -222,27 +222,26 @@ class NewtonRecip:
 
 @dataclass(frozen=True)
 class ExactAcc:
-    """`exact`: the exact sum rounded once; NaN wins, +inf with -inf is NaN (invalid), an
-    infinity wins otherwise; an exact zero is -0 only if every addend was -0."""
+    """`exact`: the exact sum rounded once (RNE to BF16); NaN wins, +inf with -inf is NaN
+    (invalid), an infinity wins otherwise; an exact zero is -0 only if every addend was -0."""
 
-    def __call__(self, addends: Sequence[Decoded], fmt: FloatFormat = BF16,
-                 mode: str = NEAREST_EVEN) -> tuple[int, Flags]:
+    def __call__(self, addends: Sequence[Decoded]) -> tuple[int, Flags]:
         if any(a.kind == "nan" for a in addends):
-            return fmt.nan_bits, Flags()
+            return BF16.nan_bits, Flags()
         infinities = {a.negative for a in addends if a.kind == "inf"}
         if len(infinities) == 2:
-            return fmt.nan_bits, Flags(invalid=True)
+            return BF16.nan_bits, Flags(invalid=True)
         if infinities:
-            return fmt.inf_bits | (fmt.sign_bit if infinities.pop() else 0), Flags()
+            return BF16.inf_bits | (BF16.sign_bit if infinities.pop() else 0), Flags()
         nonzero = [a for a in addends if a.man]
         if not nonzero:
             all_negative = bool(addends) and all(a.negative for a in addends)
-            return (fmt.sign_bit if all_negative else 0), Flags()
+            return (BF16.sign_bit if all_negative else 0), Flags()
         base = min(a.exp for a in nonzero)
         total = sum(signed(a) << (a.exp - base) for a in nonzero)
         if total == 0:
             return 0, Flags()
-        return round_dyadic(total, base, fmt, mode)
+        return round_dyadic(total, base, BF16, NEAREST_EVEN)
 
 
 def float_add(acc: Decoded, a: Decoded, fmt: FloatFormat) -> tuple[Decoded, Flags]:
