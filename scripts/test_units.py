@@ -464,6 +464,8 @@ def edited(change) -> dict:
 @pytest.mark.parametrize("change, message", [
     (lambda c: c.pop("mul"), "missing mul"),
     (lambda c: c.update(extra=1), "unknown extra"),
+    # a parameter on a kind without parameters is a mistake too (sim config show drops it)
+    (lambda c: c["reduce"].update(kind={"type": "fp32", "int_bits": 3}), "unknown int_bits"),
     (lambda c: c["exp"]["kind"].update(table_bits=17), "table_bits"),
     (lambda c: c["exp"]["kind"].update(frac_bits=5), "frac_bits"),
     (lambda c: c["exp"]["kind"].update(interpolate=1), "interpolate"),
