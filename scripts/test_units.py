@@ -218,6 +218,15 @@ def test_exact_recip_unit_is_the_correct_rounding_for_every_input():
         assert EXACT_RECIP(bits) == ref.reciprocal(bits), hex(bits)
 
 
+def test_exact_recip_sticky_bit_never_changes_a_result():
+    """For BF16 inputs no q has 0...0 or 10...0 in the 9 or more bits a result discards, so
+    q alone decides every rounding and its exactness: without the sticky bit (ROM bit 18) all
+    65,536 results and flags stay the same.  A wrong sticky bit is therefore invisible in the
+    unit's outputs (lut-check cannot see it)."""
+    without = units.ExactRecip(tuple((q, 0) for q, _ in EXACT_RECIP.table))
+    assert all(without(bits) == EXACT_RECIP(bits) for bits in ALL_BF16)
+
+
 @pytest.mark.parametrize("seed_bits", range(1, 8))
 def test_newton_seeds_are_rounded_quotients_without_ties(seed_bits):
     for frac_bits in (8, 16, 31, 60):
@@ -669,9 +678,8 @@ def test_lut_check_rejects_a_wrong_hash_and_missing_outputs(tmp_path, narrow_tab
 
 def test_lut_check_reads_every_kind_from_its_own_fields(tmp_path, narrow_tables):
     """Exact recip ROM (q bits 17:0, sticky bit 18) and Newton seeds (y0): the check must use
-    the ROM's words, so a changed word shows up as a mismatch.  (No q ends in a tie pattern
-    below the 8 bits a result keeps, so the sticky bit only decides the inexact flag, which the
-    bit-pattern outputs cannot show: a flipped sticky bit passes.)"""
+    the ROM's words, so a changed word shows up as a mismatch.  (A flipped sticky bit passes:
+    see test_exact_recip_sticky_bit_never_changes_a_result.)"""
     exact_words = [(sticky << 18) | q for q, sticky in units.ExactRecip().table]
     exact_outputs = np.array([ref.reciprocal(b)[0] for b in ALL_BF16], np.uint16)
     recip_rom = {"kind": "exact", "word_bits": 19, "hex_digits": 5,
