@@ -90,7 +90,7 @@ def format_words(words: np.ndarray, digits: int) -> str:
     return "".join(fmt % w for w in np.asarray(words).ravel().tolist())
 
 
-def _write_text(path, text: str) -> None:
+def write_text(path, text: str) -> None:
     """Write a whole file at once (a partial file never appears under the final name)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -149,12 +149,12 @@ def fp32_text(data) -> str:
 
 def write_bf16(path, data) -> None:
     """Write a BF16 dump (row-major order of `data`)."""
-    _write_text(path, bf16_text(data))
+    write_text(path, bf16_text(data))
 
 
 def write_fp32(path, data) -> None:
     """Write an FP32 dump (row-major order of `data`)."""
-    _write_text(path, fp32_text(data))
+    write_text(path, fp32_text(data))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def mxint8_text(scales, elements) -> str:
 
 def write_mxint8(path, scales, elements) -> None:
     """Write an MXINT8 dump in block-grid row-major order."""
-    _write_text(path, mxint8_text(scales, elements))
+    write_text(path, mxint8_text(scales, elements))
 
 
 def dequantize_mxint8(scales, elements, shape: Sequence[int], block_axis: int) -> np.ndarray:

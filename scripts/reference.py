@@ -11,6 +11,10 @@ powers B^(p/q) are enclosed with exact integer q-th roots (see `round_power`).
 numpy is used only for integer work (block dot products, the SplitMix64 generator,
 quantization), where int64 is exact by construction.
 
+The hardware units of docs/microarchitecture.md (configurable exp, accumulators, reciprocal) are
+modelled in units.py on top of this module's rounding core; `softmax --profile/--config`,
+`unit-table` and `lut-check` use them.
+
 Run `reference.py --help` for the command line; the functions are importable for tests.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import functools
+import json
 import os
 import sys
 from fractions import Fraction
@@ -609,6 +614,7 @@ def check_padding(path, elements: np.ndarray, length: int, grid_axis: int) -> No
 # softmax_v (numerics.md section 3)
 # ==============================================================================================
 
+FLAGS_FILE = "flags.json"
 SOFTMAX_FILES = ("softmaxed_v.qk_T", "softmaxed_v.exp-bf16", "softmaxed_v.exp_sum",
                  "softmaxed_v.v", "softmaxed_v.exp_mxint8", "softmaxed_v.scaled_v",
                  "softmaxed_v.inv", "softmaxed_v.out")
@@ -744,19 +750,36 @@ def _write_tensors(folder: Path, tensors: dict, fmt_of: Callable[[str], FloatFor
 
 
 def _write_case(out: Path, case_name: str | None, tensors: dict,
-                fmt_of: Callable[[str], FloatFormat]) -> Path:
-    """Write a case atomically into out/case_name, or flat into `out` when case_name is None."""
+                fmt_of: Callable[[str], FloatFormat], documents: dict | None = None) -> Path:
+    """Write a case atomically into out/case_name, or flat into `out` when case_name is None;
+    `documents` are JSON files written beside the dumps (name -> object)."""
+    def write(folder: Path) -> None:
+        _write_tensors(folder, tensors, fmt_of)
+        for name, document in (documents or {}).items():
+            dumps.write_text(folder / name, json.dumps(document, indent=2) + "\n")
+
     if case_name is None:
         out.mkdir(parents=True, exist_ok=True)
-        _write_tensors(out, tensors, fmt_of)
+        write(out)
         return out
     with dumps.atomic_case_dir(out / case_name) as tmp:
-        _write_tensors(tmp, tensors, fmt_of)
+        write(tmp)
     return out / case_name
 
 
+def _hardware(args):
+    """The hardware description of --profile / --config (units.py builds on this module, hence
+    the import here rather than at the top)."""
+    import units
+    return units.load_hardware(args.profile, args.config)
+
+
 def cmd_softmax(args) -> Path:
-    """`softmax`: generate or read qk_T and v, compute every stage, write the eight files."""
+    """`softmax`: generate or read qk_T and v, compute every stage with the configured units,
+    write the eight files and flags.json (per computed stage, how many results raised each
+    flag)."""
+    import units
+    hardware = _hardware(args)
     if args.inputs is not None:
         qk, v = read_softmax_inputs(Path(args.inputs), args.heads, args.head_dim)
         if args.kv_size not in (None, qk.shape[1]):
@@ -769,8 +792,9 @@ def cmd_softmax(args) -> Path:
         qk, v = generate_softmax_inputs(args.kv_size, args.seed, args.heads, args.head_dim,
                                         args.element_rounding)
         case_name = f"kv-size-{args.kv_size}_seed-{args.seed}"
-    tensors = softmax_v(qk, v, args.element_rounding)
-    return _write_case(Path(args.out), case_name, tensors, lambda name: BF16)
+    tensors, flags = units.softmax_v(qk, v, hardware, args.element_rounding)
+    return _write_case(Path(args.out), case_name, tensors, lambda name: BF16,
+                       {FLAGS_FILE: flags})
 
 
 def _table(function: Callable[[int], tuple[int, Flags]]) -> np.ndarray:
@@ -782,6 +806,19 @@ def cmd_exp_table(args) -> Path:
     """`exp-table`: line i is RNE_bf16(e^x) for the BF16 x with bit pattern i."""
     dumps.write_bf16(args.out, _table(exp_round))
     return Path(args.out)
+
+
+def cmd_unit_table(args) -> Path:
+    """`unit-table`: line i is the configured exp or recip unit's result for bit pattern i."""
+    hardware = _hardware(args)
+    dumps.write_bf16(args.out, _table(getattr(hardware, args.unit)))
+    return Path(args.out)
+
+
+def cmd_lut_check(args) -> int:
+    """`lut-check`: rebuild a unit's outputs from `sim export-lut`'s ROM files alone."""
+    import lutcheck
+    return lutcheck.main(Path(args.dir), args.unit)
 
 
 def cmd_recip_table(args) -> Path:
@@ -954,7 +991,37 @@ def _add_softmax_parser(commands) -> None:
                    help="MXINT8 element rounding (default nearest-away)")
     p.add_argument("--heads", type=int, default=32, help="num_heads (default 32)")
     p.add_argument("--head-dim", type=int, default=128, help="head_dim (default 128)")
+    _add_hardware_options(p)
     p.set_defaults(run=cmd_softmax)
+
+
+def _add_hardware_options(p) -> None:
+    """--profile NAME | --config FILE (the JSON of `sim config show`)."""
+    hardware = p.add_mutually_exclusive_group()
+    hardware.add_argument("--profile", choices=("reference", "narrow"), default="reference",
+                          help="built-in hardware description (default reference: every unit "
+                               "exact)")
+    hardware.add_argument("--config", metavar="FILE",
+                          help="a JSON hardware description as `sim config show` prints")
+
+
+def _add_unit_parsers(commands) -> None:
+    p = commands.add_parser(
+        "unit-table", help="a configured exp or recip unit for all 65,536 BF16 inputs",
+        description="Write 65,536 BF16 lines: line i is the configured unit's result for the "
+                    "BF16 input with bit pattern i (docs/microarchitecture.md).")
+    p.add_argument("--unit", choices=("exp", "recip"), required=True)
+    _add_hardware_options(p)
+    p.add_argument("--out", required=True, help="output file")
+    p.set_defaults(run=cmd_unit_table)
+    p = commands.add_parser(
+        "lut-check", help="check `sim export-lut` ROM files against the unit's outputs",
+        description="Rebuild the unit's result for every BF16 input from DIR/<unit>_lut.json and "
+                    "DIR/<unit>_lut.hex alone and compare with DIR/<unit>_outputs.hex. Exit 0 "
+                    "when all 65,536 agree, 1 at the first mismatch, 2 for unusable files.")
+    p.add_argument("--dir", required=True, help="the folder `sim export-lut --out` wrote")
+    p.add_argument("--unit", choices=("exp", "recip"), required=True)
+    p.set_defaults(run=cmd_lut_check)
 
 
 def _add_op_parser(commands) -> None:
@@ -1001,6 +1068,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             f"BF16 x with bit pattern i.")
         p.add_argument("--out", required=True, help="output file")
         p.set_defaults(run=run)
+    _add_unit_parsers(commands)
     _add_op_parser(commands)
     p = commands.add_parser("rope", help="RoPE cos/sin tables",
                             description="Write OUT/rope/ with rope.{freq,cos,sin}_{bf16,fp32}, "
@@ -1027,6 +1095,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if isinstance(written, int):                # a check's exit status
+        return written
     if written is not None:
         print(written)
     return 0

@@ -657,8 +657,8 @@ def test_softmax_stages_against_fraction_arithmetic():
 def test_softmax_case_files_and_inputs_round_trip(tmp_path):
     assert ref.main(["softmax", "--kv-size", "33", "--seed", "4", "--out", str(tmp_path)]) == 0
     case = tmp_path / "kv-size-33_seed-4"
-    assert sorted(p.name for p in case.iterdir()) == sorted(ref.SOFTMAX_FILES)
-    lines = {p.name: len(p.read_text().splitlines()) for p in case.iterdir()}
+    assert sorted(p.name for p in case.iterdir()) == sorted(ref.SOFTMAX_FILES + (ref.FLAGS_FILE,))
+    lines = {name: len((case / name).read_text().splitlines()) for name in ref.SOFTMAX_FILES}
     assert lines == {"softmaxed_v.qk_T": 32 * 33, "softmaxed_v.exp-bf16": 32 * 33,
                      "softmaxed_v.exp_sum": 32, "softmaxed_v.v": 32 * 2 * 128,
                      "softmaxed_v.exp_mxint8": 32 * 2, "softmaxed_v.scaled_v": 4096,
