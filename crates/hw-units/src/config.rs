@@ -133,6 +133,24 @@ pub struct MulConfig {
     pub timing: Timing,
 }
 
+/// The first key of `given` (as a dotted path) that `known` lacks.
+fn unknown_key(given: &serde_json::Value, known: &serde_json::Value, at: &str) -> Option<String> {
+    let (serde_json::Value::Object(g), serde_json::Value::Object(k)) = (given, known) else {
+        return None;
+    };
+    g.iter().find_map(|(key, v)| {
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        match k.get(key) {
+            None => Some(path),
+            Some(kv) => unknown_key(v, kv, &path),
+        }
+    })
+}
+
 impl HwConfig {
     /// Every unit exact, modest parallelism: the default, and the definition of the dumps.
     pub fn reference() -> HwConfig {
@@ -235,10 +253,18 @@ impl HwConfig {
         }
     }
 
-    /// Parse and validate a JSON description.
+    /// Parse and validate a JSON description. Every key must be one the description has:
+    /// serde ignores extra keys next to the `type` of a kind without parameters (`{"type":
+    /// "exact", "table_bits": 3}`), so the text is also compared with the parsed description.
     pub fn from_json(text: &str) -> Result<HwConfig, String> {
         let c: HwConfig =
             serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
+        let given: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
+        let known = serde_json::to_value(&c).expect("config serializes");
+        if let Some(path) = unknown_key(&given, &known, "") {
+            return Err(format!("unknown field `{path}`"));
+        }
         c.validate()?;
         Ok(c)
     }

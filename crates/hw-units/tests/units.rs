@@ -146,6 +146,14 @@ fn configs_round_trip_and_reject_nonsense() {
     j["mac"]["colums"] = 3.into();
     let e = HwConfig::from_json(&j.to_string()).unwrap_err();
     assert!(e.contains("unknown field `colums`"), "{e}");
+    // A parameter on a kind without parameters is not silently dropped.
+    for (unit, key) in [("exp", "table_bits"), ("reduce", "int_bits"), ("recip", "iterations")] {
+        let mut j: serde_json::Value =
+            serde_json::from_str(&HwConfig::reference().to_json()).unwrap();
+        j[unit]["kind"][key] = 3.into();
+        let e = HwConfig::from_json(&j.to_string()).unwrap_err();
+        assert_eq!(e, format!("unknown field `{unit}.kind.{key}`"));
+    }
     let mut c = HwConfig::reference();
     c.mac.block_lanes = 5;
     assert!(c
