@@ -147,7 +147,11 @@ fn configs_round_trip_and_reject_nonsense() {
     let e = HwConfig::from_json(&j.to_string()).unwrap_err();
     assert!(e.contains("unknown field `colums`"), "{e}");
     // A parameter on a kind without parameters is not silently dropped.
-    for (unit, key) in [("exp", "table_bits"), ("reduce", "int_bits"), ("recip", "iterations")] {
+    for (unit, key) in [
+        ("exp", "table_bits"),
+        ("reduce", "int_bits"),
+        ("recip", "iterations"),
+    ] {
         let mut j: serde_json::Value =
             serde_json::from_str(&HwConfig::reference().to_json()).unwrap();
         j[unit]["kind"][key] = 3.into();
