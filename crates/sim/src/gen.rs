@@ -178,7 +178,7 @@ fn plan(dist: Dist, plans: &Stream, r: u64) -> Plan {
         Dist::Corners => Plan::Corner(plans.raw(r)),
         Dist::Mixed => {
             let p = plans.raw(r);
-            if p % 2 == 0 {
+            if p.is_multiple_of(2) {
                 Plan::Uniform
             } else {
                 Plan::Corner(p >> 1)
@@ -239,9 +239,9 @@ fn qk_corner(p: u64, z: u64, j: usize, n: usize) -> u16 {
         4 => ((z >> 63) << 15) as u16 | pick(&QK_EXPONENTS, z >> 32) << 7 | (z % 128) as u16,
         5 if j as u64 == (p >> 8) % n as u64 => pick(&QK_LARGE, p >> 16),
         5 => uniform(),
-        6 if z % 8 == 0 => pick(&QK_SPECIALS, z >> 8),
+        6 if z.is_multiple_of(8) => pick(&QK_SPECIALS, z >> 8),
         6 => uniform(),
-        _ if z % 2 == 0 => 0x0000,
+        _ if z.is_multiple_of(2) => 0x0000,
         _ => 0xff80,
     }
 }
