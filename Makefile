@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build venv fmt clippy rust-test py-test tb-test golden bench clean
+.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test tb-test golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -22,9 +22,12 @@ $(VENV)/.installed: scripts/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
 	touch $@
 
-## Everything CI checks: formatting, clippy -D warnings, Rust tests (incl. the cross-check
-## against the Python reference), the Python reference's own tests, and the Verilog testbench.
-test: venv fmt clippy rust-test py-test tb-test
+## Everything CI checks: formatting, clippy -D warnings, the declared rust-version, Rust tests
+## (release speed with overflow checks, incl. the cross-checks against the Python reference), the
+## Python reference's own tests, and the Verilog testbench. No check is skipped silently: one that
+## cannot run fails, naming the install command, unless SIM_SKIP (comma-separated: python,
+## iverilog, verilator, cocotb) opts out of it explicitly.
+test: venv fmt clippy msrv rust-test py-test tb-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -32,8 +35,12 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
+msrv:
+	python3 scripts/check_msrv.py
+
+TEST_PROFILE := release-checked
 rust-test: venv
-	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --release
+	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE)
 
 py-test: venv
 	$(PY) -m pytest -q scripts
@@ -65,5 +72,9 @@ clean:
 ## Verilog testbench self-test (needs iverilog; skips without it unless CI=true, which installs it):
 ## stage 6 (out = RNE_bf16(scaled_v * inv)) through examples/rtl/bf16_mul_rne.v on simulator and
 ## hand-made cases, plus broken copies that must fail.
-tb-test: build
-	SIM=$(SIM) scripts/tb/test_tb.sh
+tb-test: test-build
+	SIM=./target/$(TEST_PROFILE)/sim scripts/tb/test_tb.sh
+
+## The sim binary of the test profile (the testbenches run it).
+test-build:
+	$(CARGO) build --profile $(TEST_PROFILE) -p sim

@@ -103,15 +103,15 @@ fn exact_power(base: f64, x: f64) -> Option<Value> {
     };
     let m = if m_odd == 1 {
         1
-    } else if k >= 64 {
-        // M < 2^53 is not a perfect power with an exponent of 64 or more unless it is 1.
+    } else if k >= 6 {
+        // An odd M < 2^53 other than 1 is no perfect q-th power for q >= 64 (3^64 > 2^53).
         return None;
     } else {
         let m = iroot(m_odd as u64, 1u32 << k)?;
         m as u128
     };
     // q | E * P: E * P / 2^k must be an integer.
-    let ep = (e2 as i128).checked_mul(p_mag as i128)?;
+    let ep = (e2 as i128).checked_mul(i128::try_from(p_mag).ok()?)?;
     if k > 0 && ep.trailing_zeros() < k && ep != 0 {
         return None;
     }
