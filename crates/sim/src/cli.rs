@@ -91,6 +91,20 @@ pub enum Command {
     /// OUT/<unit>_outputs.hex (the unit's result for every one of the 65,536 BF16 inputs, line x+1
     /// for input pattern x: the exhaustive vectors to check an RTL implementation against).
     ExportLut(ExportLutArgs),
+    /// Measure functional coverage: which corners of docs/coverage.md a set of cases reaches.
+    ///
+    /// Reads every case folder under each PATH (recursively: the simulator's cases or a
+    /// testbench's own dumps) and prints, per bin, its hit count and the first case and element
+    /// that hit it, then the total (`hit 41 of 73 bins`). Bins are evaluated from the folders'
+    /// own dumps with the reference rules of docs/numerics.md; a folder is covered for the stages
+    /// it has, and the report lists the files it lacks. Exit code 0; 1 with --require when a
+    /// required bin is unhit; 2 on unusable input.
+    Cover(CoverArgs),
+    /// Write the directed corner suite: one small case folder per named scenario.
+    ///
+    /// Each case's manifest names its scenario and the coverage bins it targets; together the
+    /// cases hit every bin of docs/coverage.md (`sim cover DIR --require all` proves it).
+    Corners(CornersArgs),
     /// Recompute every stage of a case folder from its own inputs and compare with its dumps.
     ///
     /// Prints PASS or FAIL per stage (with the first divergence). Parameters come from the
@@ -126,6 +140,42 @@ impl ShapeHints {
             head_dim: self.head_dim,
         })
     }
+}
+
+#[derive(Args, Debug)]
+pub struct CoverArgs {
+    /// Case folders or folders of cases (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Exit 1 unless every bin is hit (`all`) or every bin whose name starts with one of these
+    /// comma-separated prefixes (e.g. `qk.,sum.,gevm.`).
+    #[arg(long, value_delimiter = ',')]
+    pub require: Vec<String>,
+    /// Element rounding of the quantizer for folders whose manifest does not say.
+    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
+    pub element_rounding: RoundingMode,
+    /// Output rounding of op folders whose manifest does not say.
+    #[arg(long, default_value = "nearest-even")]
+    pub rounding: RoundingMode,
+    /// Heads of a softmax_v folder without manifest.json.
+    #[arg(long, default_value_t = 32)]
+    pub heads: usize,
+    /// Head dimension of a softmax_v folder without manifest.json.
+    #[arg(long, default_value_t = 128)]
+    pub head_dim: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CornersArgs {
+    /// Output folder: one case folder per scenario.
+    #[arg(long, default_value = "corners")]
+    pub out: PathBuf,
+    /// List the scenarios and their target bins instead of writing them.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Args, Debug)]
@@ -386,6 +436,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Rope(a) => run_rope(a).map(|_| 0),
         Command::Diff(a) => run_diff(a),
         Command::Check(a) => run_check(a),
+        Command::Cover(a) => run_cover(a),
+        Command::Corners(a) => run_corners(a).map(|_| 0),
         Command::Gen(a) => run_gen(a).map(|_| 0),
         Command::Trace(a) => run_trace(a).map(|_| 0),
         Command::Config(a) => {
@@ -607,6 +659,72 @@ fn print_rows(rows: &[diff::CaseRow], json: bool) -> Result<()> {
     } else {
         say!("{}", diff::render_rows(rows).trim_end());
     }
+    Ok(())
+}
+
+fn run_cover(a: CoverArgs) -> Result<i32> {
+    if a.heads == 0 || a.head_dim == 0 {
+        bail!("--heads and --head-dim must be at least 1");
+    }
+    let bins: Vec<&str> = crate::cover::BINS.iter().map(|b| b.id).collect();
+    for r in &a.require {
+        if r != "all" && !bins.iter().any(|b| b.starts_with(r.as_str())) {
+            bail!(
+                "--require {r}: no bin starts with it (bins: {})",
+                bins.join(", ")
+            );
+        }
+    }
+    let o = crate::cover::CoverOptions {
+        hints: Hints {
+            heads: a.heads,
+            head_dim: a.head_dim,
+        },
+        element_rounding: a.element_rounding,
+        rounding: a.rounding,
+    };
+    let c = crate::cover::cover(&a.paths, &o)?;
+    if c.cases == 0 {
+        bail!(
+            "{}: no case folders found",
+            a.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if a.json {
+        say!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        say!("{}", c.render().trim_end());
+    }
+    let missed = c.missed(&a.require);
+    if !missed.is_empty() {
+        let names: Vec<&str> = missed.iter().map(|b| b.id).collect();
+        eprintln!(
+            "cover: {} required bin(s) unhit: {} (sim corners writes cases that hit them)",
+            missed.len(),
+            names.join(", ")
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+fn run_corners(a: CornersArgs) -> Result<()> {
+    let suite = crate::corners::suite();
+    if a.list {
+        for s in &suite {
+            say!("{:<32} {}", s.name, s.targets.join(", "));
+        }
+        return Ok(());
+    }
+    for s in &suite {
+        let written = s.write(&a.out)?;
+        say!("wrote    {}", written.display());
+    }
+    say!("corners  {} scenarios in {}", suite.len(), a.out.display());
     Ok(())
 }
 

@@ -6,6 +6,8 @@ pub mod case;
 pub mod check;
 pub mod cli;
 pub mod compare;
+pub mod corners;
+pub mod cover;
 pub mod cycle;
 pub mod diff;
 pub mod dump;
