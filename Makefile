@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test tb-test golden bench clean
+.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -27,7 +27,7 @@ $(VENV)/.installed: scripts/requirements.txt
 ## Python reference's own tests, and the Verilog testbench. No check is skipped silently: one that
 ## cannot run fails, naming the install command, unless SIM_SKIP (comma-separated: python,
 ## iverilog, verilator, cocotb) opts out of it explicitly.
-test: venv fmt clippy msrv rust-test py-test tb-test
+test: venv fmt clippy msrv rust-test py-test cover-test tb-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -51,6 +51,7 @@ bench: venv
 
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
 SIM := ./target/release/sim
+GOLDEN_BUDGET_MB := 20
 golden: build
 	rm -rf golden.new
 	$(SIM) gen --kv-sizes 1,4,31,32,33,64,100,128,257 --seeds 0,1 --out golden.new/softmax > /dev/null
@@ -59,11 +60,21 @@ golden: build
 	$(SIM) op gevm --m 70 --k 9 --seed 0 --out golden.new/ops > /dev/null
 	$(SIM) op gemm --m 5 --k 33 --n 7 --seed 0 --out golden.new/ops > /dev/null
 	$(SIM) op gemm --m 8 --k 64 --n 8 --seed 2 --out-dtype fp32 --rounding toward-zero --out golden.new/ops > /dev/null
+	$(SIM) run --kv-size 33 --seed 3 --dist corners --heads 8 --head-dim 16 --out golden.new/dist > /dev/null
+	$(SIM) run --kv-size 259 --seed 3 --dist corners --heads 8 --head-dim 16 --out golden.new/dist > /dev/null
+	$(SIM) run --kv-size 100 --seed 4 --dist mixed --out golden.new/dist > /dev/null
+	$(SIM) op gemm --m 9 --k 70 --n 5 --seed 1 --dist corners --out golden.new/dist > /dev/null
+	$(SIM) op gevm --m 100 --k 7 --seed 2 --dist mixed --out-dtype fp32 --out golden.new/dist > /dev/null
+	$(SIM) op dot --m 200 --seed 3 --dist corners --rounding toward-neg --out golden.new/dist > /dev/null
+	$(SIM) op quantize --m 300 --seed 1 --dist corners --out golden.new/dist > /dev/null
+	$(SIM) op quantize --m 70 --seed 2 --dist mixed --element-rounding nearest-even --out golden.new/dist > /dev/null
+	$(SIM) corners --out golden.new/corners > /dev/null
 	$(SIM) rope --out golden.new/tmp > /dev/null
 	mkdir -p golden.new/rope && mv golden.new/tmp/rope/manifest.json golden.new/rope/ && rm -rf golden.new/tmp
 	cp golden/README.md golden.new/ 2>/dev/null || true
 	rm -rf golden && mv golden.new golden
 	@du -sh golden
+	@test $$(du -sm golden | cut -f1) -le $(GOLDEN_BUDGET_MB) || { echo "golden/ is over its $(GOLDEN_BUDGET_MB) MB budget"; exit 1; }
 
 clean:
 	$(CARGO) clean
@@ -74,6 +85,10 @@ clean:
 ## hand-made cases, plus broken copies that must fail.
 tb-test: test-build
 	SIM=./target/$(TEST_PROFILE)/sim scripts/tb/test_tb.sh
+
+## Coverage closure of the golden corpus: every bin of docs/coverage.md is hit.
+cover-test: test-build
+	./target/$(TEST_PROFILE)/sim cover golden --require all > /dev/null && echo "cover: golden hits every bin"
 
 ## The sim binary of the test profile (the testbenches run it).
 test-build:

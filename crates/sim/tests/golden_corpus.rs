@@ -139,3 +139,80 @@ fn rope_table_hashes_are_reproduced() {
         "RoPE tables changed (run `make golden` only if intended)"
     );
 }
+
+/// The `--dist corners|mixed` cases (softmax_v, ops, quantize) regenerated from their manifests.
+#[test]
+fn dist_cases_are_reproduced_byte_for_byte() {
+    use sim::quantize_op::QuantizeCase;
+    let dirs = case_dirs(&golden().join("dist"));
+    assert_eq!(dirs.len(), 8);
+    for dir in dirs {
+        let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+        let param = |k: &str| m.params[k].as_str().unwrap().to_string();
+        let dist = Dist::parse(&param("dist")).unwrap();
+        let seed = m.seed.unwrap();
+        let files = match m.op.as_str() {
+            "softmax_v" => {
+                let p = Params {
+                    heads: m.params["num_heads"].as_u64().unwrap() as usize,
+                    head_dim: m.params["head_dim"].as_u64().unwrap() as usize,
+                    element_rounding: param("element_rounding").parse().unwrap(),
+                };
+                let kv = m.kv_size.unwrap();
+                let stages = softmax::run(Inputs::generate_with(kv, seed, &p, dist), &p);
+                let mut man = softmax::manifest(&m.case, kv, Some(seed), &p);
+                man.params.insert("dist".into(), dist.name().into());
+                render(man, &stages.dumps(), &stages.flags.counts())
+            }
+            "quantize" => {
+                let mode = param("element_rounding").parse().unwrap();
+                let mm = m.params["m"].as_u64().unwrap() as usize;
+                let case = QuantizeCase::generate(mm, seed, dist);
+                let out = case.compute(mode);
+                let flags = [(sim::quantize_op::OUTPUT, out.flag_counts())];
+                render(case.manifest(Some(seed), dist, mode), &case.dumps(&out), &flags)
+            }
+            op => {
+                let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
+                    .into_iter()
+                    .find(|k| k.name() == op)
+                    .unwrap();
+                let dims = dims_from_manifest(op, &m).unwrap();
+                let dtype = match param("out_dtype").as_str() {
+                    "fp32" => OutDtype::Fp32,
+                    _ => OutDtype::Bf16,
+                };
+                let mode = param("rounding").parse().unwrap();
+                let case = OpCase::generate_with(op, dims, seed, dist);
+                let out = case.compute(dtype, mode);
+                let dumps = case.dumps(&out);
+                let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                let flags = [(dumps[2].0, out.flag_counts())];
+                render(case.manifest(Some(seed), dist, dtype, mode), &dumps, &flags)
+            }
+        };
+        assert_matches(&dir, &files);
+    }
+}
+
+/// The directed corner suite (`sim corners`) rewritten into a temporary folder, byte for byte.
+#[test]
+fn directed_suite_is_reproduced_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = sim::corners::suite();
+    assert_eq!(case_dirs(&golden().join("corners")).len(), suite.len());
+    for s in &suite {
+        let written = s.write(tmp.path()).unwrap();
+        let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&written)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        assert_matches(&golden().join("corners").join(s.name), &files);
+    }
+}
