@@ -310,7 +310,8 @@ pub struct OpArgs {
     /// Rounding of the output: nearest-even, nearest-away, toward-zero, toward-pos, toward-neg.
     #[arg(long, default_value = "nearest-even")]
     pub rounding: RoundingMode,
-    /// Element rounding of quantize: nearest-away (default) or nearest-even.
+    /// Element rounding of quantize, and of the generated operands of dot, gevm and gemm:
+    /// nearest-away (default) or nearest-even.
     #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
     pub element_rounding: RoundingMode,
     /// Input distribution of generated operands (docs/numerics.md §5.1).
@@ -899,7 +900,7 @@ fn run_op(a: OpArgs) -> Result<()> {
                 );
             }
             (
-                OpCase::generate_with(op, dims, a.seed, a.dist),
+                OpCase::generate_with(op, dims, a.seed, a.dist, a.element_rounding),
                 Some(a.seed),
             )
         }
@@ -907,6 +908,10 @@ fn run_op(a: OpArgs) -> Result<()> {
     let cfg = a.hw.load()?;
     let output = case.compute_with(a.out_dtype, a.rounding, &cfg.mac.accumulator);
     let mut m = case.manifest(seed, a.dist, a.out_dtype, a.rounding);
+    if seed.is_some() && a.element_rounding != RoundingMode::NearestAway {
+        m.params
+            .insert("element_rounding".into(), a.element_rounding.name().into());
+    }
     record_config(&mut m, &cfg)?;
     let header = [format!(
         "params   {} out_dtype={} rounding={} dist={} profile={}",

@@ -323,7 +323,8 @@ fn quantize_corner(p: u64, z: u64, i: usize) -> u16 {
         3 => sign | (1 + (z >> 8) % 127) as u16,
         4 if i == 0 => pick(&[0x7f80, 0xff80, 0x7fc0], p >> 16),
         4 => bf16_of(z, OPERAND_RANGE_LOG2).0,
-        5 => sign,
+        5 if z.is_multiple_of(2) => 0x0000,
+        5 => 0x8000,
         6 => sign | pick(&[0u16, 1, 2, 126, 127, 128, 253, 254], z >> 32) << 7 | (z % 128) as u16,
         _ => sign | (120 + ((z >> 32) % 16) as u16) << 7 | (z % 128) as u16,
     }

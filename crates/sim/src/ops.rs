@@ -121,22 +121,21 @@ impl OpCase {
     /// Draw both operands: stream 0 the first, stream 1 the second, quantized with nearest-away
     /// (the uniform distribution).
     pub fn generate(op: OpKind, dims: Dims, seed: u64) -> OpCase {
-        Self::generate_with(op, dims, seed, Dist::Uniform)
+        Self::generate_with(op, dims, seed, Dist::Uniform, RoundingMode::NearestAway)
     }
 
-    /// Draw both operands from `dist` (docs/numerics.md §5 and §5.1).
-    pub fn generate_with(op: OpKind, dims: Dims, seed: u64, dist: Dist) -> OpCase {
+    /// Draw both operands from `dist` (docs/numerics.md §5 and §5.1), quantizing drawn reals with
+    /// element rounding `element_rounding`.
+    pub fn generate_with(
+        op: OpKind,
+        dims: Dims,
+        seed: u64,
+        dist: Dist,
+        element_rounding: RoundingMode,
+    ) -> OpCase {
         let [(s0, a0), (s1, a1)] = op.operand_layout(dims);
         let gen = |k, s: &[usize], ax| {
-            mx_tensor(
-                seed,
-                k,
-                s,
-                ax,
-                OPERAND_RANGE_LOG2,
-                RoundingMode::NearestAway,
-                dist,
-            )
+            mx_tensor(seed, k, s, ax, OPERAND_RANGE_LOG2, element_rounding, dist)
         };
         OpCase {
             op,

@@ -170,7 +170,11 @@ fn dist_cases_are_reproduced_byte_for_byte() {
                 let case = QuantizeCase::generate(mm, seed, dist);
                 let out = case.compute(mode);
                 let flags = [(sim::quantize_op::OUTPUT, out.flag_counts())];
-                render(case.manifest(Some(seed), dist, mode), &case.dumps(&out), &flags)
+                render(
+                    case.manifest(Some(seed), dist, mode),
+                    &case.dumps(&out),
+                    &flags,
+                )
             }
             op => {
                 let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
@@ -183,7 +187,13 @@ fn dist_cases_are_reproduced_byte_for_byte() {
                     _ => OutDtype::Bf16,
                 };
                 let mode = param("rounding").parse().unwrap();
-                let case = OpCase::generate_with(op, dims, seed, dist);
+                let er = m
+                    .params
+                    .get("element_rounding")
+                    .map_or(hw_types::RoundingMode::NearestAway, |v| {
+                        v.as_str().unwrap().parse().unwrap()
+                    });
+                let case = OpCase::generate_with(op, dims, seed, dist, er);
                 let out = case.compute(dtype, mode);
                 let dumps = case.dumps(&out);
                 let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
