@@ -22,6 +22,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import dists
 import dumps
 import lutcheck
 import reference as ref
@@ -536,7 +537,7 @@ def test_builtin_profiles_equal_sim_config_show(profile):
 def special_inputs(heads: int, kv: int, dim: int, seed: int):
     """Generated inputs with NaN, infinities, huge and tiny qk_T values and 0xff / 0x00 v scales
     mixed in."""
-    qk, (scales, elements) = ref.generate_softmax_inputs(kv, seed, heads, dim, ref.NEAREST_AWAY)
+    qk, (scales, elements) = dists.softmax_inputs(kv, seed, heads, dim, ref.NEAREST_AWAY)
     rng = random.Random(seed)
     specials = [0x7FC0, 0x7F80, 0xFF80, 0x8000, 0x0000, 0x42B2, 0xC2C0, 0x0001, 0x4300, 0xC300]
     for _ in range(kv // 3 + 1):
@@ -546,7 +547,7 @@ def special_inputs(heads: int, kv: int, dim: int, seed: int):
 
 
 @pytest.mark.parametrize("make_inputs", [
-    lambda: ref.generate_softmax_inputs(45, 3, 2, 5, ref.NEAREST_AWAY),
+    lambda: dists.softmax_inputs(45, 3, 2, 5, ref.NEAREST_AWAY),
     lambda: special_inputs(3, 70, 4, 1)])
 def test_reference_profile_is_byte_identical_to_reference_py(make_inputs):
     qk, v = make_inputs()
