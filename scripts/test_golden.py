@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import dumps
 import rederive
 
 GOLDEN = Path(os.environ.get("GOLDEN", Path(__file__).resolve().parent.parent / "golden"))
@@ -27,8 +26,7 @@ CASES = rederive.case_folders(GOLDEN)
 
 
 def test_the_corpus_is_there():
-    ops = {dumps.read_manifest(case)["op"] for case in CASES}
-    assert {"softmax_v", "dot", "gevm", "gemm"} <= ops, f"{len(CASES)} cases under {GOLDEN}"
+    assert CASES, f"no case folder (with a manifest.json) under {GOLDEN}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[str(c.relative_to(GOLDEN)) for c in CASES])
