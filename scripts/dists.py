@@ -21,7 +21,7 @@ import numpy as np
 import reference as ref
 from reference import BF16, NEAREST_AWAY
 
-UNIFORM, CORNERS, MIXED = ref.DISTS
+UNIFORM, CORNERS = ref.DISTS[:2]         # and "mixed"
 PLAN_STREAM_OFFSET = 8
 
 # docs/numerics.md §5.1, as BF16 bit patterns (T[x] means T[x mod len(T)]).
@@ -131,7 +131,8 @@ def uniform_qk(seed: int, heads: int, n: int) -> np.ndarray:
 # ==============================================================================================
 
 def _kind_table() -> tuple[np.ndarray, np.ndarray]:
-    """(scale rule, element rule) per block kind p mod 32, as small codes for np.select."""
+    """(scale rule, element rule) per block kind p mod 32: the row of the §5.1 block table,
+    as indices into the choices of `corner_blocks`."""
     scale_rule = [0] + [1] * 2 + [2] * 2 + [3] * 2 + [4] * 2 + [5] * 3 + [6] * 4 + [7] * 16
     element_rule = [0] + [1] * 2 + [0] * 4 + [2] * 2 + [3] * 3 + [4] * 4 + [0] * 16
     return np.array(scale_rule), np.array(element_rule)
@@ -140,24 +141,22 @@ def _kind_table() -> tuple[np.ndarray, np.ndarray]:
 SCALE_RULE, ELEMENT_RULE = _kind_table()
 
 
+def _mod(x: np.ndarray, n: int) -> np.ndarray:
+    """x mod n for uint64 draws, as int64 (exact: the result is below n)."""
+    return (x % np.uint64(n)).astype(np.int64)
+
+
 def corner_blocks(plans: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Corners MXINT8 blocks from plan draws [G] and element draws [G, 32] (uint64):
-    (scales uint8 [G], elements int8 [G, 32]), before the padding is cleared.
-
-    Scale rules 0..7 and element rules 0..4 are the rows of the §5.1 block table."""
-    kind = (plans % np.uint64(32)).astype(np.int64)
-    select = (plans >> np.uint64(8)).astype(object)          # exact: up to 56 bits
-    small = np.array(CORNER_SMALL_SCALES)[(select % 4).astype(np.int64)]
+    (scales uint8 [G], elements int8 [G, 32]), before the padding is cleared."""
+    kind, select = _mod(plans, 32), plans >> np.uint64(8)
     scale = np.choose(SCALE_RULE[kind], [
-        np.full(kind.shape, 0xFF), (select % 255).astype(np.int64), np.zeros_like(kind),
-        np.full(kind.shape, 0xFE), 127 + (select % 4).astype(np.int64),
-        120 + (select % 16).astype(np.int64), small, 100 + (select % 56).astype(np.int64)])
-    as_int8 = (z % np.uint64(256)).astype(np.uint8).view(np.int8).astype(np.int64)
-    even = (z % np.uint64(2)) == 0
-    sparse = np.array(CORNER_SPARSE_ELEMENTS)[(z % np.uint64(8)).astype(np.int64)]
-    rule = np.broadcast_to(ELEMENT_RULE[kind][:, None], z.shape)
-    elements = np.choose(rule, [as_int8, np.zeros_like(as_int8), np.full(z.shape, -128),
-                                np.where(even, 127, -128), sparse])
+        0xFF, _mod(select, 255), 0x00, 0xFE, 127 + _mod(select, 4), 120 + _mod(select, 16),
+        np.array(CORNER_SMALL_SCALES)[_mod(select, 4)], 100 + _mod(select, 56)])
+    as_int8 = _mod(z, 256) - 256 * (_mod(z, 256) >= 128)
+    elements = np.choose(np.broadcast_to(ELEMENT_RULE[kind][:, None], z.shape), [
+        as_int8, 0, -128, np.where(_mod(z, 2) == 0, 127, -128),
+        np.array(CORNER_SPARSE_ELEMENTS)[_mod(z, 8)]])
     return scale.astype(np.uint8), elements.astype(np.int8)
 
 

@@ -17,7 +17,6 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 import dists
 import dumps
@@ -55,6 +54,11 @@ def hardware_of(manifest: dict) -> units.Hardware:
     return units.load_hardware(manifest.get("profile", "reference"))
 
 
+def _generated(manifest: dict) -> bool:
+    """Whether the inputs are regenerated (a seed) rather than read from the folder."""
+    return "seed" in manifest
+
+
 def _read_input(case: Path, manifest: dict, name: str):
     """An input dump in the form its manifest entry gives (MXINT8 padding checked)."""
     entry = manifest["files"][name]
@@ -71,7 +75,7 @@ def _read_input(case: Path, manifest: dict, name: str):
 def _softmax(case: Path, manifest: dict) -> Derived:
     params = manifest["params"]
     heads, dim, mode = params["num_heads"], params["head_dim"], params["element_rounding"]
-    if "seed" in manifest:
+    if _generated(manifest):
         qk, v = dists.softmax_inputs(manifest["kv_size"], manifest["seed"], heads, dim, mode,
                                      params.get("dist", dists.UNIFORM))
     else:
@@ -83,7 +87,7 @@ def _softmax(case: Path, manifest: dict) -> Derived:
 def _mxint8_op(case: Path, manifest: dict) -> Derived:
     op, params = manifest["op"], manifest["params"]
     names = ref.OP_FILES[op]
-    if "seed" in manifest:
+    if _generated(manifest):
         # Generated operands are quantized nearest-away unless the manifest says otherwise
         # (`sim op` records no element rounding for dot/gevm/gemm).
         first, second = dists.op_inputs(
@@ -99,7 +103,7 @@ def _mxint8_op(case: Path, manifest: dict) -> Derived:
 
 def _quantize(case: Path, manifest: dict) -> Derived:
     params = manifest["params"]
-    if "seed" in manifest:
+    if _generated(manifest):
         bits = dists.quantize_input(manifest["seed"], params["m"],
                                     params.get("dist", dists.UNIFORM))
     else:
@@ -123,7 +127,7 @@ def derive(case: Path, manifest: dict) -> Derived:
 
 def expected_case_name(manifest: dict) -> str | None:
     """The folder name `sim` gives a generated case; None for a directed case (any name)."""
-    if "seed" not in manifest:
+    if not _generated(manifest):
         return None
     op, params, seed = manifest["op"], manifest["params"], manifest["seed"]
     dist = params.get("dist", dists.UNIFORM)
@@ -166,10 +170,13 @@ def _compare_file(case: Path, name: str, entry: dict, derived: Derived, report: 
         report.mismatches.append(f"{name}: {first_difference(actual, text)}")
 
 
-def check_case(case: str | Path) -> Report:
-    """Re-derive a case folder and compare every file and flag count the manifest lists."""
+def check_case(case: str | Path, from_inputs: bool = False) -> Report:
+    """Re-derive a case folder and compare every file and flag count the manifest lists;
+    `from_inputs` takes a generated case's inputs from its dumps too (as a directed case's)."""
     case = Path(case)
     manifest = dumps.read_manifest(case)
+    if from_inputs:
+        manifest = {key: value for key, value in manifest.items() if key != "seed"}
     report = Report(case)
     if not any((case / name).exists() for name in manifest["files"]):
         # golden/rope keeps only the hashes of its 11 MB of tables
