@@ -48,9 +48,14 @@ def check_dist(dist: str) -> None:
                          f"{', '.join(ref.DISTS)}")
 
 
+def draw_array(seed: int, stream: int, count: int) -> np.ndarray:
+    """z(stream, 0 .. count-1): the raw SplitMix64 outputs, uint64."""
+    return ref.splitmix64(ref.stream_start(seed, stream), count)
+
+
 def draws(seed: int, stream: int, count: int) -> list[int]:
-    """z(stream, 0 .. count-1): the raw SplitMix64 outputs as Python integers."""
-    return ref.splitmix64(ref.stream_start(seed, stream), count).tolist()
+    """z(stream, 0 .. count-1) as Python integers."""
+    return draw_array(seed, stream, count).tolist()
 
 
 def corner_plans(seed: int, stream: int, count: int, dist: str) -> list[int | None]:
@@ -173,8 +178,7 @@ def mxint8_operand(seed: int, stream: int, shape: Sequence[int], axis: int, dist
     if g.size:
         # flat copies in block order: quantize_along's elements are a strided view
         scales, elements = scales.reshape(-1), elements.reshape(-1, ref.BLOCK).copy()
-        z = np.array(draws(seed, stream, ref.BLOCK * scales.size),
-                     dtype=np.uint64).reshape(-1, ref.BLOCK)
+        z = draw_array(seed, stream, ref.BLOCK * scales.size).reshape(-1, ref.BLOCK)
         corner_scales, corner_elements = corner_blocks(
             np.array([plans[i] for i in g], dtype=np.uint64), z[g])
         inside = ref.to_blocks(np.ones(shape, dtype=bool), axis, False).reshape(-1, ref.BLOCK)
