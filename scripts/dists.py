@@ -5,9 +5,10 @@ by block).
 
 Every generated tensor has an element stream k (the uniform rule's stream) and a plan stream
 k + 8 with one draw per row (qk_T), per block (MXINT8 operands, the quantize input).  A row or
-block is built from its own draws only, so it can be replaced independently: each function
-below starts from the uniform tensor (reference.py's generator, so `uniform` stays byte
-identical) and overwrites the rows or blocks whose plan says otherwise.
+block is built from its own draws only, so it can be replaced independently: qk_T and the
+MXINT8 operands start from the uniform tensor (§5's rule on reference.py's `draw_reals` and
+quantizer, the path `uniform` always took) and overwrite the rows or blocks whose plan says
+otherwise; the quantize input picks per block.
 
 Entry points: `softmax_inputs`, `op_inputs`, `quantize_input`.
 """
@@ -72,7 +73,7 @@ def corner_plans(seed: int, stream: int, count: int, dist: str) -> list[int | No
 
 
 def uniform_bf16(z: int, r: int) -> int:
-    """The uniform rule's element from draw z: RNE_bf16((z >> 40 - 2^23) * 2^(r - 23))."""
+    """The uniform rule's element from draw z: RNE_bf16(((z >> 40) - 2^23) * 2^(r - 23))."""
     return ref.round_dyadic((z >> 40) - (1 << 23), r - 23, BF16)[0]
 
 
