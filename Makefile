@@ -42,8 +42,9 @@ TEST_PROFILE := release-checked
 rust-test: venv
 	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE)
 
-py-test: venv
-	$(PY) -m pytest -q scripts
+## scripts/test_dists.py runs the simulator binary (and fails without it), hence the build.
+py-test: venv build
+	SIM=$(abspath $(SIM)) $(PY) -m pytest -q scripts
 
 ## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings.
 bench: venv

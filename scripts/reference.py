@@ -12,8 +12,9 @@ numpy is used only for integer work (block dot products, the SplitMix64 generato
 quantization), where int64 is exact by construction.
 
 The hardware units of docs/microarchitecture.md (configurable exp, accumulators, reciprocal) are
-modelled in units.py on top of this module's rounding core; `softmax --profile/--config`,
-`unit-table` and `lut-check` use them.
+modelled in units.py on top of this module's rounding core; `softmax`/`op --profile/--config`,
+`unit-table` and `lut-check` use them.  The generator's distributions (`--dist`, numerics.md
+section 5.1) are in dists.py, built on this module's SplitMix64 streams.
 
 Run `reference.py --help` for the command line; the functions are importable for tests.
 """
@@ -436,6 +437,7 @@ def exact_sum(addends: Sequence[int], fmt: FloatFormat = BF16,
 # Input generator (numerics.md section 5)
 # ==============================================================================================
 
+DISTS = ("uniform", "corners", "mixed")      # section 5.1; the first is the default
 MASK64 = (1 << 64) - 1
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
 STREAM_MULTIPLIER = 0xD1B54A32D192ED03
@@ -547,7 +549,8 @@ def quantize_along(man: np.ndarray, exp, nonfinite, axis: int,
 
 def accumulate_blocks(dots: np.ndarray, exps: np.ndarray, nan: np.ndarray, fmt: FloatFormat,
                       mode: str) -> np.ndarray:
-    """Round sum_b dots[..., b] * 2^exps[..., b] once per output; canonical NaN where `nan`.
+    """Round sum_b dots[..., b] * 2^exps[..., b] once per output; canonical NaN where any
+    block's `nan` is set.
 
     The sum is exact: each term is shifted onto the smallest exponent of its output as a Python
     integer (object array), so no alignment bits are lost.  An exact zero is +0.
@@ -555,7 +558,7 @@ def accumulate_blocks(dots: np.ndarray, exps: np.ndarray, nan: np.ndarray, fmt: 
     base = exps.min(axis=-1, keepdims=True)
     terms = dots.astype(object) << (exps - base).astype(object)
     totals = np.asarray(terms.sum(axis=-1), dtype=object)
-    nan = np.broadcast_to(nan, totals.shape)
+    nan = nan.any(axis=-1)
     out = [fmt.nan_bits if bad else round_dyadic(int(total), int(b), fmt, mode)[0]
            for total, b, bad in zip(totals.ravel(), base.ravel(), nan.ravel())]
     return np.array(out, dtype=fmt.bits_dtype).reshape(totals.shape)
@@ -566,35 +569,58 @@ def _block_exponents(scales: np.ndarray) -> np.ndarray:
     return scales.astype(np.int64) - 127
 
 
+OP_FILES = {"dot": ("dot.a", "dot.b", "dot.output"),
+            "gevm": ("gevm.vector", "gevm.matrix", "gevm.output"),
+            "gemm": ("gemm.input", "gemm.other", "gemm.output")}
+QUANTIZE_FILES = ("quantize.input", "quantize.output")
+
+
+def op_shapes(op: str, m: int, k: int | None, n: int | None) -> tuple[tuple, int, tuple, int]:
+    """Logical shapes and blocked axes of the two operands (numerics.md section 6)."""
+    if op == "dot":
+        return (m,), 0, (m,), 0
+    if op == "gevm":
+        return (m,), 0, (m, k), 0
+    return (m, k), 1, (k, n), 0
+
+
+def block_terms(op: str, first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block products of an MXINT8 op, per output element (leading axes, the output's
+    shape) and block b (last axis): (integer dot, exponent Ea_b + Eb_b - 12, NaN: either scale
+    byte is 0xff).  Operands are (scales, elements) in block-grid form (numerics.md section 6);
+    |dot| <= 32 * 128^2, so int64 is exact.
+
+    dot: a, b [nb]; gevm: vector [nb], matrix [nb, k] -> [k, nb]; gemm: input [m, kb],
+    other [kb, n] -> [m, n, kb]."""
+    (s1, q1), (s2, q2) = first, second
+    q1, q2 = q1.astype(np.int64), q2.astype(np.int64)
+    e1, e2 = _block_exponents(s1), _block_exponents(s2)
+    n1, n2 = s1 == NAN_SCALE, s2 == NAN_SCALE
+    if op == "dot":
+        return (q1 * q2).sum(axis=-1), e1 + e2 - 12, n1 | n2
+    if op == "gevm":
+        return (np.einsum("bi,bci->cb", q1, q2), e1[None, :] + e2.T - 12,
+                n1[None, :] | n2.T)
+    dots = np.stack([q1[:, b, :] @ q2[b].T for b in range(q1.shape[1])], axis=-1)
+    return (dots, e1[:, None, :] + e2.T[None, :, :] - 12,
+            n1[:, None, :] | n2.T[None, :, :])
+
+
 def dot_product(a, b, fmt: FloatFormat = BF16, mode: str = NEAREST_EVEN) -> np.ndarray:
     """MXINT8 dot product of block vectors a, b = (scales [nb], elements [nb, 32])."""
-    (sa, qa), (sb, qb) = a, b
-    dots = (qa.astype(np.int64) * qb.astype(np.int64)).sum(axis=-1)
-    exps = _block_exponents(sa) + _block_exponents(sb) - 12
-    nan = np.any(sa == NAN_SCALE) | np.any(sb == NAN_SCALE)
-    return accumulate_blocks(dots, exps, np.asarray(nan), fmt, mode)
+    return accumulate_blocks(*block_terms("dot", a, b), fmt, mode)
 
 
 def gevm(vector, matrix, fmt: FloatFormat = BF16, mode: str = NEAREST_EVEN) -> np.ndarray:
     """vector [m] @ matrix [m, k] in MXINT8: vector (scales [nb], elements [nb, 32]), matrix
     (scales [nb, k], elements [nb, k, 32]) blocked along m.  Output [k]."""
-    (sv, qv), (sm, qm) = vector, matrix
-    dots = np.einsum("bi,bci->cb", qv.astype(np.int64), qm.astype(np.int64))
-    exps = _block_exponents(sv)[None, :] + _block_exponents(sm).T - 12
-    nan = np.any(sv == NAN_SCALE) | np.any(sm == NAN_SCALE, axis=0)
-    return accumulate_blocks(dots, exps, nan, fmt, mode)
+    return accumulate_blocks(*block_terms("gevm", vector, matrix), fmt, mode)
 
 
 def gemm(inp, other, fmt: FloatFormat = BF16, mode: str = NEAREST_EVEN) -> np.ndarray:
     """input [m, k] @ other [k, n] in MXINT8: input (scales [m, kb], elements [m, kb, 32])
-    blocked along k (axis 1), other (scales [kb, n], elements [kb, n, 32]) along k (axis 0).
-    The integer block dots are int64 matrix products (|dot| <= 32 * 128^2, exact)."""
-    (si, qi), (so, qo) = inp, other
-    qi, qo = qi.astype(np.int64), qo.astype(np.int64)
-    dots = np.stack([qi[:, b, :] @ qo[b].T for b in range(qi.shape[1])], axis=-1)
-    exps = _block_exponents(si)[:, None, :] + _block_exponents(so).T[None, :, :] - 12
-    nan = np.any(si == NAN_SCALE, axis=1)[:, None] | np.any(so == NAN_SCALE, axis=0)[None, :]
-    return accumulate_blocks(dots, exps, nan, fmt, mode)
+    blocked along k (axis 1), other (scales [kb, n], elements [kb, n, 32]) along k (axis 0)."""
+    return accumulate_blocks(*block_terms("gemm", inp, other), fmt, mode)
 
 
 def check_padding(path, elements: np.ndarray, length: int, grid_axis: int) -> None:
@@ -618,17 +644,6 @@ FLAGS_FILE = "flags.json"
 SOFTMAX_FILES = ("softmaxed_v.qk_T", "softmaxed_v.exp-bf16", "softmaxed_v.exp_sum",
                  "softmaxed_v.v", "softmaxed_v.exp_mxint8", "softmaxed_v.scaled_v",
                  "softmaxed_v.inv", "softmaxed_v.out")
-
-
-def generate_softmax_inputs(kv_size: int, seed: int, heads: int, head_dim: int,
-                            element_mode: str) -> tuple[np.ndarray, tuple]:
-    """qk_T [H, N] BF16 bits (stream 0, r = 3, then RNE_bf16) and v quantized along kv
-    (stream 1, r = 2): v scales [H, nb, D], elements [H, nb, D, 32]."""
-    w, e = draw_reals(seed, 0, (heads, kv_size), 3)
-    qk = np.array([round_dyadic(x, e, BF16)[0] for x in w.ravel().tolist()], dtype=np.uint16)
-    w, e = draw_reals(seed, 1, (heads, kv_size, head_dim), 2)
-    v = quantize_along(w, e, False, axis=1, mode=element_mode)
-    return qk.reshape(heads, kv_size), v
 
 
 def softmax_v(qk: np.ndarray, v: tuple, element_mode: str = NEAREST_AWAY) -> dict:
@@ -774,10 +789,27 @@ def _hardware(args):
     return units.load_hardware(args.profile, args.config)
 
 
+def _dist_suffix(dist: str) -> str:
+    """The case-name suffix of a distribution: none for uniform, else `_dist-D` (as `sim`)."""
+    return "" if dist == DISTS[0] else f"_dist-{dist}"
+
+
+def softmax_case_name(kv_size: int, seed: int, dist: str) -> str:
+    """`kv-size-N_seed-S[_dist-D]`, the folder `sim run` writes."""
+    return f"kv-size-{kv_size}_seed-{seed}" + _dist_suffix(dist)
+
+
+def op_case_name(op: str, m: int, k: int | None, n: int | None, seed: int, dist: str) -> str:
+    """`<op>_m-M[_k-K][_n-N]_seed-S[_dist-D]`, the folder `sim op` writes."""
+    return (f"{op}_m-{m}" + (f"_k-{k}" if k else "") + (f"_n-{n}" if n else "")
+            + f"_seed-{seed}" + _dist_suffix(dist))
+
+
 def cmd_softmax(args) -> Path:
     """`softmax`: generate or read qk_T and v, compute every stage with the configured units,
     write the eight files and flags.json (per computed stage, how many results raised each
     flag)."""
+    import dists
     import units
     hardware = _hardware(args)
     if args.inputs is not None:
@@ -789,9 +821,9 @@ def cmd_softmax(args) -> Path:
     else:
         if args.kv_size is None or args.seed is None or args.kv_size < 1:
             raise SystemExit("softmax: give --kv-size N >= 1 and --seed S, or --inputs CASE_DIR")
-        qk, v = generate_softmax_inputs(args.kv_size, args.seed, args.heads, args.head_dim,
-                                        args.element_rounding)
-        case_name = f"kv-size-{args.kv_size}_seed-{args.seed}"
+        qk, v = dists.softmax_inputs(args.kv_size, args.seed, args.heads, args.head_dim,
+                                     args.element_rounding, args.dist)
+        case_name = softmax_case_name(args.kv_size, args.seed, args.dist)
     tensors, flags = units.softmax_v(qk, v, hardware, args.element_rounding)
     return _write_case(Path(args.out), case_name, tensors, lambda name: BF16,
                        {FLAGS_FILE: flags})
@@ -825,20 +857,6 @@ def cmd_recip_table(args) -> Path:
     """`recip-table`: line i is RNE_bf16(1/x) for the BF16 x with bit pattern i."""
     dumps.write_bf16(args.out, _table(reciprocal))
     return Path(args.out)
-
-
-OP_FILES = {"dot": ("dot.a", "dot.b", "dot.output"),
-            "gevm": ("gevm.vector", "gevm.matrix", "gevm.output"),
-            "gemm": ("gemm.input", "gemm.other", "gemm.output")}
-
-
-def _op_shapes(op: str, m: int, k: int | None, n: int | None) -> tuple[tuple, int, tuple, int]:
-    """Logical shapes and blocked axes of the two operands."""
-    if op == "dot":
-        return (m,), 0, (m,), 0
-    if op == "gevm":
-        return (m,), 0, (m, k), 0
-    return (m, k), 1, (k, n), 0
 
 
 def _infer_op_sizes(op: str, args, lines_first: int, lines_second: int, where: Path
@@ -892,7 +910,7 @@ def _read_op_inputs(op: str, args) -> tuple[tuple, tuple]:
     first_path, second_path = (case / name for name in OP_FILES[op][:2])
     first, second = dumps.read_mxint8(first_path), dumps.read_mxint8(second_path)
     m, k, n = _infer_op_sizes(op, args, first[0].size, second[0].size, case)
-    shapes = _op_shapes(op, m, k, n)
+    shapes = op_shapes(op, m, k, n)
     operands = []
     for path, (scales, elements), shape, axis in ((first_path, first, *shapes[:2]),
                                                   (second_path, second, *shapes[2:])):
@@ -903,38 +921,64 @@ def _read_op_inputs(op: str, args) -> tuple[tuple, tuple]:
     return operands[0], operands[1]
 
 
-def _generate_op_inputs(op: str, m: int, k: int | None, n: int | None, seed: int,
-                        element_mode: str) -> tuple[tuple, tuple]:
-    """Stream 0 = first operand, stream 1 = second, r = 2, quantized along the reduction axis."""
-    first_shape, first_axis, second_shape, second_axis = _op_shapes(op, m, k, n)
-    w, e = draw_reals(seed, 0, first_shape, 2)
-    first = quantize_along(w, e, False, first_axis, element_mode)
-    w, e = draw_reals(seed, 1, second_shape, 2)
-    second = quantize_along(w, e, False, second_axis, element_mode)
-    return first, second
+def _op_sizes(args) -> tuple[int, int | None, int | None]:
+    """m, k, n of a generated case (positive, as the op needs them)."""
+    needed = {"dot": ("m",), "gevm": ("m", "k"), "gemm": ("m", "k", "n"),
+              "quantize": ("m",)}[args.op]
+    if any(getattr(args, flag) is None or getattr(args, flag) < 1 for flag in needed):
+        raise SystemExit(f"op {args.op}: give positive {', '.join('--' + f for f in needed)} "
+                         f"with --seed, or --inputs CASE_DIR")
+    return args.m, getattr(args, "k", None), getattr(args, "n", None)
 
 
 def cmd_op(args) -> Path:
-    """`op dot|gevm|gemm`: generate or read the operands, write them and the rounded output."""
+    """`op dot|gevm|gemm`: generate or read the operands, write them, the output of the MAC
+    accumulator of the hardware description and flags.json (the output's flag counts)."""
+    import dists
+    import units
     op = args.op
+    hardware = _hardware(args)
     if args.inputs is not None:
         first, second = _read_op_inputs(op, args)
         case_name = None
     else:
-        needed = {"dot": ("m",), "gevm": ("m", "k"), "gemm": ("m", "k", "n")}[op]
-        if any(getattr(args, flag) is None or getattr(args, flag) < 1 for flag in needed):
-            raise SystemExit(f"op {op}: give positive {', '.join('--' + f for f in needed)} "
-                             f"with --seed, or --inputs CASE_DIR")
-        m, k, n = args.m, getattr(args, "k", None), getattr(args, "n", None)
-        first, second = _generate_op_inputs(op, m, k, n, args.seed, args.element_rounding)
-        case_name = f"{op}_m-{m}" + (f"_k-{k}" if k else "") + (f"_n-{n}" if n else "")
-        case_name += f"_seed-{args.seed}"
+        m, k, n = _op_sizes(args)
+        first, second = dists.op_inputs(op, m, k, n, args.seed, args.dist,
+                                        args.element_rounding)
+        case_name = op_case_name(op, m, k, n, args.seed, args.dist)
     fmt = FORMATS[args.out_dtype]
-    output = {"dot": dot_product, "gevm": gevm, "gemm": gemm}[op](first, second, fmt,
-                                                                   args.rounding)
+    output, flags = units.mxint8_op(op, first, second, hardware, fmt, args.rounding)
     names = OP_FILES[op]
     tensors = {names[0]: first, names[1]: second, names[2]: output}
-    return _write_case(Path(args.out), case_name, tensors, lambda name: fmt)
+    return _write_case(Path(args.out), case_name, tensors, lambda name: fmt,
+                       {FLAGS_FILE: {names[2]: flags}})
+
+
+def read_quantize_input(case_dir: Path, m: int | None) -> np.ndarray:
+    """quantize.input of an existing case; m is its line count (--m must agree)."""
+    path = case_dir / QUANTIZE_FILES[0]
+    bits = dumps.read_bf16_bits(path)
+    if bits.size == 0 or m not in (None, bits.size):
+        raise ValueError(f"{path}: {bits.size} lines, expected --m {m} (at least one)")
+    return bits
+
+
+def cmd_quantize(args) -> Path:
+    """`op quantize`: generate or read the BF16 input [m], write it, its MXINT8 blocks along
+    axis 0 and flags.json (the quantizer's flag counts, one result per block)."""
+    import dists
+    import units
+    if args.inputs is not None:
+        bits = read_quantize_input(Path(args.inputs), args.m)
+        case_name = None
+    else:
+        m, _, _ = _op_sizes(args)
+        bits = dists.quantize_input(args.seed, m, args.dist)
+        case_name = op_case_name("quantize", m, None, None, args.seed, args.dist)
+    blocks, flags = units.quantize(bits, args.element_rounding)
+    tensors = dict(zip(QUANTIZE_FILES, (bits, blocks)))
+    return _write_case(Path(args.out), case_name, tensors, lambda name: BF16,
+                       {FLAGS_FILE: {QUANTIZE_FILES[1]: flags}})
 
 
 def cmd_rope(args) -> Path:
@@ -991,8 +1035,15 @@ def _add_softmax_parser(commands) -> None:
                    help="MXINT8 element rounding (default nearest-away)")
     p.add_argument("--heads", type=int, default=32, help="num_heads (default 32)")
     p.add_argument("--head-dim", type=int, default=128, help="head_dim (default 128)")
+    _add_dist_option(p)
     _add_hardware_options(p)
     p.set_defaults(run=cmd_softmax)
+
+
+def _add_dist_option(p) -> None:
+    p.add_argument("--dist", choices=DISTS, default=DISTS[0],
+                   help="input distribution of generated inputs (numerics.md section 5.1; "
+                        "default uniform)")
 
 
 def _add_hardware_options(p) -> None:
@@ -1026,11 +1077,12 @@ def _add_unit_parsers(commands) -> None:
 
 def _add_op_parser(commands) -> None:
     p = commands.add_parser(
-        "op", help="MXINT8 dot / gevm / gemm case",
-        description="MXINT8 dot product, vector-matrix or matrix-matrix product. Generated "
-                    "cases go to OUT/<op>_m-M[_k-K][_n-N]_seed-S/; with --inputs the operand "
-                    "dumps are read from CASE_DIR and all three files are written flat into OUT.")
-    ops = p.add_subparsers(dest="op", required=True, metavar="{dot,gevm,gemm}")
+        "op", help="MXINT8 dot / gevm / gemm / quantize case",
+        description="MXINT8 dot product, vector-matrix or matrix-matrix product, or the "
+                    "quantizer alone. Generated cases go to OUT/<op>_m-M[_k-K][_n-N]_seed-S"
+                    "[_dist-D]/; with --inputs the input dumps are read from CASE_DIR and the "
+                    "files are written flat into OUT. flags.json holds the output's flag counts.")
+    ops = p.add_subparsers(dest="op", required=True, metavar="{dot,gevm,gemm,quantize}")
     sizes = {"dot": {"m": "length of a and b"},
              "gevm": {"m": "length of the vector = rows of the matrix (reduction axis)",
                       "k": "columns of the matrix"},
@@ -1051,7 +1103,26 @@ def _add_op_parser(commands) -> None:
                        help="output rounding mode (default nearest-even)")
         q.add_argument("--element-rounding", choices=ELEMENT_MODES, default=NEAREST_AWAY,
                        help="rounding of generated operands' elements (default nearest-away)")
+        _add_dist_option(q)
+        _add_hardware_options(q)
         q.set_defaults(run=cmd_op)
+    _add_quantize_parser(ops)
+
+
+def _add_quantize_parser(ops) -> None:
+    q = ops.add_parser("quantize", help="quantize case",
+                       description="The MXINT8 quantizer alone (numerics.md section 4): "
+                                   "quantize.input (BF16 [m]) and quantize.output (blocks of 32 "
+                                   "along axis 0).")
+    q.add_argument("--m", type=int, help="length of the input (with --seed)")
+    source = q.add_mutually_exclusive_group(required=True)
+    source.add_argument("--seed", type=int, help="generator seed S (0 .. 2^64-1)")
+    source.add_argument("--inputs", metavar="CASE_DIR", help="read quantize.input")
+    q.add_argument("--out", required=True, help="output folder")
+    q.add_argument("--element-rounding", choices=ELEMENT_MODES, default=NEAREST_AWAY,
+                   help="MXINT8 element rounding (default nearest-away)")
+    _add_dist_option(q)
+    q.set_defaults(run=cmd_quantize)
 
 
 def build_parser() -> argparse.ArgumentParser:

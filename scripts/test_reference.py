@@ -17,6 +17,7 @@ import mpmath
 import numpy as np
 import pytest
 
+import dists
 import dumps
 import reference as ref
 from reference import BF16, FP32, MODES
@@ -485,7 +486,7 @@ def test_cross_block_sum_is_exact():
 
 
 def test_generated_gemm_matches_dequantized_float_product():
-    first, second = ref._generate_op_inputs("gemm", 40, 70, 9, 5, AWAY)
+    first, second = dists.op_inputs("gemm", 40, 70, 9, 5, element_mode=AWAY)
     assert first[0].shape == (40, 3) and second[0].shape == (3, 9)
     x = dumps.dequantize_mxint8(*first, shape=(40, 70), block_axis=1).astype(np.float64)
     y = dumps.dequantize_mxint8(*second, shape=(70, 9), block_axis=0).astype(np.float64)
@@ -615,7 +616,7 @@ def test_softmax_stages_against_fraction_arithmetic():
     """Every stage of a small case recomputed from the spec with Fractions and the scalar
     generator; only e^x is taken from the reference (it is checked against mpmath above)."""
     heads, kv, dim, seed = 2, 37, 3, 8
-    qk, v = ref.generate_softmax_inputs(kv, seed, heads, dim, AWAY)
+    qk, v = dists.softmax_inputs(kv, seed, heads, dim, AWAY)
     got = ref.softmax_v(qk, v, AWAY)
     draws_qk = scalar_splitmix64(ref.stream_start(seed, 0), heads * kv)
     draws_v = scalar_splitmix64(ref.stream_start(seed, 1), heads * kv * dim)

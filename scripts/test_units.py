@@ -22,6 +22,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import dists
 import dumps
 import lutcheck
 import reference as ref
@@ -405,6 +406,45 @@ def test_block_products_for_the_mac():
     assert units.ExactAcc()(products[0][0])[0] == 0x7FC0
 
 
+@pytest.mark.parametrize("op, sizes", [("dot", (70, None, None)), ("gevm", (45, 6, None)),
+                                       ("gemm", (3, 65, 4))])
+@pytest.mark.parametrize("fmt, mode", [(BF16, ref.NEAREST_EVEN), (FP32, ref.TOWARD_NEG),
+                                       (BF16, ref.TOWARD_POS)])
+def test_mxint8_op_on_the_reference_mac_is_the_exact_op(op, sizes, fmt, mode):
+    first, second = dists.op_inputs(op, *sizes, seed=4, dist="mixed")
+    bits, flags = units.mxint8_op(op, first, second, units.load_hardware("reference"), fmt,
+                                  mode)
+    exact = {"dot": ref.dot_product, "gevm": ref.gevm, "gemm": ref.gemm}[op]
+    np.testing.assert_array_equal(bits, exact(first, second, fmt, mode))
+    assert bits.dtype == fmt.bits_dtype and list(flags) == list(units.FLAG_NAMES)
+
+
+def test_mxint8_op_register_kinds_convert_to_the_output_dtype_in_rne():
+    """A register kind ends with an RNE conversion to the op's dtype; --rounding belongs to
+    the exact kind (docs/microarchitecture.md "Accumulators").  dot of [1, 1] and [1, 2^-8]
+    (two blocks): the FP32 register holds 1 + 2^-8 exactly, a BF16 tie."""
+    ones = (np.array([127, 127], np.uint8), np.zeros((2, 32), np.int8))
+    ones[1][:, 0] = 64                                          # 1.0 in each block
+    second = (np.array([127, 120], np.uint8), np.zeros((2, 32), np.int8))
+    second[1][:, 0] = (64, 32)                                  # 1.0, then 32 * 2^-13 = 2^-8
+    narrow, reference = units.load_hardware("narrow"), units.load_hardware("reference")
+    for mode in (ref.TOWARD_POS, ref.NEAREST_AWAY):
+        bits, flags = units.mxint8_op("dot", ones, second, narrow, BF16, mode)
+        assert (int(bits), flags["inexact"]) == (0x3F80, 1)
+        bits, flags = units.mxint8_op("dot", ones, second, narrow, FP32, mode)
+        assert (int(bits), flags["inexact"]) == (0x3F808000, 0)
+        bits, _ = units.mxint8_op("dot", ones, second, reference, BF16, mode)
+        assert int(bits) == 0x3F81
+
+
+def test_quantize_op_flags_per_block():
+    bits = np.array([0x3F80, 0x3C00] + [0] * 30 + [0x7FC0, 0x3F80] + [0x3FFF], np.uint16)
+    (scales, elements), flags = units.quantize(bits, ref.NEAREST_AWAY)
+    assert scales.tolist() == [0x7F, 0xFF] and elements[0, :2].tolist() == [64, 1]
+    assert flags == {"inexact": 1, "underflow": 0, "overflow": 0, "div_by_zero": 0,
+                     "invalid": 1}
+
+
 # ---------------------------------------------------------------------------------------------
 # Quantizer flags
 # ---------------------------------------------------------------------------------------------
@@ -536,7 +576,7 @@ def test_builtin_profiles_equal_sim_config_show(profile):
 def special_inputs(heads: int, kv: int, dim: int, seed: int):
     """Generated inputs with NaN, infinities, huge and tiny qk_T values and 0xff / 0x00 v scales
     mixed in."""
-    qk, (scales, elements) = ref.generate_softmax_inputs(kv, seed, heads, dim, ref.NEAREST_AWAY)
+    qk, (scales, elements) = dists.softmax_inputs(kv, seed, heads, dim, ref.NEAREST_AWAY)
     rng = random.Random(seed)
     specials = [0x7FC0, 0x7F80, 0xFF80, 0x8000, 0x0000, 0x42B2, 0xC2C0, 0x0001, 0x4300, 0xC300]
     for _ in range(kv // 3 + 1):
@@ -546,7 +586,7 @@ def special_inputs(heads: int, kv: int, dim: int, seed: int):
 
 
 @pytest.mark.parametrize("make_inputs", [
-    lambda: ref.generate_softmax_inputs(45, 3, 2, 5, ref.NEAREST_AWAY),
+    lambda: dists.softmax_inputs(45, 3, 2, 5, ref.NEAREST_AWAY),
     lambda: special_inputs(3, 70, 4, 1)])
 def test_reference_profile_is_byte_identical_to_reference_py(make_inputs):
     qk, v = make_inputs()

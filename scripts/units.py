@@ -12,6 +12,7 @@ hardware description, and softmax_v with per-stage flag counts.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -217,31 +218,40 @@ class NewtonRecip:
 
 
 # ==============================================================================================
-# Accumulators (reduce and mac): exact addends in a fixed order, one BF16 result
+# Accumulators (reduce and mac): exact addends in a fixed order, one result
 # ==============================================================================================
+#
+# Every kind ends with one conversion to `out`: BF16 for the softmax stages, the --out-dtype of
+# an MXINT8 op.  Only `exact` rounds in a selectable `mode` ("rounded once (RNE for reduce and
+# the softmax gevm; the op's --rounding for dot/gevm/gemm)"); the register kinds are documented
+# with RNE additions and a final RNE conversion, whatever the op's --rounding.
 
 @dataclass(frozen=True)
 class ExactAcc:
-    """`exact`: the exact sum rounded once (RNE to BF16); NaN wins, +inf with -inf is NaN
-    (invalid), an infinity wins otherwise; an exact zero is -0 only if every addend was -0."""
+    """`exact`: the exact sum rounded once; NaN wins, +inf with -inf is NaN (invalid), an
+    infinity wins otherwise; an exact zero is -0 only if every addend was -0."""
+
+    out: FloatFormat = BF16
+    mode: str = NEAREST_EVEN
 
     def __call__(self, addends: Sequence[Decoded]) -> tuple[int, Flags]:
+        out = self.out
         if any(a.kind == "nan" for a in addends):
-            return BF16.nan_bits, Flags()
+            return out.nan_bits, Flags()
         infinities = {a.negative for a in addends if a.kind == "inf"}
         if len(infinities) == 2:
-            return BF16.nan_bits, Flags(invalid=True)
+            return out.nan_bits, Flags(invalid=True)
         if infinities:
-            return BF16.inf_bits | (BF16.sign_bit if infinities.pop() else 0), Flags()
+            return out.inf_bits | (out.sign_bit if infinities.pop() else 0), Flags()
         nonzero = [a for a in addends if a.man]
         if not nonzero:
             all_negative = bool(addends) and all(a.negative for a in addends)
-            return (BF16.sign_bit if all_negative else 0), Flags()
+            return (out.sign_bit if all_negative else 0), Flags()
         base = min(a.exp for a in nonzero)
         total = sum(signed(a) << (a.exp - base) for a in nonzero)
         if total == 0:
             return 0, Flags()
-        return round_dyadic(total, base, BF16, NEAREST_EVEN)
+        return round_dyadic(total, base, out, self.mode)
 
 
 def float_add(acc: Decoded, a: Decoded, fmt: FloatFormat) -> tuple[Decoded, Flags]:
@@ -260,42 +270,46 @@ def float_add(acc: Decoded, a: Decoded, fmt: FloatFormat) -> tuple[Decoded, Flag
     return decode(bits, fmt), flags
 
 
-def to_bf16(x: Decoded) -> tuple[int, Flags]:
-    """RNE_bf16 of a register value (NaN -> canonical NaN, infinities and signed zeros kept)."""
-    sign = BF16.sign_bit if x.negative else 0
+def convert(x: Decoded, out: FloatFormat) -> tuple[int, Flags]:
+    """A register value rounded to `out`, RNE (NaN -> canonical NaN, infinities and signed
+    zeros kept)."""
+    sign = out.sign_bit if x.negative else 0
     if x.kind == "nan":
-        return BF16.nan_bits, Flags()
+        return out.nan_bits, Flags()
     if x.kind == "inf":
-        return BF16.inf_bits | sign, Flags()
+        return out.inf_bits | sign, Flags()
     if x.man == 0:
         return sign, Flags()
-    return round_dyadic(signed(x), x.exp, BF16)
+    return round_dyadic(signed(x), x.exp, out)
 
 
 @dataclass(frozen=True)
 class FloatAcc:
     """`fp32` / `bf16`: a register of that format starting at +0, acc = RN(acc + a) per addend
-    (a block product is not rounded first: one fused step), then RNE_bf16(acc)."""
+    (a block product is not rounded first: one fused step), then acc converted to `out`."""
 
     register: FloatFormat
+    out: FloatFormat = BF16
 
     def __call__(self, addends: Sequence[Decoded]) -> tuple[int, Flags]:
         acc, flags = POSITIVE_ZERO, Flags()
         for a in addends:
             acc, step = float_add(acc, a, self.register)
             flags = union(flags, step)
-        bits, final = to_bf16(acc)
+        bits, final = convert(acc, self.out)
         return bits, union(flags, final)
 
 
 @dataclass(frozen=True)
 class FixedAcc:
     """`fixed`: an (I + Q)-bit two's complement register of value reg / 2^Q, each addend
-    truncated toward -inf onto the grid, saturating or wrapping, then RNE_bf16(reg * 2^-Q)."""
+    truncated toward -inf onto the grid, saturating or wrapping, then reg * 2^-Q rounded to
+    `out`."""
 
     int_bits: int
     frac_bits: int
     overflow: str                   # "saturate" or "wrap"
+    out: FloatFormat = BF16
 
     def __call__(self, addends: Sequence[Decoded]) -> tuple[int, Flags]:
         n = self.int_bits + self.frac_bits
@@ -317,10 +331,10 @@ class FixedAcc:
                 reg = ((total - low) % (1 << n)) + low
             flags = union(flags, Flags(inexact=truncated or overflowed, overflow=overflowed))
         if not_representable:
-            return BF16.nan_bits, flags
+            return self.out.nan_bits, flags
         if reg == 0:
             return 0, flags
-        bits, final = round_dyadic(reg, -self.frac_bits, BF16)
+        bits, final = round_dyadic(reg, -self.frac_bits, self.out)
         return bits, union(flags, final)
 
 
@@ -548,19 +562,46 @@ def flag_counts(flags: Sequence[Flags]) -> dict[str, int]:
     return {name: sum(getattr(f, name) for f in flags) for name in FLAG_NAMES}
 
 
+def mac_addends(dots: np.ndarray, exps: np.ndarray, nan: np.ndarray) -> list[list[Decoded]]:
+    """reference.block_terms as the MAC's exact addends dot_b * 2^(Ea_b + Eb_b - 12), NaN when
+    either scale byte is 0xff: one list in block order per output, outputs in row-major order."""
+    blocks = dots.shape[-1]
+    return [[NAN if bad else Decoded("finite", dot < 0, abs(dot), e)
+             for dot, e, bad in zip(dot_row, exp_row, nan_row)]
+            for dot_row, exp_row, nan_row in zip(dots.reshape(-1, blocks).tolist(),
+                                                 exps.reshape(-1, blocks).tolist(),
+                                                 nan.reshape(-1, blocks).tolist())]
+
+
 def block_products(exp_q: tuple, v: tuple) -> list[list[list[Decoded]]]:
-    """The MAC's addends per head and column: dot_b * 2^(Ee_b + Ev_b - 12) in block order, NaN
-    when either scale byte is 0xff.  exp_q (scales [H, nb], elements [H, nb, 32]), v (scales
-    [H, nb, D], elements [H, nb, D, 32]); |dot| <= 32 * 128^2, so int64 is exact."""
+    """The softmax MAC's addends per head and column (a gevm per head): exp_q (scales [H, nb],
+    elements [H, nb, 32]), v (scales [H, nb, D], elements [H, nb, D, 32])."""
     (se, qe), (sv, qv) = exp_q, v
-    dots = np.einsum("hbi,hbdi->hdb", qe.astype(np.int64), qv.astype(np.int64))
-    exps = (se.astype(np.int64)[:, None, :] - 127) + (np.swapaxes(sv, 1, 2).astype(np.int64)
-                                                       - 127) - 12
-    nan = (se == ref.NAN_SCALE)[:, None, :] | (np.swapaxes(sv, 1, 2) == ref.NAN_SCALE)
-    return [[[NAN if bad else Decoded("finite", dot < 0, abs(dot), e)
-              for dot, e, bad in zip(dot_row, exp_row, nan_row)]
-             for dot_row, exp_row, nan_row in zip(dh, eh, nh)]
-            for dh, eh, nh in zip(dots.tolist(), exps.tolist(), nan.tolist())]
+    return [mac_addends(*ref.block_terms("gevm", (se[h], qe[h]), (sv[h], qv[h])))
+            for h in range(se.shape[0])]
+
+
+def mxint8_op(op: str, first: tuple, second: tuple, hw: Hardware, out: FloatFormat,
+              mode: str) -> tuple[np.ndarray, dict[str, int]]:
+    """dot/gevm/gemm on the description's MAC accumulator, each output converted to `out`
+    (rounded in `mode` by the exact kind, RNE by the register kinds): (output bits, flag
+    counts)."""
+    dots, exps, nan = ref.block_terms(op, first, second)
+    accumulator = dataclasses.replace(hw.mac, out=out)
+    if isinstance(accumulator, ExactAcc):
+        accumulator = dataclasses.replace(accumulator, mode=mode)
+    results = [accumulator(addends) for addends in mac_addends(dots, exps, nan)]
+    bits = np.array([b for b, _ in results], dtype=out.bits_dtype).reshape(dots.shape[:-1])
+    return bits, flag_counts([f for _, f in results])
+
+
+def quantize(bits: np.ndarray, element_mode: str) -> tuple[tuple, dict[str, int]]:
+    """The quantize op: BF16 bits [m] in blocks of 32 (numerics.md section 4), with the
+    quantizer's flag counts per block."""
+    man, exp, nonfinite = ref.decode_array(bits, BF16)
+    blocks = ref.quantize_along(man, exp, nonfinite, axis=0, mode=element_mode)
+    flags = quantizer_flags(ref.to_blocks(man, 0, 0), ref.to_blocks(exp, 0, 0), *blocks)
+    return blocks, flag_counts(flags)
 
 
 def _split(pairs: list[tuple[int, Flags]], shape) -> tuple[np.ndarray, list[Flags]]:

@@ -1,0 +1,203 @@
+"""Re-derive a case folder from its manifest.json alone, with the Python reference, and compare
+every dump byte for byte and every flag count with what the folder holds.
+
+A generated case (its manifest has a `seed`) is regenerated from `op`, `kv_size`, `seed` and
+`params` (docs/dump-format.md), inputs included; a directed case (no seed) is recomputed from
+its own input dumps.  The hardware description is `params.config` when the manifest records one
+(`sim` does for every non-reference description), else the named built-in profile.
+
+    import rederive
+    report = rederive.check_case("golden/softmax/kv-size-4_seed-0")
+    report.mismatches      # [] when everything agrees
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+import dists
+import dumps
+import reference as ref
+import units
+
+SOFTMAX_INPUTS = ("softmaxed_v.qk_T", "softmaxed_v.v")
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Derived:
+    """What the reference computes for a case: tensors keyed by file name (BF16/FP32 bits or
+    MXINT8 (scales, elements)) and flag counts keyed by file name."""
+
+    tensors: dict
+    flags: dict
+
+
+@dataclass
+class Report:
+    """The outcome of checking one case folder."""
+
+    case: Path
+    mismatches: list[str] = field(default_factory=list)
+    compared: list[str] = field(default_factory=list)     # files compared byte for byte
+    skipped: list[str] = field(default_factory=list)      # why a listed file was not
+
+
+def hardware_of(manifest: dict) -> units.Hardware:
+    """params.config when recorded, else the manifest's built-in profile."""
+    config = manifest["params"].get("config")
+    if config is not None:
+        return units.parse_hardware(config)
+    return units.load_hardware(manifest.get("profile", "reference"))
+
+
+def _generated(manifest: dict) -> bool:
+    """Whether the inputs are regenerated (a seed) rather than read from the folder."""
+    return "seed" in manifest
+
+
+def _read_input(case: Path, manifest: dict, name: str):
+    """An input dump in the form its manifest entry gives (MXINT8 padding checked)."""
+    entry = manifest["files"][name]
+    shape = tuple(entry["shape"])
+    if entry["dtype"] != "mxint8":
+        return dumps.read_bf16_bits(case / name, shape)
+    axis = entry["block_axis"]
+    grid = dumps.block_grid(shape, axis)
+    scales, elements = dumps.read_mxint8(case / name, grid)
+    ref.check_padding(case / name, elements, shape[axis], axis)
+    return scales, elements
+
+
+def _softmax(case: Path, manifest: dict) -> Derived:
+    params = manifest["params"]
+    heads, dim, mode = params["num_heads"], params["head_dim"], params["element_rounding"]
+    if _generated(manifest):
+        qk, v = dists.softmax_inputs(manifest["kv_size"], manifest["seed"], heads, dim, mode,
+                                     params.get("dist", dists.UNIFORM))
+    else:
+        qk, v = ref.read_softmax_inputs(case, heads, dim)
+    tensors, flags = units.softmax_v(qk, v, hardware_of(manifest), mode)
+    return Derived(tensors, flags)
+
+
+def _mxint8_op(case: Path, manifest: dict) -> Derived:
+    op, params = manifest["op"], manifest["params"]
+    names = ref.OP_FILES[op]
+    if _generated(manifest):
+        # Generated operands are quantized nearest-away unless the manifest says otherwise
+        # (`sim op` records no element rounding for dot/gevm/gemm).
+        first, second = dists.op_inputs(
+            op, params["m"], params.get("k"), params.get("n"), manifest["seed"],
+            params.get("dist", dists.UNIFORM), params.get("element_rounding", ref.NEAREST_AWAY))
+    else:
+        first, second = (_read_input(case, manifest, name) for name in names[:2])
+    fmt = ref.FORMATS[params["out_dtype"]]
+    output, flags = units.mxint8_op(op, first, second, hardware_of(manifest), fmt,
+                                    params["rounding"])
+    return Derived(dict(zip(names, (first, second, output))), {names[2]: flags})
+
+
+def _quantize(case: Path, manifest: dict) -> Derived:
+    params = manifest["params"]
+    if _generated(manifest):
+        bits = dists.quantize_input(manifest["seed"], params["m"],
+                                    params.get("dist", dists.UNIFORM))
+    else:
+        bits = _read_input(case, manifest, ref.QUANTIZE_FILES[0])
+    blocks, flags = units.quantize(bits, params["element_rounding"])
+    return Derived(dict(zip(ref.QUANTIZE_FILES, (bits, blocks))),
+                   {ref.QUANTIZE_FILES[1]: flags})
+
+
+def derive(case: Path, manifest: dict) -> Derived:
+    """Every file of a softmax_v, dot, gevm, gemm or quantize case."""
+    op = manifest["op"]
+    if op == "softmax_v":
+        return _softmax(case, manifest)
+    if op in ref.OP_FILES:
+        return _mxint8_op(case, manifest)
+    if op == "quantize":
+        return _quantize(case, manifest)
+    raise ValueError(f"{case / MANIFEST}: no re-derivation for op {op!r}")
+
+
+def expected_case_name(manifest: dict) -> str | None:
+    """The folder name `sim` gives a generated case; None for a directed case (any name)."""
+    if not _generated(manifest):
+        return None
+    op, params, seed = manifest["op"], manifest["params"], manifest["seed"]
+    dist = params.get("dist", dists.UNIFORM)
+    if op == "softmax_v":
+        return ref.softmax_case_name(manifest["kv_size"], seed, dist)
+    return ref.op_case_name(op, params["m"], params.get("k"), params.get("n"), seed, dist)
+
+
+def dump_text(data, dtype: str) -> str:
+    """The canonical dump text of a derived tensor."""
+    if dtype == "mxint8":
+        return dumps.mxint8_text(*data)
+    return dumps.bf16_text(data) if dtype == "bf16" else dumps.fp32_text(data)
+
+
+def first_difference(expected: str, actual: str) -> str:
+    """Where two dump texts first differ: line number and both words."""
+    want, got = expected.split("\n"), actual.split("\n")
+    for number, (a, b) in enumerate(zip(want, got), start=1):
+        if a != b:
+            return f"line {number}: file {a!r}, reference {b!r}"
+    return f"file has {len(want) - 1} lines, reference {len(got) - 1}"
+
+
+def _compare_file(case: Path, name: str, entry: dict, derived: Derived, report: Report) -> None:
+    """One listed file: its hash and flag counts in the manifest, and the file itself when the
+    folder holds it."""
+    text = dump_text(derived.tensors[name], entry["dtype"])
+    if hashlib.sha256(text.encode()).hexdigest() != entry["sha256"]:
+        report.mismatches.append(f"{name}: the reference's sha256 differs from the manifest's")
+    if entry.get("flags", {}) != derived.flags.get(name, {}):
+        report.mismatches.append(f"{name}: flags {entry.get('flags')} in the manifest, "
+                                 f"{derived.flags.get(name)} from the reference")
+    path = case / name
+    if not path.exists():
+        report.skipped.append(f"{name}: not in the folder (only its sha256 was compared)")
+        return
+    report.compared.append(name)
+    if (actual := path.read_text(encoding="ascii")) != text:
+        report.mismatches.append(f"{name}: {first_difference(actual, text)}")
+
+
+def check_case(case: str | Path, from_inputs: bool = False) -> Report:
+    """Re-derive a case folder and compare every file and flag count the manifest lists;
+    `from_inputs` takes a generated case's inputs from its dumps too (as a directed case's)."""
+    case = Path(case)
+    manifest = dumps.read_manifest(case)
+    if from_inputs:
+        manifest = {key: value for key, value in manifest.items() if key != "seed"}
+    report = Report(case)
+    if not any((case / name).exists() for name in manifest["files"]):
+        # golden/rope keeps only the hashes of its 11 MB of tables
+        report.skipped.append(f"none of the {len(manifest['files'])} files the manifest lists "
+                              f"is in the folder: nothing to compare")
+        return report
+    derived = derive(case, manifest)
+    name = expected_case_name(manifest)
+    if name not in (None, manifest["case"]):
+        report.mismatches.append(f"case: the manifest says {manifest['case']!r}, the naming "
+                                 f"rule gives {name!r}")
+    listed, computed = set(manifest["files"]), set(derived.tensors)
+    if listed != computed:
+        report.mismatches.append(f"files: the manifest lists {sorted(listed)}, the reference "
+                                 f"computes {sorted(computed)}")
+    for name in sorted(listed & computed):
+        _compare_file(case, name, manifest["files"][name], derived, report)
+    return report
+
+
+def case_folders(root: str | Path) -> list[Path]:
+    """Every folder under `root` (itself included) with a manifest.json, sorted."""
+    root = Path(root)
+    return sorted(path.parent for path in root.rglob(MANIFEST))
