@@ -43,8 +43,8 @@ rust-test: venv
 	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE)
 
 ## scripts/test_dists.py runs the simulator binary (and fails without it), hence the build.
-py-test: venv build
-	SIM=$(abspath $(SIM)) $(PY) -m pytest -q scripts
+py-test: venv test-build
+	SIM=$(abspath ./target/$(TEST_PROFILE)/sim) $(PY) -m pytest -q scripts
 
 ## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings.
 bench: venv
