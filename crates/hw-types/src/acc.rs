@@ -61,7 +61,10 @@ impl ExactAcc {
         if int == 0 {
             return;
         }
-        debug_assert!((ACC_LSB_EXP..=ACC_MAX_TERM_EXP).contains(&exp));
+        assert!(
+            (ACC_LSB_EXP..=ACC_MAX_TERM_EXP).contains(&exp),
+            "ExactAcc: term exponent {exp} outside {ACC_LSB_EXP}..={ACC_MAX_TERM_EXP}"
+        );
         if self.window == 0 {
             self.window = int as i128;
             self.window_exp = exp;
@@ -114,7 +117,10 @@ impl ExactAcc {
                 }
             }
             Value::Finite(d) => {
-                debug_assert!(d.sig < 1 << 63 && !d.sticky);
+                assert!(
+                    d.sig < 1 << 63 && !d.sticky,
+                    "ExactAcc: addends of at most 63 significant bits, exact"
+                );
                 let int = d.sig as i64;
                 self.add_int(if d.neg { -int } else { int }, d.exp);
             }

@@ -41,7 +41,7 @@ pub fn recip<F: Format, R: Format>(x: F, mode: RoundingMode) -> StatusAnd<R> {
         Value::Finite(d) => {
             // 2^K / sig keeps K - 24 >= 100 quotient bits for any sig < 2^24: far more than p + 2.
             const K: u32 = 125;
-            debug_assert!(d.sig < 1 << 24);
+            assert!(d.sig < 1 << 24, "recip: significands up to 24 bits");
             let num = 1u128 << K;
             let q = num / d.sig;
             let r = num % d.sig;

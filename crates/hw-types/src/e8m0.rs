@@ -20,7 +20,10 @@ impl E8m0 {
     }
     /// The scale for an exponent, which must lie in `MIN_EXP..=MAX_EXP`.
     pub fn from_exponent(e: i32) -> E8m0 {
-        debug_assert!((Self::MIN_EXP..=Self::MAX_EXP).contains(&e));
+        assert!(
+            (Self::MIN_EXP..=Self::MAX_EXP).contains(&e),
+            "E8M0 exponent {e} outside -127..=127"
+        );
         E8m0((e + Self::BIAS) as u8)
     }
 }

@@ -173,7 +173,7 @@ fn round_pack_general(spec: &FormatSpec, v: Value, mode: RoundingMode) -> Status
     let top = d.top_exp();
     let lsb = top.max(spec.emin) - (p - 1);
     let (mant, exp_lsb, inexact) = if lsb <= d.exp {
-        debug_assert!(!d.sticky, "sticky needs bits below the target precision");
+        assert!(!d.sticky, "sticky needs bits below the target precision");
         (d.sig << (d.exp - lsb), lsb, false)
     } else {
         let shift = (lsb - d.exp) as u32;

@@ -49,7 +49,10 @@ pub fn real_of(z: u64, r: i32) -> Fp32 {
     let u = (z >> 40) as i32 - (1 << 23);
     // Both steps are exact in IEEE binary32: |u| <= 2^23 has at most 24 significant bits, and
     // scaling by a power of two (r - 23 >= -126 - 23 here) neither rounds nor underflows.
-    debug_assert!((-100..=100).contains(&r));
+    assert!(
+        (-100..=100).contains(&r),
+        "generator range 2^{r} out of bounds"
+    );
     Fp32::from_f32(u as f32 * f32::from_bits(((r - 23 + 127) as u32) << 23))
 }
 

@@ -43,7 +43,11 @@ pub struct Tensor<T> {
 
 impl<T> Tensor<T> {
     pub fn new(shape: Vec<usize>, data: Vec<T>) -> Self {
-        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "tensor data does not fit its shape"
+        );
         Tensor { shape, data }
     }
 }
