@@ -49,11 +49,12 @@ pub enum Command {
     /// Writes OUT/kv-size-N_seed-S/ (or, with --inputs, OUT/<input folder name>/) atomically: the
     /// folder appears only when complete.
     Run(RunArgs),
-    /// Run one MXINT8 operation (dot, gevm or gemm) and write its operands and output.
+    /// Run one MXINT8 operation (dot, gevm, gemm) or the quantizer alone (quantize).
     ///
     /// Writes OUT/<op>_m-M[_k-K][_n-N]_seed-S/ with <op>.<operand> dumps (dot.a, dot.b;
     /// gevm.vector, gevm.matrix; gemm.input, gemm.other), <op>.output and manifest.json. Blocks of 32
-    /// run along the reduction axis (docs/numerics.md §6).
+    /// run along the reduction axis (docs/numerics.md §6). quantize writes quantize.input (BF16
+    /// [m]) and quantize.output (MXINT8). A non-uniform --dist adds _dist-D to the folder name.
     Op(OpArgs),
     /// Write the RoPE constant tables (BF16 and FP32 freq, cos, sin) or report BF16's error.
     ///

@@ -24,6 +24,8 @@ fn help_texts() {
         "trace",
         "config",
         "export-lut",
+        "cover",
+        "corners",
     ] {
         let mut c = cmd.find_subcommand_mut(sub).unwrap().clone();
         insta::assert_snapshot!(format!("help_{sub}"), c.render_long_help().to_string());
