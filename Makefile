@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build venv fmt clippy rust-test py-test tb-test golden bench clean
+.PHONY: run test build venv fmt clippy rust-test py-test tb-test capi-test dpi-test header golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -23,8 +23,9 @@ $(VENV)/.installed: scripts/requirements.txt
 	touch $@
 
 ## Everything CI checks: formatting, clippy -D warnings, Rust tests (incl. the cross-check
-## against the Python reference), the Python reference's own tests, and the Verilog testbench.
-test: venv fmt clippy rust-test py-test tb-test
+## against the Python reference and the header check of libhwsim), the Python reference's own
+## tests, the Verilog testbench, libhwsim from C, and the Verilator DPI-C testbench.
+test: venv fmt clippy rust-test py-test tb-test capi-test dpi-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -67,3 +68,18 @@ clean:
 ## hand-made cases, plus broken copies that must fail.
 tb-test: build
 	SIM=$(SIM) scripts/tb/test_tb.sh
+
+## libhwsim from C (docs/dpi.md): a C program linked against the static library reproduces
+## `sim run` dumps bit for bit, and bad input is an error, never a crash.
+capi-test: build
+	SIM=$(SIM) crates/hwsim-capi/c/test.sh
+
+## The golden model inside a Verilator testbench through DPI-C: examples/rtl units, good and
+## broken copies, every transaction checked (installs Verilator 5.48.0 into .venv if needed;
+## SIM_SKIP=verilator skips it).
+dpi-test: build venv
+	examples/verilator/run.sh
+
+## Regenerate crates/hwsim-capi/include/hwsim.h with cbindgen (a test fails while it is stale).
+header:
+	HWSIM_WRITE_HEADER=1 $(CARGO) test --release -p hwsim-capi --test header
