@@ -127,10 +127,6 @@ sed "${LINE}s/.*/0000/" "$WORK/rom/exp_lut.hex" > "$WORK/rom-corrupted/exp_lut.h
     > "$WORK/mul_rna.json"
 [ "$(grep -c nearest-away "$WORK/mul_rna.json")" -eq 1 ] || fail_setup "could not derive the nearest-away config"
 
-PASSED=0
-FAILED=0
-ok()  { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
 
 # run NAME DIR DUT: the testbench on one DUT copy in DIR (where exp_lut.hex is); sets RC, LOG.
 run() {
@@ -154,6 +150,19 @@ expect_fail() {
         bad "$1: expected FAIL with '$4', exit status $RC"; tail -n 15 "$LOG" | sed 's/^/        /'
     fi
 }
+
+PASSED=0
+FAILED=0
+ok()  { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
+
+# Commercial flows compile the wrappers as C (docs/dpi.md): they must be clean C11 too.
+if cc -std=c11 -Wall -Wextra -Werror -c -I"$VERILATOR_ROOT/include/vltstd" \
+        -Icrates/hwsim-capi/include sv/hwsim_dpi.c -o "$WORK/hwsim_dpi.o" 2>"$WORK/c11.log"; then
+    ok "sv/hwsim_dpi.c compiles as C11 with -Wall -Wextra -Werror"
+else
+    bad "sv/hwsim_dpi.c as C11:"; sed 's/^/        /' "$WORK/c11.log"
+fi
 
 echo "dpi: checking every transaction through DPI-C"
 expect_pass exp "$WORK/rom" exp
