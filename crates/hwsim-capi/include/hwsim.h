@@ -131,13 +131,13 @@ int hwsim_quantize_mxint8(const struct hwsim_ctx *ctx,
                           uint8_t *scale,
                           int8_t *q);
 
-// [`hwsim_quantize_mxint8`] with the element rounding `HWSIM_ROUND_NEAREST_AWAY` or
+// `hwsim_quantize_mxint8` with the element rounding `HWSIM_ROUND_NEAREST_AWAY` or
 // `HWSIM_ROUND_NEAREST_EVEN`, and the block's flags (`invalid` for an inf/NaN block, `inexact`,
 // `overflow` for an element clamped to 127, `underflow` for a nonzero element that became 0)
 // into `*flags` unless NULL.
 //
 // # Safety
-// As for [`hwsim_quantize_mxint8`]; `flags` is NULL or valid for one write.
+// As for `hwsim_quantize_mxint8`; `flags` is NULL or valid for one write.
 int hwsim_quantize_mxint8_ex(const struct hwsim_ctx *ctx,
                              const uint16_t *x_bf16,
                              size_t n,
@@ -161,10 +161,10 @@ int hwsim_dot_mxint8_bf16(const struct hwsim_ctx *ctx,
                           uint16_t *out,
                           uint32_t *flags);
 
-// [`hwsim_dot_mxint8_bf16`] with an FP32 result.
+// `hwsim_dot_mxint8_bf16` with an FP32 result.
 //
 // # Safety
-// As for [`hwsim_dot_mxint8_bf16`].
+// As for `hwsim_dot_mxint8_bf16`.
 int hwsim_dot_mxint8_fp32(const struct hwsim_ctx *ctx,
                           size_t m,
                           const uint8_t *a_scales,
@@ -193,10 +193,10 @@ int hwsim_gevm_mxint8_bf16(const struct hwsim_ctx *ctx,
                            uint16_t *out,
                            uint32_t *flags);
 
-// [`hwsim_gevm_mxint8_bf16`] with FP32 results.
+// `hwsim_gevm_mxint8_bf16` with FP32 results.
 //
 // # Safety
-// As for [`hwsim_gevm_mxint8_bf16`].
+// As for `hwsim_gevm_mxint8_bf16`.
 int hwsim_gevm_mxint8_fp32(const struct hwsim_ctx *ctx,
                            size_t m,
                            size_t k,
@@ -227,10 +227,10 @@ int hwsim_gemm_mxint8_bf16(const struct hwsim_ctx *ctx,
                            uint16_t *out,
                            uint32_t *flags);
 
-// [`hwsim_gemm_mxint8_bf16`] with FP32 results.
+// `hwsim_gemm_mxint8_bf16` with FP32 results.
 //
 // # Safety
-// As for [`hwsim_gemm_mxint8_bf16`].
+// As for `hwsim_gemm_mxint8_bf16`.
 int hwsim_gemm_mxint8_fp32(const struct hwsim_ctx *ctx,
                            size_t m,
                            size_t k,
@@ -308,11 +308,11 @@ int hwsim_softmax_v(const struct hwsim_ctx *ctx,
                     uint16_t *out,
                     uint32_t *stage_flags);
 
-// [`hwsim_softmax_v`] with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
+// `hwsim_softmax_v` with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
 // `HWSIM_ROUND_NEAREST_EVEN` (`sim run --element-rounding`).
 //
 // # Safety
-// As for [`hwsim_softmax_v`].
+// As for `hwsim_softmax_v`.
 int hwsim_softmax_v_ex(const struct hwsim_ctx *ctx,
                        size_t heads,
                        size_t kv,

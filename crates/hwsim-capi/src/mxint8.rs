@@ -43,13 +43,13 @@ pub unsafe extern "C" fn hwsim_quantize_mxint8(
     }
 }
 
-/// [`hwsim_quantize_mxint8`] with the element rounding `HWSIM_ROUND_NEAREST_AWAY` or
+/// `hwsim_quantize_mxint8` with the element rounding `HWSIM_ROUND_NEAREST_AWAY` or
 /// `HWSIM_ROUND_NEAREST_EVEN`, and the block's flags (`invalid` for an inf/NaN block, `inexact`,
 /// `overflow` for an element clamped to 127, `underflow` for a nonzero element that became 0)
 /// into `*flags` unless NULL.
 ///
 /// # Safety
-/// As for [`hwsim_quantize_mxint8`]; `flags` is NULL or valid for one write.
+/// As for `hwsim_quantize_mxint8`; `flags` is NULL or valid for one write.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_quantize_mxint8_ex(
     ctx: *const Context,
@@ -74,7 +74,7 @@ pub unsafe extern "C" fn hwsim_quantize_mxint8_ex(
 }
 
 /// # Safety
-/// As for [`hwsim_quantize_mxint8_ex`].
+/// As for `hwsim_quantize_mxint8_ex`.
 unsafe fn quantize(
     func: &str,
     ctx: *const Context,
@@ -351,10 +351,10 @@ pub unsafe extern "C" fn hwsim_dot_mxint8_bf16(
     })
 }
 
-/// [`hwsim_dot_mxint8_bf16`] with an FP32 result.
+/// `hwsim_dot_mxint8_bf16` with an FP32 result.
 ///
 /// # Safety
-/// As for [`hwsim_dot_mxint8_bf16`].
+/// As for `hwsim_dot_mxint8_bf16`.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_dot_mxint8_fp32(
     ctx: *const Context,
@@ -401,10 +401,10 @@ pub unsafe extern "C" fn hwsim_gevm_mxint8_bf16(
     })
 }
 
-/// [`hwsim_gevm_mxint8_bf16`] with FP32 results.
+/// `hwsim_gevm_mxint8_bf16` with FP32 results.
 ///
 /// # Safety
-/// As for [`hwsim_gevm_mxint8_bf16`].
+/// As for `hwsim_gevm_mxint8_bf16`.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_gevm_mxint8_fp32(
     ctx: *const Context,
@@ -453,10 +453,10 @@ pub unsafe extern "C" fn hwsim_gemm_mxint8_bf16(
     })
 }
 
-/// [`hwsim_gemm_mxint8_bf16`] with FP32 results.
+/// `hwsim_gemm_mxint8_bf16` with FP32 results.
 ///
 /// # Safety
-/// As for [`hwsim_gemm_mxint8_bf16`].
+/// As for `hwsim_gemm_mxint8_bf16`.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_gemm_mxint8_fp32(
     ctx: *const Context,

@@ -147,11 +147,11 @@ pub unsafe extern "C" fn hwsim_softmax_v(
     }
 }
 
-/// [`hwsim_softmax_v`] with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
+/// `hwsim_softmax_v` with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
 /// `HWSIM_ROUND_NEAREST_EVEN` (`sim run --element-rounding`).
 ///
 /// # Safety
-/// As for [`hwsim_softmax_v`].
+/// As for `hwsim_softmax_v`.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_softmax_v_ex(
     ctx: *const Context,
