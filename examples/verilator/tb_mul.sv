@@ -14,8 +14,9 @@
 // (+rna_config=FILE, the reference with mul.rounding nearest-away) disagrees with RNE. Ends with
 // "TB PASS ..." and $finish, or "TB FAIL ..." and $fatal.
 //
-// First, a few calls through the open-array wrappers of sv/hwsim_dpi.c check that they pass
-// arrays to libhwsim as laid out in hwsim.h (values worked out by hand in the comments).
+// First, a few calls through the open-array wrappers of sv/hwsim_dpi.c and the sized-array
+// import of the quantizer check that arrays reach libhwsim as laid out in hwsim.h (values worked
+// out by hand in the comments).
 module tb_mul #(
     parameter string NAME = "mul"
 ) (
@@ -88,8 +89,9 @@ module tb_mul #(
     return {bf16(r[32], ea, r[39:33]), bf16(r[40], eb, r[47:41])};
   endfunction
 
-  // The open-array wrappers, on cases small enough to work out by hand.
-  task automatic check_wrappers();
+  // The calls that pass arrays (the open-array wrappers and the sized-array quantizer), on
+  // cases small enough to work out by hand.
+  task automatic check_array_calls();
     // Fixed-size actuals: Verilator passes those to open-array formals (not dynamic arrays).
     shortint unsigned ones[257];
     byte unsigned one_scale[1] = '{8'h7f};
@@ -101,6 +103,10 @@ module tb_mul #(
     byte unsigned es[1];
     byte ee[32];
     int unsigned stage_flags[HWSIM_SOFTMAX_STAGES];
+    int unsigned out32[1];
+    shortint unsigned x32[32];
+    byte unsigned scale;
+    byte q32[32];
     int unsigned flags;
     int rc;
     foreach (ones[i]) ones[i] = 16'h3f80;
@@ -121,12 +127,27 @@ module tb_mul #(
     if (rc != HWSIM_OK || e[0] != 16'h3f80 || s[0] != 16'h3f80 || es[0] != 8'h7f
         || ee[0] != 64 || sv[0] != 16'h3f80 || inv[0] != 16'h3f80 || o[0] != 16'h3f80)
       $fatal(1, "TB FAIL hwsim_sv_softmax_v (%0d): %s", rc, hwsim_sv_last_error());
+    // The same product with an FP32 result: 0x3f800000.
+    rc = hwsim_sv_gemm_mxint8_fp32(ctx, 1, 1, 1, one_scale, one_elems, one_scale, one_elems,
+                                   HWSIM_ROUND_NEAREST_EVEN, out32, out_flags);
+    if (rc != HWSIM_OK || out32[0] != 32'h3f80_0000)
+      $fatal(1, "TB FAIL hwsim_sv_gemm_mxint8_fp32 (%0d): %s", rc, hwsim_sv_last_error());
+    // One block through the sized-array import: [1.0, 1/128, 1.9921875] has amax in [1, 2), so
+    // scale 0x7f and q = x * 64 rounded: 64, 0.5 -> 1 (nearest-away), 127.5 -> 128 clamped to 127.
+    x32[0] = 16'h3f80;
+    x32[1] = 16'h3c00;
+    x32[2] = 16'h3fff;
+    rc = hwsim_quantize_mxint8(ctx, x32, 3, scale, q32);
+    if (rc != HWSIM_OK || scale != 8'h7f || q32[0] != 64 || q32[1] != 1 || q32[2] != 127
+        || q32[3] != 0)
+      $fatal(1, "TB FAIL hwsim_quantize_mxint8 (%0d): scale %02h q %0d %0d %0d: %s", rc, scale,
+             q32[0], q32[1], q32[2], hwsim_last_error());
     // An output array too short for the sizes is an error, not a write past its end.
     rc = hwsim_sv_gemm_mxint8_bf16(ctx, 1, 1, 2, one_scale, one_elems, one_scale, one_elems,
                                    HWSIM_ROUND_NEAREST_EVEN, out16, out_flags);
     if (rc != HWSIM_ERR_INVALID_ARGUMENT)
       $fatal(1, "TB FAIL hwsim_sv_gemm_mxint8_bf16 accepted a short array");
-    $display("tb_mul: open-array wrappers ok (%s)", hwsim_sv_last_error());
+    $display("tb_mul: array calls ok (a short array: %s)", hwsim_sv_last_error());
   endtask
 
   initial begin
@@ -143,7 +164,7 @@ module tb_mul #(
       ctx = hwsim_open("reference");
       ctx_rna = hwsim_open(rna_config);
       if (ctx == null || ctx_rna == null) $fatal(1, "TB FAIL hwsim_open: %s", hwsim_last_error());
-      check_wrappers();
+      check_array_calls();
       {a, b} = stimulus(0);
     end
   end
