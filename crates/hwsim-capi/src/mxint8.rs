@@ -123,8 +123,7 @@ impl GridShape {
     }
 }
 
-/// Read a block grid (`scales`, `elems` as described in the module docs) into `blocks` (emptied
-/// first; its capacity is reused).
+/// Read a block grid (`scales`, `elems` as described in the module docs).
 ///
 /// # Safety
 /// `scales` and `elems` are NULL or valid for reads of the grid's blocks (`elems`: 32 each).
@@ -132,7 +131,6 @@ pub(crate) unsafe fn read_grid(
     shape: GridShape,
     (scales, elems): (*const u8, *const i8),
     names: [&str; 2],
-    mut blocks: Vec<MxInt8Block>,
 ) -> Result<Vec<MxInt8Block>> {
     let count = shape.blocks()?;
     let n_elems = args::product(&[(count, "blocks"), (BLOCK, "32")])
@@ -145,17 +143,15 @@ pub(crate) unsafe fn read_grid(
         )
     };
     // In parallel: a kv-4096 softmax_v brings 17 MB of v, and the copy is part of every call.
-    blocks.clear();
-    blocks.par_extend(
-        scales
-            .par_iter()
-            .zip(elems.par_chunks_exact(BLOCK))
-            .with_min_len(1 << 14)
-            .map(|(&s, e)| MxInt8Block {
-                scale: E8m0(s),
-                elems: e.try_into().expect("chunks of 32"),
-            }),
-    );
+    let blocks: Vec<MxInt8Block> = scales
+        .par_iter()
+        .zip(elems.par_chunks_exact(BLOCK))
+        .with_min_len(1 << 14)
+        .map(|(&s, e)| MxInt8Block {
+            scale: E8m0(s),
+            elems: e.try_into().expect("chunks of 32"),
+        })
+        .collect();
     check_padding(&blocks, shape, names[1])?;
     Ok(blocks)
 }
@@ -238,8 +234,8 @@ unsafe fn block_product<F: OutFormat>(
         let ctx = args::context(ctx)?;
         let op = op?;
         let mode = args::rounding(rounding, "rounding")?;
-        let a = read_grid(op.grids[0], operands[0], op.names[0], Vec::new())?;
-        let b = read_grid(op.grids[1], operands[1], op.names[1], Vec::new())?;
+        let a = read_grid(op.grids[0], operands[0], op.names[0])?;
+        let b = read_grid(op.grids[1], operands[1], op.names[1])?;
         let out = Out::new(out, op.outputs, "out")?;
         let flags = Out::optional(flags, op.outputs, "flags")?;
         let r = block_matmul::<F>(&a, &b, op.dims, &ctx.units.mac_acc, mode);

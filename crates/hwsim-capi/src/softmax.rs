@@ -10,15 +10,7 @@ use crate::mxint8::{read_grid, GridShape};
 use hw_types::{Bf16, Status, BLOCK};
 use sim::softmax::{run_with, Inputs, Params, Stages};
 use sim::tensor::{MxTensor, Tensor};
-use std::cell::Cell;
 use std::ffi::c_int;
-
-thread_local! {
-    /// The v blocks of this thread's last call, kept for the next one: a fresh buffer of that
-    /// size (17 MB at kv 4096) is faulted in page by page on every call, which costs the C
-    /// entry point more than copying the caller's arrays into it.
-    static V_BLOCKS: Cell<Vec<hw_types::MxInt8Block>> = const { Cell::new(Vec::new()) };
-}
 
 /// The outputs, each NULL (not wanted) or an array of the documented length.
 struct Outputs {
@@ -201,7 +193,6 @@ pub unsafe extern "C" fn hwsim_softmax_v_ex(
                 },
                 (v_scales, v_elems),
                 ["v_scales", "v_elems"],
-                V_BLOCKS.take(),
             )?;
             let outputs = Outputs {
                 exp_bf16: Out::optional(exp_bf16, rows, "exp_bf16")?,
@@ -221,9 +212,7 @@ pub unsafe extern "C" fn hwsim_softmax_v_ex(
                     blocks: v,
                 },
             };
-            let stages = run_with(inputs, &params, &ctx.units);
-            outputs.write(&stages);
-            V_BLOCKS.set(stages.inputs.v.blocks);
+            outputs.write(&run_with(inputs, &params, &ctx.units));
         }
         Ok(())
     })
