@@ -14,7 +14,7 @@
 //! - no panic unwinds into C: it becomes [`HWSIM_ERR_INTERNAL`].
 //!
 //! `unsafe` lives at this boundary only: the `extern "C"` functions and the argument checks of
-//! [`args`].
+//! `args`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // C signatures are flat: a block product takes its operands as separate arrays.
