@@ -6,7 +6,7 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test golden bench clean
+.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test header golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -23,11 +23,12 @@ $(VENV)/.installed: scripts/requirements.txt
 	touch $@
 
 ## Everything CI checks: formatting, clippy -D warnings, the declared rust-version, Rust tests
-## (release speed with overflow checks, incl. the cross-checks against the Python reference), the
-## Python reference's own tests, and the Verilog testbench. No check is skipped silently: one that
-## cannot run fails, naming the install command, unless SIM_SKIP (comma-separated: python,
-## iverilog, verilator, cocotb) opts out of it explicitly.
-test: venv fmt clippy msrv rust-test py-test cover-test tb-test
+## (release speed with overflow checks, incl. the cross-checks against the Python reference and
+## the header check of libhwsim), the Python reference's own tests, coverage closure of the golden
+## corpus, the Verilog testbench, libhwsim from C, and the Verilator DPI-C testbench. No check is
+## skipped silently: one that cannot run fails, naming the install command, unless SIM_SKIP
+## (comma-separated: python, iverilog, verilator, cocotb) opts out of it explicitly.
+test: venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -91,6 +92,21 @@ tb-test: test-build
 cover-test: test-build
 	./target/$(TEST_PROFILE)/sim cover golden --require all > /dev/null && echo "cover: golden hits every bin"
 
-## The sim binary of the test profile (the testbenches run it).
+## The sim binary and libhwsim of the test profile (the testbenches run them).
 test-build:
-	$(CARGO) build --profile $(TEST_PROFILE) -p sim
+	$(CARGO) build --profile $(TEST_PROFILE) -p sim -p hwsim-capi
+
+## libhwsim from C (docs/dpi.md): a C program linked against the static library reproduces
+## `sim run` dumps bit for bit, and bad input is an error, never a crash.
+capi-test: test-build
+	SIM=./target/$(TEST_PROFILE)/sim HWSIM_LIB_DIR=target/$(TEST_PROFILE) crates/hwsim-capi/c/test.sh
+
+## The golden model inside a Verilator testbench through DPI-C: examples/rtl units, good and
+## broken copies, every transaction checked (installs Verilator 5.48.0 into .venv if needed;
+## SIM_SKIP=verilator skips it).
+dpi-test: test-build venv
+	SIM=./target/$(TEST_PROFILE)/sim HWSIM_LIB_DIR=target/$(TEST_PROFILE) examples/verilator/run.sh
+
+## Regenerate crates/hwsim-capi/include/hwsim.h with cbindgen (a test fails while it is stale).
+header:
+	HWSIM_WRITE_HEADER=1 $(CARGO) test --release -p hwsim-capi --test header

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# test.sh -- libhwsim from C (`make capi-test`): a C program linked against the static library
+# must reproduce `sim run`'s dumps bit for bit, and bad input must be an error, never a crash.
+#
+#  1. test_errors.c: unknown profile, unreadable and invalid configs, NULL pointers, n > 32,
+#     kv 0, sizes that overflow size_t, nonzero MXINT8 padding, unknown rounding codes;
+#  2. examples/c/softmax_case.c on `sim run` cases (both profiles, a JSON config, both element
+#     roundings, odd shapes, and inputs edited to hold NaN, infinities, overflowing and
+#     subnormal scores): all eight dumps must equal sim's byte for byte, and the stage flags it
+#     prints must be exactly the flags manifest.json counts.
+# Prints `capi: N passed, M failed`; exit status 0 iff M == 0.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+cd "$ROOT"
+SIM=${SIM:-./target/release/sim}
+LIB=${HWSIM_LIB_DIR:-target/release}/libhwsim.a
+for f in "$SIM" "$LIB"; do
+    [ -e "$f" ] || { echo "capi: $f missing (cargo build --release)" >&2; exit 2; }
+done
+PY=python3
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+CC=${CC:-cc}
+CFLAGS=(-O2 -std=c11 -Wall -Wextra -Werror -Icrates/hwsim-capi/include)
+LIBS=("$LIB" -lpthread -ldl -lm)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/capi_test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+PASSED=0
+FAILED=0
+ok()  { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
+bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
+
+echo "capi: building the C programs against $LIB"
+"$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_errors.c "${LIBS[@]}" -o "$WORK/test_errors"
+"$CC" "${CFLAGS[@]}" examples/c/softmax_case.c "${LIBS[@]}" -o "$WORK/softmax_case"
+
+echo "capi: bad input (test_errors.c)"
+mkdir -p "$WORK/scratch"
+if "$WORK/test_errors" "$WORK/scratch" >"$WORK/errors.log" 2>&1; then
+    ok "$(tail -n1 "$WORK/errors.log")"
+else
+    bad "test_errors exited $?"; cat "$WORK/errors.log"
+fi
+
+# reproduce NAME CASE_DIR PROFILE_OR_CONFIG HEADS HEAD_DIM ROUNDING: softmax_case on the case's
+# inputs; every dump must equal the case's, and the printed flags the manifest's flag counts.
+reproduce() {
+    local name=$1 case_dir=$2 hw=$3 heads=$4 head_dim=$5 rounding=$6 out="$WORK/c-$1" diffs=""
+    mkdir -p "$out"
+    if ! "$WORK/softmax_case" "$hw" "$case_dir" "$out" "$heads" "$head_dim" "$rounding" >"$out.log" 2>&1; then
+        bad "$name: softmax_case failed: $(cat "$out.log")"; return
+    fi
+    for f in "$case_dir"/softmaxed_v.*; do
+        cmp -s "$f" "$out/$(basename "$f")" || diffs+=" $(basename "$f")"
+    done
+    if [ -n "$diffs" ]; then bad "$name: dumps differ:$diffs"; return; fi
+    local flags
+    if ! flags=$("$PY" - "$case_dir/manifest.json" "$out.log" <<'PYEOF'
+import json, sys
+bits = {"inexact": 1, "underflow": 2, "overflow": 4, "div_by_zero": 8, "invalid": 16}
+files = json.load(open(sys.argv[1]))["files"]
+line = open(sys.argv[2]).read().split()
+assert line[0] == "stage_flags", line
+for item in line[1:]:
+    stage, got = item.split("=")
+    counts = files["softmaxed_v." + stage]["flags"]
+    want = sum(b for k, b in bits.items() if counts[k] > 0)
+    if int(got) != want:
+        sys.exit(f"{stage}: C flags {got}, manifest counts {counts} (flags {want})")
+print(" ".join(line[1:]))
+PYEOF
+    ); then bad "$name: stage flags differ from manifest.json"; return; fi
+    ok "$name: 8 dumps identical ($(wc -l < "$case_dir/softmaxed_v.out") out lines), flags $flags"
+}
+
+# sim_case KV SEED ARGS...: run sim, echo the case folder.
+sim_case() {
+    local kv=$1 seed=$2
+    shift 2
+    "$SIM" run --kv-size "$kv" --seed "$seed" --out "$WORK/sim" "$@" >/dev/null
+    echo "$WORK/sim/kv-size-${kv}_seed-${seed}"
+}
+
+echo "capi: sim run cases reproduced by examples/c/softmax_case.c"
+C33=$(sim_case 33 0)
+reproduce reference-kv33 "$C33" reference 32 128 nearest-away
+reproduce reference-kv300-nearest-even "$(sim_case 300 7 --element-rounding nearest-even)" \
+    reference 32 128 nearest-even
+reproduce reference-kv1-5heads-24cols "$(sim_case 1 3 --heads 5 --head-dim 24)" reference 5 24 nearest-away
+reproduce narrow-kv100-5heads-24cols "$(sim_case 100 1 --profile narrow --heads 5 --head-dim 24)" \
+    narrow 5 24 nearest-away
+# A JSON config: the narrow datapath with a truncating output multiplier.
+"$SIM" config show --profile narrow | sed 's/"nearest-even"/"toward-zero"/; s/"name": "narrow"/"name": "narrow-rtz"/' \
+    > "$WORK/narrow-rtz.json"
+grep -q toward-zero "$WORK/narrow-rtz.json" || { bad "config edit did not apply"; }
+reproduce config-narrow-rtz-kv70 "$(sim_case 70 2 --config "$WORK/narrow-rtz.json")" \
+    "$WORK/narrow-rtz.json" 32 128 nearest-away
+
+# Special scores: NaN, +-inf, the exp overflow boundary (0x42b1 finite, 0x42b2 inf), deep
+# negatives (0xc2b9 subnormal, 0xc2ba zero), subnormal and negative-zero scores, in head 0.
+SPECIAL="$WORK/kv-size-33_specials"
+mkdir -p "$SPECIAL"
+cp "$C33"/softmaxed_v.qk_T "$C33"/softmaxed_v.v "$SPECIAL/"
+i=1
+for w in 7fc0 7f80 ff80 42b1 42b2 c2b9 c2ba 0001 8000 ffff 7f7f; do
+    sed -i "${i}s/.*/$w/" "$SPECIAL/softmaxed_v.qk_T"
+    i=$((i + 1))
+done
+"$SIM" run --inputs "$SPECIAL" --out "$WORK/sim" >/dev/null
+reproduce reference-specials "$WORK/sim/kv-size-33_specials" reference 32 128 nearest-away
+"$SIM" run --inputs "$SPECIAL" --profile narrow --out "$WORK/sim-narrow" >/dev/null
+reproduce narrow-specials "$WORK/sim-narrow/kv-size-33_specials" narrow 32 128 nearest-away
+
+# The comparison itself must be able to fail: a case whose out differs in one bit.
+M="$WORK/flipped"
+cp -r "$C33" "$M"
+WORD=$(sed -n 77p "$M/softmaxed_v.out")
+sed -i "77s/.*/$(printf '%04x' $((0x$WORD ^ 1)))/" "$M/softmaxed_v.out"
+if cmp -s "$M/softmaxed_v.out" "$C33/softmaxed_v.out"; then
+    bad "flipping a bit of out line 77 changed nothing"
+else
+    FAILED_BEFORE=$FAILED
+    reproduce flipped-out "$M" reference 32 128 nearest-away >"$WORK/flipped.log"
+    if [ $FAILED -eq $((FAILED_BEFORE + 1)) ] && grep -q "dumps differ: softmaxed_v.out$" "$WORK/flipped.log"; then
+        FAILED=$FAILED_BEFORE
+        ok "a case with one bit of out flipped is caught: $(sed 's/^ *FAIL *//' "$WORK/flipped.log")"
+    else
+        bad "the flipped case was not caught: $(cat "$WORK/flipped.log")"
+    fi
+fi
+
+echo "capi: $PASSED passed, $FAILED failed"
+[ $FAILED -eq 0 ]

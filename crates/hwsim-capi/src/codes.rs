@@ -1,0 +1,43 @@
+//! The numbers of the C ABI: return codes, flag bits, rounding-mode codes and softmax stage
+//! indices. cbindgen turns each into a `#define` of include/hwsim.h; the tests tie the flag bits
+//! to `hw_types::Status` and the rounding codes to `RoundingMode::ALL`.
+
+use std::ffi::c_int;
+
+/// Success.
+pub const HWSIM_OK: c_int = 0;
+/// A bad argument: a NULL pointer, a size out of range or overflowing `size_t`, an unknown
+/// rounding code, nonzero MXINT8 padding. `hwsim_last_error()` names the argument.
+pub const HWSIM_ERR_INVALID_ARGUMENT: c_int = 1;
+/// A bug in the library (a caught panic); the message says where.
+pub const HWSIM_ERR_INTERNAL: c_int = 2;
+
+/// IEEE flag bits, the values of `hw_types::Status::bits()`.
+pub const HWSIM_FLAG_INEXACT: u32 = 1;
+pub const HWSIM_FLAG_UNDERFLOW: u32 = 2;
+pub const HWSIM_FLAG_OVERFLOW: u32 = 4;
+pub const HWSIM_FLAG_DIV_BY_ZERO: u32 = 8;
+pub const HWSIM_FLAG_INVALID: u32 = 16;
+/// Not an IEEE flag: set by the functions that return a value (not an `int`) when the call
+/// failed; the value is then the canonical NaN and `hwsim_last_error()` says why.
+pub const HWSIM_FLAG_ERROR: u32 = 0x100;
+
+/// Rounding-mode codes (docs/numerics.md §2), in the order of `RoundingMode::ALL`.
+pub const HWSIM_ROUND_NEAREST_EVEN: u32 = 0;
+pub const HWSIM_ROUND_NEAREST_AWAY: u32 = 1;
+pub const HWSIM_ROUND_TOWARD_ZERO: u32 = 2;
+pub const HWSIM_ROUND_TOWARD_POS: u32 = 3;
+pub const HWSIM_ROUND_TOWARD_NEG: u32 = 4;
+
+/// Indices into the `stage_flags[HWSIM_SOFTMAX_STAGES]` output of `hwsim_softmax_v`, in
+/// pipeline order (the computed dumps of docs/dump-format.md).
+pub const HWSIM_STAGE_EXP: usize = 0;
+pub const HWSIM_STAGE_EXP_SUM: usize = 1;
+pub const HWSIM_STAGE_EXP_MXINT8: usize = 2;
+pub const HWSIM_STAGE_SCALED_V: usize = 3;
+pub const HWSIM_STAGE_INV: usize = 4;
+pub const HWSIM_STAGE_OUT: usize = 5;
+pub const HWSIM_SOFTMAX_STAGES: usize = 6;
+
+/// Elements of an MXINT8 block.
+pub const HWSIM_BLOCK: usize = 32;

@@ -1,0 +1,219 @@
+//! softmax_v: the whole pipeline of `sim run` (exp, reduce-sum, quantize, gevm, reciprocal,
+//! scale) on caller-supplied inputs, through `sim::softmax::run_with`, the function `sim run`
+//! calls, with the context's units.
+
+use crate::args::{self, Out};
+use crate::codes::{HWSIM_ROUND_NEAREST_AWAY, HWSIM_SOFTMAX_STAGES};
+use crate::context::Context;
+use crate::error::{status, Result};
+use crate::mxint8::{read_grid, GridShape};
+use hw_types::{Bf16, Status, BLOCK};
+use sim::softmax::{run_with, Inputs, Params, Stages};
+use sim::tensor::{MxTensor, Tensor};
+use std::ffi::c_int;
+
+/// The outputs, each NULL (not wanted) or an array of the documented length.
+struct Outputs {
+    exp_bf16: Option<Out<u16>>,
+    exp_sum: Option<Out<u16>>,
+    exp_scales: Option<Out<u8>>,
+    exp_elems: Option<Out<i8>>,
+    scaled_v: Option<Out<u16>>,
+    inv: Option<Out<u16>>,
+    out: Option<Out<u16>>,
+    stage_flags: Option<Out<u32>>,
+}
+
+fn bits(t: &Tensor<Bf16>) -> Vec<u16> {
+    t.data.iter().map(|x| x.0).collect()
+}
+
+/// Every flag any result of a stage raised.
+fn any(statuses: &[Status]) -> u32 {
+    statuses.iter().fold(Status::OK, |a, &s| a | s).bits() as u32
+}
+
+impl Outputs {
+    fn write(self, s: &Stages) {
+        let put = |o: Option<Out<u16>>, t: &Tensor<Bf16>| {
+            if let Some(o) = o {
+                o.write(&bits(t))
+            }
+        };
+        put(self.exp_bf16, &s.exp);
+        put(self.exp_sum, &s.exp_sum);
+        put(self.scaled_v, &s.scaled_v);
+        put(self.inv, &s.inv);
+        put(self.out, &s.out);
+        if let Some(o) = self.exp_scales {
+            o.write(
+                &s.exp_mx
+                    .blocks
+                    .iter()
+                    .map(|b| b.scale.0)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if let Some(o) = self.exp_elems {
+            o.write(
+                &s.exp_mx
+                    .blocks
+                    .iter()
+                    .flat_map(|b| b.elems)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if let Some(o) = self.stage_flags {
+            let f = &s.flags;
+            o.write(&[
+                any(&f.exp),
+                any(&f.exp_sum),
+                any(&f.exp_mx),
+                any(&f.scaled_v),
+                any(&f.inv),
+                any(&f.out),
+            ]);
+        }
+    }
+}
+
+/// softmax_v of `heads` rows of `kv` scores against `v`, with element rounding nearest-away (the
+/// default of `sim run`). Inputs (docs/dump-format.md, the order of the dump lines):
+///
+/// - `qk_t[heads * kv]`: BF16, `qk_t[h * kv + j]` (`qk_T [1, heads, 1, kv]`);
+/// - `v`, MXINT8 `[1, heads, kv, head_dim]` blocked along kv: block grid
+///   `[heads, nb, head_dim]` with `nb = ceil(kv / 32)`; `v_scales[heads * nb * head_dim]`,
+///   block `(h, b, d)` at `g = (h * nb + b) * head_dim + d`; `v_elems[32 * heads * nb * head_dim]`,
+///   `v_elems[32 g + i]` is `v[h, 32 b + i, d]` (zero past kv).
+///
+/// Outputs, each NULL if not wanted, written only when the call succeeds:
+///
+/// - `exp_bf16[heads * kv]`, `exp_sum[heads]`, `scaled_v[heads * head_dim]`, `inv[heads]`,
+///   `out[heads * head_dim]`: BF16, row-major as the dumps;
+/// - `exp_scales[heads * nb]`, `exp_elems[32 * heads * nb]`: the quantized exp rows, block
+///   `(h, b)` at `g = h * nb + b`;
+/// - `stage_flags[HWSIM_SOFTMAX_STAGES]`: per stage (`HWSIM_STAGE_*`), every IEEE flag any of its
+///   results raised.
+///
+/// # Safety
+/// `ctx` is NULL or an open context; every array is NULL or valid for its documented length;
+/// outputs do not overlap each other.
+#[no_mangle]
+pub unsafe extern "C" fn hwsim_softmax_v(
+    ctx: *const Context,
+    heads: usize,
+    kv: usize,
+    head_dim: usize,
+    qk_t: *const u16,
+    v_scales: *const u8,
+    v_elems: *const i8,
+    exp_bf16: *mut u16,
+    exp_sum: *mut u16,
+    exp_scales: *mut u8,
+    exp_elems: *mut i8,
+    scaled_v: *mut u16,
+    inv: *mut u16,
+    out: *mut u16,
+    stage_flags: *mut u32,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        hwsim_softmax_v_ex(
+            ctx,
+            heads,
+            kv,
+            head_dim,
+            HWSIM_ROUND_NEAREST_AWAY,
+            qk_t,
+            v_scales,
+            v_elems,
+            exp_bf16,
+            exp_sum,
+            exp_scales,
+            exp_elems,
+            scaled_v,
+            inv,
+            out,
+            stage_flags,
+        )
+    }
+}
+
+/// `hwsim_softmax_v` with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
+/// `HWSIM_ROUND_NEAREST_EVEN` (`sim run --element-rounding`).
+///
+/// # Safety
+/// As for `hwsim_softmax_v`.
+#[no_mangle]
+pub unsafe extern "C" fn hwsim_softmax_v_ex(
+    ctx: *const Context,
+    heads: usize,
+    kv: usize,
+    head_dim: usize,
+    element_rounding: u32,
+    qk_t: *const u16,
+    v_scales: *const u8,
+    v_elems: *const i8,
+    exp_bf16: *mut u16,
+    exp_sum: *mut u16,
+    exp_scales: *mut u8,
+    exp_elems: *mut i8,
+    scaled_v: *mut u16,
+    inv: *mut u16,
+    out: *mut u16,
+    stage_flags: *mut u32,
+) -> c_int {
+    status("hwsim_softmax_v", || -> Result<()> {
+        // SAFETY (whole block): the caller's contract on every pointer.
+        unsafe {
+            let ctx = args::context(ctx)?;
+            let heads = args::nonzero(heads, "heads")?;
+            let kv = args::nonzero(kv, "kv")?;
+            let head_dim = args::nonzero(head_dim, "head_dim")?;
+            let params = Params {
+                heads,
+                head_dim,
+                element_rounding: args::element_rounding(element_rounding, "element_rounding")?,
+            };
+            let nb = kv.div_ceil(BLOCK);
+            let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
+            let cols = args::product(&[(heads, "heads"), (head_dim, "head_dim")])?;
+            let exp_blocks = args::product(&[(heads, "heads"), (nb, "ceil(kv / 32)")])?;
+            let exp_elems_len =
+                args::product(&[(exp_blocks, "heads x ceil(kv / 32)"), (BLOCK, "32")])?;
+            let qk: Vec<Bf16> = args::input(qk_t, rows, "qk_t")?
+                .iter()
+                .map(|&b| Bf16(b))
+                .collect();
+            let v = read_grid(
+                GridShape {
+                    outer: (heads, "heads"),
+                    len: (kv, "kv"),
+                    inner: (head_dim, "head_dim"),
+                },
+                (v_scales, v_elems),
+                ["v_scales", "v_elems"],
+            )?;
+            let outputs = Outputs {
+                exp_bf16: Out::optional(exp_bf16, rows, "exp_bf16")?,
+                exp_sum: Out::optional(exp_sum, heads, "exp_sum")?,
+                exp_scales: Out::optional(exp_scales, exp_blocks, "exp_scales")?,
+                exp_elems: Out::optional(exp_elems, exp_elems_len, "exp_elems")?,
+                scaled_v: Out::optional(scaled_v, cols, "scaled_v")?,
+                inv: Out::optional(inv, heads, "inv")?,
+                out: Out::optional(out, cols, "out")?,
+                stage_flags: Out::optional(stage_flags, HWSIM_SOFTMAX_STAGES, "stage_flags")?,
+            };
+            let inputs = Inputs {
+                qk_t: Tensor::new(vec![1, heads, 1, kv], qk),
+                v: MxTensor {
+                    shape: vec![1, heads, kv, head_dim],
+                    block_axis: 2,
+                    blocks: v,
+                },
+            };
+            outputs.write(&run_with(inputs, &params, &ctx.units));
+        }
+        Ok(())
+    })
+}

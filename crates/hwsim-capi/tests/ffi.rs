@@ -1,0 +1,647 @@
+//! The C entry points called from Rust: they agree with the units and pipelines `sim` runs, and
+//! bad arguments are errors that name the argument and leave the outputs alone.
+
+use hw_types::{Bf16, MxInt8Block, RoundingMode, Status};
+use hw_units::config::HwConfig;
+use hw_units::units::Units;
+use hwsim::*;
+use sim::ops::{Dims, OpCase, OpKind, OutDtype, OutTensor};
+use sim::softmax::{run_with, Inputs, Params};
+use std::ffi::{CStr, CString};
+use std::ptr::{null, null_mut};
+
+/// An open context, closed on drop.
+struct Ctx(*mut Context);
+
+impl Ctx {
+    fn open(arg: &str) -> Ctx {
+        let c = CString::new(arg).unwrap();
+        // SAFETY: a NUL-terminated string.
+        let p = unsafe { hwsim_open(c.as_ptr()) };
+        assert!(!p.is_null(), "hwsim_open({arg}): {}", last_error());
+        Ctx(p)
+    }
+    fn ptr(&self) -> *const Context {
+        self.0
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: opened by Ctx::open, closed once.
+        unsafe { hwsim_close(self.0) }
+    }
+}
+
+fn last_error() -> String {
+    // SAFETY: hwsim_last_error returns a NUL-terminated string, copied at once.
+    unsafe { CStr::from_ptr(hwsim_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// hwsim_open's error for `arg`.
+fn open_error(arg: &CStr) -> String {
+    // SAFETY: a NUL-terminated string.
+    let p = unsafe { hwsim_open(arg.as_ptr()) };
+    assert!(p.is_null(), "{arg:?} opened");
+    last_error()
+}
+
+#[test]
+fn codes_are_the_status_bits_and_rounding_modes() {
+    assert_eq!(HWSIM_FLAG_INEXACT, Status::INEXACT.bits() as u32);
+    assert_eq!(HWSIM_FLAG_UNDERFLOW, Status::UNDERFLOW.bits() as u32);
+    assert_eq!(HWSIM_FLAG_OVERFLOW, Status::OVERFLOW.bits() as u32);
+    assert_eq!(HWSIM_FLAG_DIV_BY_ZERO, Status::DIV_BY_ZERO.bits() as u32);
+    assert_eq!(HWSIM_FLAG_INVALID, Status::INVALID.bits() as u32);
+    assert_eq!(HWSIM_FLAG_ERROR & 0xff, 0, "the error bit is no IEEE flag");
+    assert_eq!(
+        Status::from_bits(0xff).bits(),
+        0x1f,
+        "the IEEE flags fit in bits 0..=4"
+    );
+    let codes = [
+        (HWSIM_ROUND_NEAREST_EVEN, "nearest-even"),
+        (HWSIM_ROUND_NEAREST_AWAY, "nearest-away"),
+        (HWSIM_ROUND_TOWARD_ZERO, "toward-zero"),
+        (HWSIM_ROUND_TOWARD_POS, "toward-pos"),
+        (HWSIM_ROUND_TOWARD_NEG, "toward-neg"),
+    ];
+    for (code, name) in codes {
+        assert_eq!(RoundingMode::ALL[code as usize].name(), name);
+    }
+    // SAFETY: static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(hwsim_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn open_accepts_profiles_and_config_files_and_names_what_is_wrong() {
+    for p in ["reference", "narrow"] {
+        let ctx = Ctx::open(p);
+        // SAFETY: an open context; the name lives as long as it.
+        let name = unsafe { CStr::from_ptr(hwsim_config_name(ctx.ptr())) };
+        assert_eq!(name.to_str().unwrap(), p);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = HwConfig::narrow();
+    cfg.name = "my-datapath".into();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, cfg.to_json()).unwrap();
+    let ctx = Ctx::open(good.to_str().unwrap());
+    // SAFETY: as above.
+    let name = unsafe { CStr::from_ptr(hwsim_config_name(ctx.ptr())) };
+    assert_eq!(name.to_str().unwrap(), "my-datapath");
+
+    let e = open_error(c"wide");
+    assert!(e.starts_with("hwsim_open: profile_or_config 'wide' is neither a profile (reference, narrow) nor a readable config file"), "{e}");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"name\": \"x\"}").unwrap();
+    let e = open_error(&CString::new(bad.to_str().unwrap()).unwrap());
+    assert!(
+        e.contains("config file") && e.contains("missing field"),
+        "{e}"
+    );
+    let invalid = dir.path().join("invalid.json");
+    let mut cfg = HwConfig::reference();
+    cfg.mac.block_lanes = 3;
+    std::fs::write(&invalid, cfg.to_json()).unwrap();
+    let e = open_error(&CString::new(invalid.to_str().unwrap()).unwrap());
+    assert!(e.contains("block_lanes a divisor of 32"), "{e}");
+    // SAFETY: NULL is an accepted argument (an error).
+    assert!(unsafe { hwsim_open(null()) }.is_null());
+    assert_eq!(last_error(), "hwsim_open: profile_or_config is NULL");
+    // SAFETY: NULL is ignored.
+    unsafe { hwsim_close(null_mut()) };
+}
+
+#[test]
+fn scalar_units_are_the_contexts_units_for_every_input() {
+    for p in ["reference", "narrow"] {
+        let ctx = Ctx::open(p);
+        let units = Units::new(&HwConfig::profile(p).unwrap());
+        for x in 0..=u16::MAX {
+            let (mut fe, mut fr) = (0u32, 0u32);
+            // SAFETY: an open context and valid flag words.
+            let (e, r) = unsafe {
+                (
+                    hwsim_exp_bf16(ctx.ptr(), x, &mut fe),
+                    hwsim_recip_bf16(ctx.ptr(), x, &mut fr),
+                )
+            };
+            let want_e = units.exp.eval(Bf16(x));
+            let want_r = units.recip.eval(Bf16(x));
+            assert_eq!(
+                (e, fe),
+                (want_e.value.0, want_e.status.bits() as u32),
+                "{p} exp {x:#06x}"
+            );
+            assert_eq!(
+                (r, fr),
+                (want_r.value.0, want_r.status.bits() as u32),
+                "{p} recip {x:#06x}"
+            );
+        }
+        for (a, b) in [
+            (0x3f80u16, 0x4040u16),
+            (0x7f80, 0),
+            (0x0001, 0x3f00),
+            (0x7f7f, 0x4000),
+        ] {
+            let mut f = 0;
+            // SAFETY: as above.
+            let y = unsafe { hwsim_mul_bf16(ctx.ptr(), a, b, &mut f) };
+            let want = units.mul(Bf16(a), Bf16(b));
+            assert_eq!((y, f), (want.value.0, want.status.bits() as u32));
+        }
+        // 257 ones: exactly 257, RNE to 256 in the reference (docs/numerics.md §3.2).
+        let row = vec![0x3f80u16; 257];
+        let mut f = 0;
+        // SAFETY: `row` holds 257 elements.
+        let s = unsafe { hwsim_sum_bf16(ctx.ptr(), row.as_ptr(), row.len(), &mut f) };
+        let want = units.reduce_sum(&vec![Bf16(0x3f80); 257]);
+        assert_eq!((s, f), (want.value.0, want.status.bits() as u32));
+        if p == "reference" {
+            assert_eq!(s, 0x4380);
+        }
+    }
+}
+
+#[test]
+fn scalar_errors_return_nan_with_the_error_flag() {
+    let mut f = 0;
+    // SAFETY: NULL context and NULL row are accepted arguments (errors).
+    unsafe {
+        assert_eq!(hwsim_exp_bf16(null(), 0x3f80, &mut f), 0x7fc0);
+        assert_eq!(f, HWSIM_FLAG_ERROR);
+        assert!(last_error().starts_with("hwsim_exp_bf16: ctx is NULL"));
+        let ctx = Ctx::open("reference");
+        assert_eq!(hwsim_sum_bf16(ctx.ptr(), null(), 3, &mut f), 0x7fc0);
+        assert_eq!(
+            (f, last_error().as_str()),
+            (HWSIM_FLAG_ERROR, "hwsim_sum_bf16: x is NULL")
+        );
+        // An empty row needs no pointer and sums to +0.
+        assert_eq!(hwsim_sum_bf16(ctx.ptr(), null(), 0, &mut f), 0);
+        assert_eq!(f, 0);
+    }
+}
+
+fn flat(blocks: &[MxInt8Block]) -> (Vec<u8>, Vec<i8>) {
+    (
+        blocks.iter().map(|b| b.scale.0).collect(),
+        blocks.iter().flat_map(|b| b.elems).collect(),
+    )
+}
+
+#[test]
+fn quantize_is_the_quantizer_and_rejects_long_blocks() {
+    let ctx = Ctx::open("reference");
+    // [1.0, 1/128, 1.9921875]: the tie of 1/128 and the clamp of 0x3fff (docs/numerics.md §4).
+    let x = [0x3f80u16, 0x3c00, 0x3fff];
+    for (code, mode) in [
+        (HWSIM_ROUND_NEAREST_AWAY, RoundingMode::NearestAway),
+        (HWSIM_ROUND_NEAREST_EVEN, RoundingMode::NearestEven),
+    ] {
+        let (mut scale, mut q, mut f) = (0u8, [0i8; 32], 0u32);
+        // SAFETY: x has 3 elements, q 32.
+        let rc = unsafe {
+            hwsim_quantize_mxint8_ex(
+                ctx.ptr(),
+                x.as_ptr(),
+                3,
+                code,
+                &mut scale,
+                q.as_mut_ptr(),
+                &mut f,
+            )
+        };
+        assert_eq!(rc, HWSIM_OK);
+        let vals: Vec<_> = x.iter().map(|&b| Bf16(b).to_fp32()).collect();
+        let want = MxInt8Block::quantize(&vals, mode);
+        assert_eq!(
+            (scale, q, f),
+            (
+                want.value.scale.0,
+                want.value.elems,
+                want.status.bits() as u32
+            )
+        );
+        assert_eq!(
+            q[1],
+            if code == HWSIM_ROUND_NEAREST_AWAY {
+                1
+            } else {
+                0
+            }
+        );
+        assert_eq!(q[2], 127);
+    }
+    let (mut scale, mut q) = (0xaau8, [5i8; 32]);
+    let long = [0x3f80u16; 33];
+    // SAFETY: `long` has 33 elements, q 32.
+    unsafe {
+        let rc = hwsim_quantize_mxint8(ctx.ptr(), long.as_ptr(), 33, &mut scale, q.as_mut_ptr());
+        assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            last_error(),
+            "hwsim_quantize_mxint8: n = 33 is more than one block (32 elements)"
+        );
+        let rc = hwsim_quantize_mxint8(ctx.ptr(), long.as_ptr(), 4, &mut scale, null_mut());
+        assert_eq!(
+            (rc, last_error().as_str()),
+            (
+                HWSIM_ERR_INVALID_ARGUMENT,
+                "hwsim_quantize_mxint8: q is NULL"
+            )
+        );
+        let rc = hwsim_quantize_mxint8_ex(
+            ctx.ptr(),
+            long.as_ptr(),
+            4,
+            HWSIM_ROUND_TOWARD_ZERO,
+            &mut scale,
+            q.as_mut_ptr(),
+            null_mut(),
+        );
+        assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("element_rounding = 2"));
+    }
+    assert_eq!((scale, q), (0xaa, [5; 32]), "a failed call wrote an output");
+}
+
+/// `sim op`'s result for a generated case, through the C entry point of its op.
+fn op_via_c(ctx: &Ctx, case: &OpCase, dtype: OutDtype, rounding: u32) -> (Vec<u32>, Vec<u32>) {
+    let Dims { m, k, n } = case.dims;
+    let (sa, ea) = flat(&case.operands[0].blocks);
+    let (sb, eb) = flat(&case.operands[1].blocks);
+    let outputs = match case.op {
+        OpKind::Dot => 1,
+        OpKind::Gevm => k,
+        OpKind::Gemm => m * n,
+    };
+    let mut flags = vec![0u32; outputs];
+    let (a, b) = ((sa.as_ptr(), ea.as_ptr()), (sb.as_ptr(), eb.as_ptr()));
+    let f = flags.as_mut_ptr();
+    let c = ctx.ptr();
+    let out: Vec<u32> = match dtype {
+        OutDtype::Bf16 => {
+            let mut o = vec![0u16; outputs];
+            let p = o.as_mut_ptr();
+            // SAFETY: the operands and outputs have the documented lengths.
+            let rc = unsafe {
+                match case.op {
+                    OpKind::Dot => hwsim_dot_mxint8_bf16(c, m, a.0, a.1, b.0, b.1, rounding, p, f),
+                    OpKind::Gevm => {
+                        hwsim_gevm_mxint8_bf16(c, m, k, a.0, a.1, b.0, b.1, rounding, p, f)
+                    }
+                    OpKind::Gemm => {
+                        hwsim_gemm_mxint8_bf16(c, m, k, n, a.0, a.1, b.0, b.1, rounding, p, f)
+                    }
+                }
+            };
+            assert_eq!(rc, HWSIM_OK, "{}", last_error());
+            o.into_iter().map(u32::from).collect()
+        }
+        OutDtype::Fp32 => {
+            let mut o = vec![0u32; outputs];
+            let p = o.as_mut_ptr();
+            // SAFETY: as above.
+            let rc = unsafe {
+                match case.op {
+                    OpKind::Dot => hwsim_dot_mxint8_fp32(c, m, a.0, a.1, b.0, b.1, rounding, p, f),
+                    OpKind::Gevm => {
+                        hwsim_gevm_mxint8_fp32(c, m, k, a.0, a.1, b.0, b.1, rounding, p, f)
+                    }
+                    OpKind::Gemm => {
+                        hwsim_gemm_mxint8_fp32(c, m, k, n, a.0, a.1, b.0, b.1, rounding, p, f)
+                    }
+                }
+            };
+            assert_eq!(rc, HWSIM_OK, "{}", last_error());
+            o
+        }
+    };
+    (out, flags)
+}
+
+#[test]
+fn block_products_are_sim_ops() {
+    let ctx = Ctx::open("reference");
+    let cases = [
+        (OpKind::Dot, Dims { m: 33, k: 1, n: 1 }),
+        (OpKind::Gevm, Dims { m: 70, k: 9, n: 1 }),
+        (OpKind::Gemm, Dims { m: 5, k: 33, n: 7 }),
+        (OpKind::Gemm, Dims { m: 16, k: 64, n: 9 }),
+    ];
+    for (seed, (op, dims)) in cases.into_iter().enumerate() {
+        let case = OpCase::generate(op, dims, seed as u64);
+        for (code, mode) in RoundingMode::ALL.into_iter().enumerate() {
+            for dtype in [OutDtype::Bf16, OutDtype::Fp32] {
+                let want = case.compute(dtype, mode);
+                let want_bits: Vec<u32> = match &want.tensor {
+                    OutTensor::Bf16(t) => t.data.iter().map(|x| x.0 as u32).collect(),
+                    OutTensor::Fp32(t) => t.data.iter().map(|x| x.0).collect(),
+                };
+                let want_flags: Vec<u32> = want.flags.iter().map(|s| s.bits() as u32).collect();
+                let got = op_via_c(&ctx, &case, dtype, code as u32);
+                assert_eq!(
+                    got,
+                    (want_bits, want_flags),
+                    "{op:?} {dims:?} {mode} {dtype:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn block_products_reject_bad_operands() {
+    let ctx = Ctx::open("reference");
+    let case = OpCase::generate(OpKind::Gemm, Dims { m: 2, k: 40, n: 3 }, 0);
+    let (sa, mut ea) = flat(&case.operands[0].blocks);
+    let (sb, eb) = flat(&case.operands[1].blocks);
+    let mut out = [0xbeefu16; 6];
+    let c = ctx.ptr();
+    // SAFETY: every array has its documented length, or the call must fail before reading it.
+    unsafe {
+        let mut call = |m, k, n, ea: *const i8, rounding| {
+            hwsim_gemm_mxint8_bf16(
+                c,
+                m,
+                k,
+                n,
+                sa.as_ptr(),
+                ea,
+                sb.as_ptr(),
+                eb.as_ptr(),
+                rounding,
+                out.as_mut_ptr(),
+                null_mut(),
+            )
+        };
+        assert_eq!(call(2, 0, 3, ea.as_ptr(), 0), HWSIM_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            last_error(),
+            "hwsim_gemm_mxint8_bf16: k is 0 (must be at least 1)"
+        );
+        assert_eq!(call(2, 40, 3, null(), 0), HWSIM_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "hwsim_gemm_mxint8_bf16: input_elems is NULL");
+        assert_eq!(call(2, 40, 3, ea.as_ptr(), 7), HWSIM_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("rounding = 7 is not a rounding code"));
+        assert_eq!(
+            call(usize::MAX / 2, 40, 3, ea.as_ptr(), 0),
+            HWSIM_ERR_INVALID_ARGUMENT
+        );
+        assert!(
+            last_error().contains("overflows size_t"),
+            "{}",
+            last_error()
+        );
+        // k = 40: the second block of each row of `input` holds 8 values, 24 padding.
+        ea[32 + 8 + 3] = 1;
+        assert_eq!(call(2, 40, 3, ea.as_ptr(), 0), HWSIM_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            last_error(),
+            "hwsim_gemm_mxint8_bf16: input_elems: block 1 has a nonzero padding element 11 (k index 43 is past k = 40); padding must be zero"
+        );
+    }
+    assert_eq!(out, [0xbeef; 6], "a failed call wrote an output");
+}
+
+/// Every output of hwsim_softmax_v_ex, as vectors.
+#[derive(Debug, PartialEq, Eq)]
+struct SoftmaxOut {
+    exp: Vec<u16>,
+    exp_sum: Vec<u16>,
+    exp_scales: Vec<u8>,
+    exp_elems: Vec<i8>,
+    scaled_v: Vec<u16>,
+    inv: Vec<u16>,
+    out: Vec<u16>,
+    flags: [u32; HWSIM_SOFTMAX_STAGES],
+}
+
+fn softmax_via_c(ctx: &Ctx, inputs: &Inputs, p: &Params) -> SoftmaxOut {
+    let (h, kv, d) = (p.heads, inputs.kv_size(), p.head_dim);
+    let nb = kv.div_ceil(32);
+    let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
+    let (vs, ve) = flat(&inputs.v.blocks);
+    let mut o = SoftmaxOut {
+        exp: vec![0; h * kv],
+        exp_sum: vec![0; h],
+        exp_scales: vec![0; h * nb],
+        exp_elems: vec![0; h * nb * 32],
+        scaled_v: vec![0; h * d],
+        inv: vec![0; h],
+        out: vec![0; h * d],
+        flags: [0; HWSIM_SOFTMAX_STAGES],
+    };
+    let er = if p.element_rounding == RoundingMode::NearestEven {
+        HWSIM_ROUND_NEAREST_EVEN
+    } else {
+        HWSIM_ROUND_NEAREST_AWAY
+    };
+    // SAFETY: every array has its documented length.
+    let rc = unsafe {
+        hwsim_softmax_v_ex(
+            ctx.ptr(),
+            h,
+            kv,
+            d,
+            er,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            ve.as_ptr(),
+            o.exp.as_mut_ptr(),
+            o.exp_sum.as_mut_ptr(),
+            o.exp_scales.as_mut_ptr(),
+            o.exp_elems.as_mut_ptr(),
+            o.scaled_v.as_mut_ptr(),
+            o.inv.as_mut_ptr(),
+            o.out.as_mut_ptr(),
+            o.flags.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, HWSIM_OK, "{}", last_error());
+    o
+}
+
+#[test]
+fn softmax_v_is_sim_run() {
+    let specials = [
+        0x7fc0u16, 0x7f80, 0xff80, 0x42b2, 0x42b1, 0xc2ba, 0x0001, 0x8000, 0xffff,
+    ];
+    for (profile, kv, seed, rounding) in [
+        ("reference", 1, 3, RoundingMode::NearestAway),
+        ("reference", 33, 0, RoundingMode::NearestAway),
+        ("reference", 100, 1, RoundingMode::NearestEven),
+        ("narrow", 70, 2, RoundingMode::NearestAway),
+    ] {
+        let ctx = Ctx::open(profile);
+        let units = Units::new(&HwConfig::profile(profile).unwrap());
+        let p = Params {
+            heads: 3,
+            head_dim: 40,
+            element_rounding: rounding,
+        };
+        let mut inputs = Inputs::generate(kv, seed, &p);
+        // Specials in the first head: NaN, infinities, the exp overflow boundary, subnormals.
+        for (x, &s) in inputs.qk_t.data.iter_mut().zip(&specials) {
+            *x = Bf16(s);
+        }
+        let got = softmax_via_c(&ctx, &inputs, &p);
+        let s = run_with(inputs, &p, &units);
+        let b = |t: &sim::tensor::Tensor<Bf16>| t.data.iter().map(|x| x.0).collect::<Vec<_>>();
+        let any = |v: &[Status]| v.iter().fold(Status::OK, |a, &x| a | x).bits() as u32;
+        let (es, ee) = flat(&s.exp_mx.blocks);
+        let want = SoftmaxOut {
+            exp: b(&s.exp),
+            exp_sum: b(&s.exp_sum),
+            exp_scales: es,
+            exp_elems: ee,
+            scaled_v: b(&s.scaled_v),
+            inv: b(&s.inv),
+            out: b(&s.out),
+            flags: [
+                any(&s.flags.exp),
+                any(&s.flags.exp_sum),
+                any(&s.flags.exp_mx),
+                any(&s.flags.scaled_v),
+                any(&s.flags.inv),
+                any(&s.flags.out),
+            ],
+        };
+        assert_eq!(got, want, "{profile} kv {kv}");
+        // 0x42b2 (89.0) is the first score whose e^x overflows, when the case is big enough.
+        if kv * p.heads >= specials.len() {
+            assert_ne!(got.flags[HWSIM_STAGE_EXP] & HWSIM_FLAG_OVERFLOW, 0);
+        }
+    }
+}
+
+#[test]
+fn softmax_v_rejects_bad_sizes_and_pointers() {
+    let ctx = Ctx::open("reference");
+    let p = Params {
+        heads: 2,
+        head_dim: 8,
+        element_rounding: RoundingMode::NearestAway,
+    };
+    let inputs = Inputs::generate(40, 0, &p);
+    let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
+    let (vs, mut ve) = flat(&inputs.v.blocks);
+    let mut out = vec![0x1234u16; 16];
+    let mut flags = [7u32; HWSIM_SOFTMAX_STAGES];
+    let c = ctx.ptr();
+    // SAFETY: every array has its documented length, or the call must fail before using it.
+    let mut call = |h: usize, kv: usize, d: usize, qk: *const u16, ve: *const i8| unsafe {
+        hwsim_softmax_v(
+            c,
+            h,
+            kv,
+            d,
+            qk,
+            vs.as_ptr(),
+            ve,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            out.as_mut_ptr(),
+            flags.as_mut_ptr(),
+        )
+    };
+    let cases: [(usize, usize, usize, bool, &str); 5] = [
+        (
+            2,
+            0,
+            8,
+            true,
+            "hwsim_softmax_v: kv is 0 (must be at least 1)",
+        ),
+        (
+            0,
+            40,
+            8,
+            true,
+            "hwsim_softmax_v: heads is 0 (must be at least 1)",
+        ),
+        (2, 40, 8, false, "hwsim_softmax_v: qk_t is NULL"),
+        (
+            1 << 40,
+            1 << 30,
+            8,
+            true,
+            "hwsim_softmax_v: heads x kv = 1099511627776 x 1073741824 overflows size_t",
+        ),
+        (2, usize::MAX, 8, true, "overflows size_t"),
+    ];
+    for (h, kv, d, with_qk, msg) in cases {
+        let qp = if with_qk { qk.as_ptr() } else { null() };
+        assert_eq!(call(h, kv, d, qp, ve.as_ptr()), HWSIM_ERR_INVALID_ARGUMENT);
+        assert!(
+            last_error().contains(msg),
+            "{} does not contain {msg}",
+            last_error()
+        );
+    }
+    // kv 40: the second block of each (head, column) has 8 values and 24 zero padding elements.
+    // Block (head 0, block 1, column 5) is grid index (0 * 2 + 1) * 8 + 5 = 13.
+    ve[13 * 32 + 30] = -1;
+    assert_eq!(
+        call(2, 40, 8, qk.as_ptr(), ve.as_ptr()),
+        HWSIM_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        last_error(),
+        "hwsim_softmax_v: v_elems: block 13 has a nonzero padding element 30 (kv index 62 is past kv = 40); padding must be zero"
+    );
+    assert_eq!(out, vec![0x1234; 16], "a failed call wrote an output");
+    assert_eq!(flags, [7; HWSIM_SOFTMAX_STAGES]);
+    // SAFETY: NULL context is an accepted argument (an error).
+    let rc = unsafe {
+        hwsim_softmax_v(
+            null(),
+            2,
+            40,
+            8,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            ve.as_ptr(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+    assert!(last_error().starts_with("hwsim_softmax_v: ctx is NULL"));
+}
+
+#[test]
+fn one_context_serves_many_threads() {
+    let ctx = Ctx::open("reference");
+    let addr = ctx.ptr() as usize;
+    let units = Units::new(&HwConfig::reference());
+    std::thread::scope(|s| {
+        for t in 0..4u16 {
+            let units = &units;
+            s.spawn(move || {
+                let c = addr as *const Context;
+                for x in (t..=u16::MAX).step_by(4) {
+                    // SAFETY: the context stays open until the scope ends.
+                    let y = unsafe { hwsim_exp_bf16(c, x, null_mut()) };
+                    assert_eq!(y, units.exp.eval(Bf16(x)).value.0);
+                }
+            });
+        }
+    });
+}
