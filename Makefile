@@ -6,7 +6,8 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build venv fmt clippy rust-test py-test tb-test golden bench clean
+.PHONY: run test build venv fmt clippy rust-test py-test tb-test py-package py-package-test \
+        cocotb-test golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -23,8 +24,9 @@ $(VENV)/.installed: scripts/requirements.txt
 	touch $@
 
 ## Everything CI checks: formatting, clippy -D warnings, Rust tests (incl. the cross-check
-## against the Python reference), the Python reference's own tests, and the Verilog testbench.
-test: venv fmt clippy rust-test py-test tb-test
+## against the Python reference), the Python reference's own tests, the Verilog testbench, the
+## hwsim Python package's tests and its cocotb testbench.
+test: venv fmt clippy rust-test py-test tb-test py-package-test cocotb-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -32,14 +34,30 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
+# hwsim-py has no Rust tests (its tests are py-package-test); its PyO3 build is maturin's.
 rust-test: venv
-	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --release
+	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --release --exclude hwsim-py
 
 py-test: venv
 	$(PY) -m pytest -q scripts
 
+## The hwsim Python package (crates/hwsim-py), installed into the venv as a user would install it;
+## maturin builds it in release mode in the workspace's target folder (maturin must be on PATH).
+py-package: venv
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install --quiet --disable-pip-version-check \
+		--no-build-isolation ./crates/hwsim-py
+
+## The package against scripts/reference.py and the CLI's files.
+py-package-test: py-package build
+	SIM=$(abspath $(SIM)) $(PY) -m pytest -q crates/hwsim-py/tests
+
+## cocotb testbenches of examples/rtl scoreboarded against hwsim in-process: the good units pass,
+## broken copies fail. Needs iverilog (installed when CI=true); SIM_SKIP=cocotb skips it.
+cocotb-test: py-package build
+	SIM=$(abspath $(SIM)) $(PY) examples/cocotb/run.py
+
 ## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings.
-bench: venv
+bench: venv py-package
 	$(PY) scripts/bench.py
 
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
