@@ -426,15 +426,19 @@ pub fn write_case(
         }
     }
     let recorded = |key: &str| m.params.get(key).and_then(|v| v.as_u64());
-    if m.kv_size != Some(kv)
-        || recorded("num_heads") != Some(h as u64)
-        || recorded("head_dim") != Some(d as u64)
-    {
+    let sizes = (
+        m.kv_size.map(|k| k as u64),
+        recorded("num_heads"),
+        recorded("head_dim"),
+    );
+    if sizes != (Some(kv as u64), Some(h as u64), Some(d as u64)) {
+        let show = |v: Option<u64>| v.map_or("missing".to_string(), |v| v.to_string());
         return Err(value_error(format!(
-            "case.manifest: kv_size {:?}, num_heads {:?}, head_dim {:?} do not describe the tensors (kv {kv}, {h} heads, head_dim {d})",
-            m.kv_size,
-            recorded("num_heads"),
-            recorded("head_dim")
+            "case.manifest: kv_size {}, num_heads {}, head_dim {} do not describe the tensors \
+             (kv {kv}, {h} heads, head_dim {d})",
+            show(sizes.0),
+            show(sizes.1),
+            show(sizes.2)
         )));
     }
     m.files.clear();
