@@ -4,7 +4,8 @@ next to this machine's ceilings and the targets of docs/performance.md.
 
 End-to-end rows time whole commands (best of a few runs) and read each child's peak RSS with
 GNU time; per-stage rows come from the criterion benchmarks in crates/sim/benches (their median
-throughput). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
+throughput); the hwsim rows time the Python package in this process next to its Rust work alone
+(crates/hwsim-py/benches). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
 bandwidth (numpy), and the int8 multiply peak as cores x int8 multiplies per cycle x clock, from
 two criterion probes (see `int8_peak`).
 """
@@ -98,10 +99,10 @@ def int8_peak(c):
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
 
 
-def criterion():
-    """Median throughput (per second) and time (s) of every criterion benchmark."""
+def criterion(package="sim", bench="throughput"):
+    """Median throughput (per second) and time (s) of every criterion benchmark of one bench."""
     out = subprocess.run(
-        ["cargo", "bench", "-q", "-p", "sim", "--bench", "throughput", "--", "--noplot"],
+        ["cargo", "bench", "-q", "-p", package, "--bench", bench, "--", "--noplot"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout
     res, name = {}, None
@@ -119,6 +120,30 @@ def criterion():
         if m and name:
             res[name]["thrpt"] = float(m.group(1)) * UNITS[m.group(2)]
     return res
+
+
+def median_of(fn, n):
+    """Median of n timed calls, seconds (the statistic criterion reports, so the package's
+    figures and the Rust ones compare like with like)."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[n // 2]
+
+
+def hwsim_figures():
+    """The Python package's own timings (`make bench` installs it first): exp_bf16 over 1 M
+    elements (without and with flags) and run_case(4096, 0), each the median of several calls."""
+    import numpy as np
+    import hwsim
+    x = np.random.default_rng(0).integers(0, 1 << 16, 1 << 20, dtype=np.uint16)
+    hwsim.exp_bf16(x)
+    exp = x.size / median_of(lambda: hwsim.exp_bf16(x), 31)
+    exp_flags = x.size / median_of(lambda: hwsim.exp_bf16(x, flags=True), 31)
+    hwsim.run_case(4096, 0)
+    return exp, exp_flags, median_of(lambda: hwsim.run_case(4096, 0), 11)
 
 
 def fmt(v, unit):
@@ -153,6 +178,11 @@ def main():
         row("sim gen kv 1..=512", f"{512 / t_gen:.0f} cases/s, {mb / t_gen:.0f} MB/s", f"disk {disk:.0f} MB/s", "disk-bound", mb / t_gen >= 0.5 * disk)
         row("sim gen peak RSS", f"{rss_gen:.0f} MB", f"one kv-512 case {rss_one:.0f} MB", "flat (< 4x one case)", rss_gen < 4 * max(rss_one, 1))
     c = criterion()
+    # The package's Rust work without Python (generation + pipeline, as `sim run` computes
+    # before writing). Building this bench compiles PyO3 outside maturin, so the next
+    # `make py-package` recompiles the extension's PyO3 crates once.
+    c.update(criterion("hwsim-py", "core"))
+    py_exp, py_exp_flags, py_case = hwsim_figures()
     peak, peak_how = int8_peak(c)
     g = lambda k: c.get(k, {}).get("thrpt", float("nan"))
     row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
@@ -167,6 +197,11 @@ def main():
     tf = c.get("softmax_kv4096/functional", {}).get("time", float("nan"))
     tc = c.get("softmax_kv4096/cycle", {}).get("time", float("nan"))
     row("compute only kv 4096", f"functional {tf * 1e3:.1f} ms, cycle {tc * 1e3:.1f} ms", "", "cycle within 10x", tc <= 10 * tf)
+    core = c.get("hwsim_core/run_case_kv4096", {}).get("time", float("nan"))
+    row("hwsim.exp_bf16 1M (Python)", f"{fmt(py_exp, 'elem/s')} (flags=True {fmt(py_exp_flags, 'elem/s')})",
+        f"Rust exp unit {fmt(g('hwsim_core/exp_1m'), 'elem/s')} (1 core)", ">= 100 Melem/s", py_exp >= 100e6)
+    row("hwsim.run_case kv 4096", f"{py_case * 1e3:.0f} ms ({py_case / core:.2f}x)",
+        f"Rust generate + pipeline {core * 1e3:.0f} ms", "within 1.5x", py_case <= 1.5 * core)
     w = [max(len(str(r[i])) for r in rows + [("metric", "figure", "ceiling / baseline", "target", "")]) for i in range(5)]
     head = ("metric", "figure", "ceiling / baseline", "target", "")
     print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))
