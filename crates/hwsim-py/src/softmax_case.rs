@@ -64,7 +64,7 @@ impl Entry {
                     .into_any(),
             ),
         };
-        (self.name, dtype, self.shape.clone(), self.axis, data).into_pyobject(py)
+        (self.name, dtype, self.shape, self.axis, data).into_pyobject(py)
     }
 }
 

@@ -1,6 +1,7 @@
 # Type stubs of the extension module (crates/hwsim-py/src). The public API is the Python package;
 # these functions take flat C-contiguous arrays plus shapes.
 from os import PathLike
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -49,7 +50,7 @@ def load_case(
 ) -> Tuple[str, List[Entry]]: ...
 def write_case(
     out: Union[str, PathLike[str]], manifest_json: str, flag_counts_json: str, entries: List[Entry]
-) -> str: ...
+) -> Path: ...
 def softmax_manifest(
     name: str,
     kv: int,

@@ -183,5 +183,4 @@ def write_case(case: Mapping[str, Tensor], out: PathArg) -> Path:
         manifest = json.loads(_native.softmax_manifest(
             f"kv-size-{kv}_inputs", kv, None, heads, head_dim, "nearest-away", "reference"))
         counts = {}
-    return Path(_native.write_case(os.fspath(out), json.dumps(manifest), json.dumps(counts),
-                                   entries))
+    return _native.write_case(os.fspath(out), json.dumps(manifest), json.dumps(counts), entries)
