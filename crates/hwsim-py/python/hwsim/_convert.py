@@ -7,15 +7,21 @@ rounding: a float array handed where BF16 bit patterns are expected is refused, 
 from __future__ import annotations
 
 import os
-from typing import Any, Tuple
+from typing import Any, Tuple, Union
 
 import ml_dtypes
 import numpy as np
+import numpy.typing as npt
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
+Array = npt.NDArray[Any]
+FlagArray = npt.NDArray[np.uint8]
+#: A profile name ("reference", "narrow") or the path of a JSON hardware description.
+Profile = Union[str, "os.PathLike[str]"]
 
-def bf16_bits(x: Any, name: str) -> Tuple[np.ndarray, bool]:
+
+def bf16_bits(x: Any, name: str) -> Tuple[Array, bool]:
     """(C-contiguous uint16 bit patterns of x's shape, whether x was ml_dtypes.bfloat16).
 
     Accepted: ml_dtypes.bfloat16 arrays (their bits), uint16 arrays of any byte order, and other
@@ -38,9 +44,10 @@ def bf16_bits(x: Any, name: str) -> Tuple[np.ndarray, bool]:
         "rounds it to BF16 (nearest-even)")
 
 
-def as_bf16(bits: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+def as_bf16(bits: Array, shape: Tuple[int, ...]) -> Array:
     """uint16 bit patterns as an ml_dtypes.bfloat16 array of `shape` (a view, no conversion)."""
-    return bits.view(BFLOAT16).reshape(shape)
+    view: Array = bits.view(BFLOAT16).reshape(shape)
+    return view
 
 
 def profile_name(profile: Any) -> str:

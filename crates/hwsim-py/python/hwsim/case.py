@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _native
-from ._convert import as_bf16, bf16_bits, count, profile_name
+from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, count, profile_name
 from .mx import MxTensor
 
 QK_T = "softmaxed_v.qk_T"
@@ -22,7 +23,7 @@ V = "softmaxed_v.v"
 FILES = (QK_T, "softmaxed_v.exp-bf16", "softmaxed_v.exp_sum", V, "softmaxed_v.exp_mxint8",
          "softmaxed_v.scaled_v", "softmaxed_v.inv", "softmaxed_v.out")
 
-Tensor = Union[np.ndarray, MxTensor]
+Tensor = Union[Array, MxTensor]
 PathArg = Union[str, "os.PathLike[str]"]
 
 
@@ -43,7 +44,7 @@ class Case(Dict[str, Tensor]):
     """
 
     def __init__(self, tensors: Mapping[str, Tensor], manifest: Dict[str, Any],
-                 flags: Optional[Dict[str, np.ndarray]] = None,
+                 flags: Optional[Dict[str, FlagArray]] = None,
                  flag_counts: Optional[Dict[str, Dict[str, int]]] = None):
         super().__init__(tensors)
         self.manifest = manifest
@@ -59,24 +60,28 @@ class Case(Dict[str, Tensor]):
         return f"Case({self.name!r}, files={list(self)})"
 
 
-def _tensor(entry) -> Tuple[str, Tensor]:
+def _tensor(entry: _native.Entry) -> Tuple[str, Tensor]:
     name, dtype, shape, axis, data = entry
-    if dtype == "bf16":
-        return name, as_bf16(data, tuple(shape))
-    scales, elements = data
-    return name, MxTensor._trusted(scales, elements, tuple(shape), axis)
+    if isinstance(data, tuple):
+        scales, elements = data
+        assert dtype == "mxint8" and axis is not None
+        return name, MxTensor._trusted(scales, elements, tuple(shape), axis)
+    return name, as_bf16(data, tuple(shape))
 
 
-def _computed(out) -> Case:
+def _computed(out: _native.CaseOut) -> Case:
     manifest, entries, flags, counts = out
     tensors = dict(_tensor(e) for e in entries)
-    shaped = {name: f.reshape(tensors[name].grid_shape if isinstance(tensors[name], MxTensor)
-                              else tensors[name].shape)
-              for name, f in flags.items()}
-    return Case(tensors, json.loads(manifest), shaped, json.loads(counts))
+
+    def shaped(name: str, f: FlagArray) -> FlagArray:
+        t = tensors[name]
+        return f.reshape(t.grid_shape if isinstance(t, MxTensor) else t.shape)
+
+    return Case(tensors, json.loads(manifest), {n: shaped(n, f) for n, f in flags.items()},
+                json.loads(counts))
 
 
-def softmax_v(qk_t, v: MxTensor, profile: PathArg = "reference",
+def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
               element_rounding: str = "nearest-away", name: Optional[str] = None) -> Case:
     """All stages of softmax_v (docs/numerics.md §3) from qk_T and v.
 
@@ -114,7 +119,7 @@ def softmax_v(qk_t, v: MxTensor, profile: PathArg = "reference",
 
 
 def run_case(kv_size: int, seed: int, heads: int = 32, head_dim: int = 128,
-             profile: PathArg = "reference", element_rounding: str = "nearest-away") -> Case:
+             profile: Profile = "reference", element_rounding: str = "nearest-away") -> Case:
     """The generated case kv-size-N_seed-S: the same tensors, flags and manifest as
     `sim run --kv-size N --seed S` (write_case writes its folder byte for byte)."""
     return _computed(_native.run_case(
@@ -151,7 +156,7 @@ def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
     return Case(tensors, manifest, flag_counts=counts)
 
 
-def _entry(name: str, t: Any):
+def _entry(name: str, t: Any) -> _native.Entry:
     if isinstance(t, MxTensor):
         return (name, "mxint8", list(t.shape), t.axis,
                 (t.scales.reshape(-1), t.elements.reshape(-1)))
@@ -174,7 +179,7 @@ def write_case(case: Mapping[str, Tensor], out: PathArg) -> Path:
     if isinstance(case, Case):
         manifest, counts = case.manifest, case.flag_counts
     else:
-        qk = dict((e[0], e) for e in entries).get(QK_T)
+        qk = {e[0]: e for e in entries}.get(QK_T)
         v = case.get(V)
         if qk is None or not isinstance(v, MxTensor) or len(qk[2]) != 4 or len(v.shape) != 4:
             raise ValueError(f"case: a softmax_v case needs '{QK_T}' [1, H, 1, N] and '{V}' "

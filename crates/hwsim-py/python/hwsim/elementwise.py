@@ -3,23 +3,34 @@ the output multiplier (stage 6), as the chosen profile's units compute them."""
 
 from __future__ import annotations
 
-import os
-from typing import Tuple, Union
+from typing import Literal, Tuple, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _native
-from ._convert import as_bf16, bf16_bits, profile_name
+from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, profile_name
 
-Profile = Union[str, "os.PathLike[str]"]
+Result = Union[Array, Tuple[Array, FlagArray]]
 
 
-def _result(bits: np.ndarray, flags, shape, as_bfloat16: bool, want_flags: bool):
+def _result(bits: Array, flags: FlagArray | None, shape: Tuple[int, ...], as_bfloat16: bool,
+            want_flags: bool) -> Result:
     values = as_bf16(bits, shape) if as_bfloat16 else bits.reshape(shape)
-    return (values, flags.reshape(shape)) if want_flags else values
+    if want_flags:
+        assert flags is not None
+        return values, flags.reshape(shape)
+    return values
 
 
-def exp_bf16(x, profile: Profile = "reference", flags: bool = False):
+@overload
+def exp_bf16(x: npt.ArrayLike, profile: Profile = ..., flags: Literal[False] = ...) -> Array: ...
+@overload
+def exp_bf16(x: npt.ArrayLike, profile: Profile = ..., *,
+             flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def exp_bf16(x: npt.ArrayLike, profile: Profile = ..., flags: bool = ...) -> Result: ...
+def exp_bf16(x: npt.ArrayLike, profile: Profile = "reference", flags: bool = False) -> Result:
     """e^x per element: RNE_bf16(e^x), correctly rounded, in the reference profile.
 
     x: BF16 bit patterns (uint16, any shape) or an ml_dtypes.bfloat16 array; the result has x's
@@ -33,7 +44,14 @@ def exp_bf16(x, profile: Profile = "reference", flags: bool = False):
     return _result(out, fl, bits.shape, is_bf16, flags)
 
 
-def recip_bf16(x, profile: Profile = "reference", flags: bool = False):
+@overload
+def recip_bf16(x: npt.ArrayLike, profile: Profile = ..., flags: Literal[False] = ...) -> Array: ...
+@overload
+def recip_bf16(x: npt.ArrayLike, profile: Profile = ..., *,
+               flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def recip_bf16(x: npt.ArrayLike, profile: Profile = ..., flags: bool = ...) -> Result: ...
+def recip_bf16(x: npt.ArrayLike, profile: Profile = "reference", flags: bool = False) -> Result:
     """1/x per element, correctly rounded to BF16 (RNE) in the reference profile.
 
     1/+-0 = +-inf (div-by-zero), 1/+-inf = +-0, NaN gives 0x7fc0.  Arguments and result as
@@ -44,7 +62,17 @@ def recip_bf16(x, profile: Profile = "reference", flags: bool = False):
     return _result(out, fl, bits.shape, is_bf16, flags)
 
 
-def mul_bf16(a, b, profile: Profile = "reference", flags: bool = False):
+@overload
+def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = ...,
+             flags: Literal[False] = ...) -> Array: ...
+@overload
+def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = ..., *,
+             flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = ...,
+             flags: bool = ...) -> Result: ...
+def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = "reference",
+             flags: bool = False) -> Result:
     """a * b per element: the exact product rounded once to BF16 (the profile's mul.rounding,
     nearest-even in the reference).  inf * 0 is NaN (invalid).
 

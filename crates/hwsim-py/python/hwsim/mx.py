@@ -3,12 +3,14 @@ one E8M0 scale byte, laid out as the dumps lay them out (the block grid in row-m
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from typing import Any, ClassVar, Literal, Sequence, Tuple, Union, overload
 
 import ml_dtypes
 import numpy as np
+import numpy.typing as npt
 
 from . import _native
+from ._convert import Array, FlagArray
 
 BLOCK = 32
 NAN_SCALE = 0xFF
@@ -35,7 +37,12 @@ class MxTensor:
     """
 
     __slots__ = ("scales", "elements", "shape", "axis")
-    __hash__ = None  # mutable arrays inside
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable arrays inside
+
+    scales: npt.NDArray[np.uint8]
+    elements: npt.NDArray[np.int8]
+    shape: Tuple[int, ...]
+    axis: int
 
     def __init__(self, scales: Any, elements: Any, shape: Sequence[int], axis: int):
         scales, elements = np.asarray(scales), np.asarray(elements)
@@ -67,11 +74,12 @@ class MxTensor:
                                  "block must be zero)")
         self._set(np.ascontiguousarray(scales), np.ascontiguousarray(elements), shape, axis)
 
-    def _set(self, scales, elements, shape, axis) -> None:
+    def _set(self, scales: Array, elements: Array, shape: Tuple[int, ...], axis: int) -> None:
         self.scales, self.elements, self.shape, self.axis = scales, elements, shape, axis
 
     @classmethod
-    def _trusted(cls, scales: np.ndarray, elements: np.ndarray, shape, axis: int) -> "MxTensor":
+    def _trusted(cls, scales: Array, elements: Array, shape: Sequence[int],
+                 axis: int) -> "MxTensor":
         """Wrap flat arrays from the native module (already in the layout the checks enforce)."""
         t = cls.__new__(cls)
         grid = grid_shape(shape, axis)
@@ -81,9 +89,9 @@ class MxTensor:
     @property
     def grid_shape(self) -> Tuple[int, ...]:
         """Shape of `scales`: the logical shape with the blocked axis counted in blocks."""
-        return self.scales.shape
+        return tuple(self.scales.shape)
 
-    def dequantize(self) -> np.ndarray:
+    def dequantize(self) -> npt.NDArray[np.float32]:
         """The exact values as float32 of the logical shape (NaN in a block whose scale is 0xff).
 
         Every element value q * 2^(s - 133) is a float32 exactly (|q| <= 128, s <= 254), so
@@ -96,7 +104,9 @@ class MxTensor:
         values = np.moveaxis(values, -1, axis + 1)                 # [..., nb, 32, ...]
         merged = values.shape[:axis] + (values.shape[axis] * BLOCK,) + values.shape[axis + 2:]
         values = values.reshape(merged)
-        return np.ascontiguousarray(np.take(values, np.arange(self.shape[axis]), axis=axis))
+        out: npt.NDArray[np.float32] = np.ascontiguousarray(
+            np.take(values, np.arange(self.shape[axis]), axis=axis))
+        return out
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MxTensor):
@@ -110,7 +120,7 @@ class MxTensor:
                 f"blocks={self.scales.size}, grid={self.grid_shape})")
 
 
-def _fp32_bits(x: Any) -> np.ndarray:
+def _fp32_bits(x: Any) -> Array:
     """The exact FP32 bit patterns of x's values (float32, bfloat16 or uint16 BF16 bits,
     float16); refuses dtypes whose values would need a rounding to reach FP32."""
     a = np.asarray(x)
@@ -126,7 +136,17 @@ def _fp32_bits(x: Any) -> np.ndarray:
         f"dtype {a.dtype}; convert first, e.g. x.astype(np.float32), which rounds once")
 
 
-def quantize_mxint8(x: Any, axis: int = -1, rounding: str = "nearest-away", flags: bool = False):
+@overload
+def quantize_mxint8(x: npt.ArrayLike, axis: int = ..., rounding: str = ...,
+                    flags: Literal[False] = ...) -> MxTensor: ...
+@overload
+def quantize_mxint8(x: npt.ArrayLike, axis: int = ..., rounding: str = ..., *,
+                    flags: Literal[True]) -> Tuple[MxTensor, FlagArray]: ...
+@overload
+def quantize_mxint8(x: npt.ArrayLike, axis: int = ..., rounding: str = ...,
+                    flags: bool = ...) -> Union[MxTensor, Tuple[MxTensor, FlagArray]]: ...
+def quantize_mxint8(x: npt.ArrayLike, axis: int = -1, rounding: str = "nearest-away",
+                    flags: bool = False) -> Union[MxTensor, Tuple[MxTensor, FlagArray]]:
     """Quantize x to MXINT8 in blocks of 32 along `axis` (docs/numerics.md §4).
 
     Per block: a NaN or infinity makes the NaN block (scale 0xff, elements 0); an all-zero block

@@ -3,13 +3,15 @@ integer block dot products weighted by 2^(Ea + Eb - 12), summed exactly, rounded
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Literal, Tuple, Union, overload
 
 import numpy as np
 
 from . import _native
-from ._convert import BFLOAT16
+from ._convert import BFLOAT16, Array, FlagArray
 from .mx import MxTensor
+
+Result = Union[Array, Tuple[Array, FlagArray]]
 
 
 def _operand(t: object, name: str, ndim: int, axis: int) -> MxTensor:
@@ -22,19 +24,28 @@ def _operand(t: object, name: str, ndim: int, axis: int) -> MxTensor:
     return t
 
 
-def _flat(t: MxTensor):
+def _flat(t: MxTensor) -> Tuple[Array, Array, List[int], int]:
     return t.scales.reshape(-1), t.elements.reshape(-1), list(t.shape), t.axis
 
 
-def _run(op: str, dims: Tuple[int, int, int], a: MxTensor, b: MxTensor, shape, out_dtype: str,
-         rounding: str, flags: bool):
+def _run(op: str, dims: Tuple[int, int, int], a: MxTensor, b: MxTensor, shape: Tuple[int, ...],
+         out_dtype: str, rounding: str, flags: bool) -> Result:
     bits, fl = _native.block_matmul(op, dims, _flat(a), _flat(b), out_dtype, rounding)
     values = bits.view(BFLOAT16 if out_dtype == "bf16" else np.float32).reshape(shape)
     return (values, fl.reshape(shape)) if flags else values
 
 
+@overload
+def dot(a: MxTensor, b: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: Literal[False] = ...) -> Array: ...
+@overload
+def dot(a: MxTensor, b: MxTensor, out_dtype: str = ..., rounding: str = ..., *,
+        flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def dot(a: MxTensor, b: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: bool = ...) -> Result: ...
 def dot(a: MxTensor, b: MxTensor, out_dtype: str = "bf16", rounding: str = "nearest-even",
-        flags: bool = False):
+        flags: bool = False) -> Result:
     """MXINT8 dot product of two vectors [m] blocked on axis 0: a 0-d array.
 
     out_dtype "bf16" (an ml_dtypes.bfloat16 result) or "fp32" (float32); rounding one of
@@ -48,8 +59,17 @@ def dot(a: MxTensor, b: MxTensor, out_dtype: str = "bf16", rounding: str = "near
     return _run("dot", (a.shape[0], 1, 1), a, b, (), out_dtype, rounding, flags)
 
 
+@overload
+def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: Literal[False] = ...) -> Array: ...
+@overload
+def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = ..., rounding: str = ..., *,
+        flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: bool = ...) -> Result: ...
 def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = "bf16",
-         rounding: str = "nearest-even", flags: bool = False):
+         rounding: str = "nearest-even", flags: bool = False) -> Result:
     """vector [m] @ matrix [m, k], both blocked along m (axis 0): an array [k]."""
     _operand(vector, "vector", 1, 0)
     _operand(matrix, "matrix", 2, 0)
@@ -60,8 +80,17 @@ def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = "bf16",
     return _run("gevm", (m, k, 1), vector, matrix, (k,), out_dtype, rounding, flags)
 
 
+@overload
+def gemm(input: MxTensor, other: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: Literal[False] = ...) -> Array: ...
+@overload
+def gemm(input: MxTensor, other: MxTensor, out_dtype: str = ..., rounding: str = ..., *,
+        flags: Literal[True]) -> Tuple[Array, FlagArray]: ...
+@overload
+def gemm(input: MxTensor, other: MxTensor, out_dtype: str = ..., rounding: str = ...,
+        flags: bool = ...) -> Result: ...
 def gemm(input: MxTensor, other: MxTensor, out_dtype: str = "bf16",
-         rounding: str = "nearest-even", flags: bool = False):
+         rounding: str = "nearest-even", flags: bool = False) -> Result:
     """input [m, k] (blocked along k, axis 1) @ other [k, n] (blocked along k, axis 0): [m, n]."""
     _operand(input, "input", 2, 1)
     _operand(other, "other", 2, 0)
