@@ -378,6 +378,13 @@ pub fn write_case(
             m.op
         )));
     }
+    // The case name becomes a folder inside `out`, never a path elsewhere.
+    if m.case.is_empty() || m.case == "." || m.case == ".." || m.case.contains(['/', '\\']) {
+        return Err(value_error(format!(
+            "case.manifest: case name {:?} is not a folder name",
+            m.case
+        )));
+    }
     let counts: IndexMap<String, FlagCounts> = serde_json::from_str(flag_counts_json)
         .map_err(|e| value_error(format!("case.flag_counts: {e}")))?;
     let mut tensors: Vec<(&'static str, Owned)> = Vec::new();

@@ -82,6 +82,9 @@ def test_write_case_refuses_tensors_that_do_not_fit_and_writes_nothing(small, tm
         hwsim.write_case(lying, out)
     with pytest.raises(ValueError, match="case\\['softmaxed_v.inv'\\]: expected BF16 bit patterns"):
         hwsim.write_case(dict(small, **{"softmaxed_v.inv": np.zeros((1, 2, 1, 1))}), out)
+    escaping = hwsim.Case(small, dict(small.manifest, case="../elsewhere"))
+    with pytest.raises(ValueError, match="case name \"../elsewhere\" is not a folder name"):
+        hwsim.write_case(escaping, out)
     with pytest.raises(ValueError, match="needs 'softmaxed_v.qk_T'"):
         hwsim.write_case({QK: small[QK]}, out)
     assert nothing_written(out)
