@@ -6,7 +6,8 @@ KV     ?= 128
 SEED   ?= 0
 OUT    ?= out
 
-.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test header golden bench clean
+.PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test \
+        dpi-test header py-package py-package-test cocotb-test golden bench clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -25,10 +26,12 @@ $(VENV)/.installed: scripts/requirements.txt
 ## Everything CI checks: formatting, clippy -D warnings, the declared rust-version, Rust tests
 ## (release speed with overflow checks, incl. the cross-checks against the Python reference and
 ## the header check of libhwsim), the Python reference's own tests, coverage closure of the golden
-## corpus, the Verilog testbench, libhwsim from C, and the Verilator DPI-C testbench. No check is
-## skipped silently: one that cannot run fails, naming the install command, unless SIM_SKIP
-## (comma-separated: python, iverilog, verilator, cocotb) opts out of it explicitly.
-test: venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test
+## corpus, the Verilog testbench, libhwsim from C, the Verilator DPI-C testbench, the hwsim Python
+## package's tests and its cocotb testbench. No check is skipped silently: one that cannot run
+## fails, naming the install command, unless SIM_SKIP (comma-separated: python, iverilog,
+## verilator, cocotb) opts out of it explicitly.
+test: venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test py-package-test \
+      cocotb-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -39,16 +42,38 @@ clippy:
 msrv:
 	python3 scripts/check_msrv.py
 
+# hwsim-py has no Rust tests (its tests are py-package-test); its PyO3 build is maturin's.
 TEST_PROFILE := release-checked
 rust-test: venv
-	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE)
+	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE) --exclude hwsim-py
 
 ## scripts/test_dists.py runs the simulator binary (and fails without it), hence the build.
 py-test: venv test-build
 	SIM=$(abspath ./target/$(TEST_PROFILE)/sim) $(PY) -m pytest -q scripts
 
-## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings.
-bench: venv
+## The hwsim Python package (crates/hwsim-py), installed into the venv as a user would install it;
+## maturin builds it in the workspace's target folder (maturin must be on PATH), here in the test
+## profile (overflow checks on) so it shares the test build's dependencies; `make bench` installs
+## the release build.
+py-package: venv
+	PATH=$(abspath $(VENV))/bin:$$PATH MATURIN_PEP517_ARGS="--profile $(TEST_PROFILE)" \
+		$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation \
+		--force-reinstall --no-deps ./crates/hwsim-py
+
+## The package against scripts/reference.py and the CLI's files.
+py-package-test: py-package test-build
+	SIM=$(abspath ./target/$(TEST_PROFILE)/sim) $(PY) -m pytest -q crates/hwsim-py/tests
+
+## cocotb testbenches of examples/rtl scoreboarded against hwsim in-process: the good units pass,
+## broken copies fail. Needs iverilog (installed when running as root); SIM_SKIP=cocotb skips it.
+cocotb-test: py-package test-build
+	SIM=$(abspath ./target/$(TEST_PROFILE)/sim) $(PY) examples/cocotb/run.py
+
+## Benchmarks: one table of end-to-end and per-stage figures next to this machine's ceilings
+## (with the release build of the hwsim package).
+bench: venv build
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install --quiet --disable-pip-version-check \
+		--no-build-isolation --force-reinstall --no-deps ./crates/hwsim-py
 	$(PY) scripts/bench.py
 
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).

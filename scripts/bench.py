@@ -4,7 +4,8 @@ next to this machine's ceilings and the targets of docs/performance.md.
 
 End-to-end rows time whole commands (best of a few runs) and read each child's peak RSS with
 GNU time; per-stage rows come from the criterion benchmarks in crates/sim/benches (their median
-throughput). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
+throughput); the hwsim rows time the Python package in this process next to its Rust work alone
+(crates/hwsim-py/benches). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
 bandwidth (numpy), and the int8 multiply peak as cores x int8 multiplies per cycle x clock, from
 two criterion probes (see `int8_peak`). The libhwsim rows time the C API from C
 (examples/c/bench.c against the static library), softmax_v next to the same computation in
@@ -126,10 +127,10 @@ def capi_rounds(rounds=5):
     return runs
 
 
-def criterion():
-    """Median throughput (per second) and time (s) of every criterion benchmark."""
+def criterion(package="sim", bench="throughput"):
+    """Median throughput (per second) and time (s) of every criterion benchmark of one bench."""
     out = subprocess.run(
-        ["cargo", "bench", "-q", "-p", "sim", "--bench", "throughput", "--", "--noplot"],
+        ["cargo", "bench", "-q", "-p", package, "--bench", bench, "--", "--noplot"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout
     res, name = {}, None
@@ -147,6 +148,30 @@ def criterion():
         if m and name:
             res[name]["thrpt"] = float(m.group(1)) * UNITS[m.group(2)]
     return res
+
+
+def median_of(fn, n):
+    """Median of n timed calls, seconds (the statistic criterion reports, so the package's
+    figures and the Rust ones compare like with like)."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[n // 2]
+
+
+def hwsim_figures():
+    """The Python package's own timings (`make bench` installs it first): exp_bf16 over 1 M
+    elements (without and with flags) and run_case(4096, 0), each the median of several calls."""
+    import numpy as np
+    import hwsim
+    x = np.random.default_rng(0).integers(0, 1 << 16, 1 << 20, dtype=np.uint16)
+    hwsim.exp_bf16(x)
+    exp = x.size / median_of(lambda: hwsim.exp_bf16(x), 31)
+    exp_flags = x.size / median_of(lambda: hwsim.exp_bf16(x, flags=True), 31)
+    hwsim.run_case(4096, 0)
+    return exp, exp_flags, median_of(lambda: hwsim.run_case(4096, 0), 11)
 
 
 def fmt(v, unit):
@@ -181,6 +206,11 @@ def main():
         row("sim gen kv 1..=512", f"{512 / t_gen:.0f} cases/s, {mb / t_gen:.0f} MB/s", f"disk {disk:.0f} MB/s", "disk-bound", mb / t_gen >= 0.5 * disk)
         row("sim gen peak RSS", f"{rss_gen:.0f} MB", f"one kv-512 case {rss_one:.0f} MB", "flat (< 4x one case)", rss_gen < 4 * max(rss_one, 1))
     c = criterion()
+    # The package's Rust work without Python (generation + pipeline, as `sim run` computes
+    # before writing). Building this bench compiles PyO3 outside maturin, so the next
+    # `make py-package` recompiles the extension's PyO3 crates once.
+    c.update(criterion("hwsim-py", "core"))
+    py_exp, py_exp_flags, py_case = hwsim_figures()
     peak, peak_how = int8_peak(c)
     g = lambda k: c.get(k, {}).get("thrpt", float("nan"))
     row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
@@ -206,6 +236,11 @@ def main():
     strict = med([r["softmax_v_seconds"] / r["run_with_seconds"] for r in runs])
     row("hwsim_softmax_v kv 4096 from C", f"{ts * 1e3:.1f} ms ({ratio:.2f}x; {strict:.2f}x of run_with alone)",
         f"sim run_with(inputs.clone()) {tc * 1e3:.1f} ms, alone {tr * 1e3:.1f} ms", "within 1.5x", ratio <= 1.5)
+    core = c.get("hwsim_core/run_case_kv4096", {}).get("time", float("nan"))
+    row("hwsim.exp_bf16 1M (Python)", f"{fmt(py_exp, 'elem/s')} (flags=True {fmt(py_exp_flags, 'elem/s')})",
+        f"Rust exp unit {fmt(g('hwsim_core/exp_1m'), 'elem/s')} (1 core)", ">= 100 Melem/s", py_exp >= 100e6)
+    row("hwsim.run_case kv 4096", f"{py_case * 1e3:.0f} ms ({py_case / core:.2f}x)",
+        f"Rust generate + pipeline {core * 1e3:.0f} ms", "within 1.5x", py_case <= 1.5 * core)
     w = [max(len(str(r[i])) for r in rows + [("metric", "figure", "ceiling / baseline", "target", "")]) for i in range(5)]
     head = ("metric", "figure", "ceiling / baseline", "target", "")
     print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))

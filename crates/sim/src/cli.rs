@@ -913,7 +913,7 @@ fn run_op(a: OpArgs) -> Result<()> {
         m.params
             .insert("element_rounding".into(), a.element_rounding.name().into());
     }
-    record_config(&mut m, &cfg)?;
+    m.record_config(&cfg);
     let header = [format!(
         "params   {} out_dtype={} rounding={} dist={} profile={}",
         op.name(),
@@ -926,15 +926,6 @@ fn run_op(a: OpArgs) -> Result<()> {
     let dumps: Vec<(&str, DumpRef)> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let flags = [(dumps[2].0, output.flag_counts())];
     write_case(&a.out, m, &header, &dumps, &flags, t0)
-}
-
-/// A manifest records a hardware description other than the reference profile in full.
-fn record_config(m: &mut Manifest, cfg: &HwConfig) -> Result<()> {
-    if *cfg != HwConfig::reference() {
-        m.profile = cfg.name.clone();
-        m.params.insert("config".into(), serde_json::to_value(cfg)?);
-    }
-    Ok(())
 }
 
 /// `sim op quantize`: the quantizer on a generated or given BF16 vector.
@@ -1041,7 +1032,7 @@ fn run_softmax(a: RunArgs) -> Result<()> {
     if a.dist != Dist::Uniform {
         m.params.insert("dist".into(), a.dist.name().into());
     }
-    record_config(&mut m, &cfg)?;
+    m.record_config(&cfg);
     if a.cycle {
         m.params.insert("model".into(), "cycle".into());
     }

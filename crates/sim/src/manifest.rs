@@ -69,6 +69,18 @@ impl Manifest {
         }
     }
 
+    /// Record a hardware description other than the reference profile: its name as `profile` and
+    /// the whole description as `params.config` (so `sim check` recomputes with the same units).
+    pub fn record_config(&mut self, cfg: &hw_units::config::HwConfig) {
+        if *cfg != hw_units::config::HwConfig::reference() {
+            self.profile = cfg.name.clone();
+            self.params.insert(
+                "config".into(),
+                serde_json::to_value(cfg).expect("config serializes"),
+            );
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("manifest serializes");
         s.push('\n');

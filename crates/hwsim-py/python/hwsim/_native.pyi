@@ -1,0 +1,63 @@
+# Type stubs of the extension module (crates/hwsim-py/src). The public API is the Python package;
+# these functions take flat C-contiguous arrays plus shapes.
+from os import PathLike
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+PROFILES: List[str]
+
+U16 = npt.NDArray[np.uint16]
+U8 = npt.NDArray[np.uint8]
+I8 = npt.NDArray[np.int8]
+Entry = Tuple[str, str, List[int], Optional[int], Union[U16, Tuple[U8, I8]]]
+CaseOut = Tuple[str, List[Entry], Dict[str, U8], str]
+Operand = Tuple[U8, I8, List[int], int]
+
+def exp_bf16(x: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U8]]: ...
+def recip_bf16(x: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U8]]: ...
+def mul_bf16(a: U16, b: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U8]]: ...
+def quantize(
+    x: npt.NDArray[np.uint32], shape: List[int], axis: int, rounding: str
+) -> Tuple[U8, I8, U8]: ...
+def block_matmul(
+    op: str,
+    dims: Tuple[int, int, int],
+    a: Operand,
+    b: Operand,
+    out_dtype: str,
+    rounding_mode: str,
+) -> Tuple[npt.NDArray[Any], U8]: ...
+def softmax_v(
+    qk: U16,
+    v_scales: U8,
+    v_elems: I8,
+    heads: int,
+    kv: int,
+    head_dim: int,
+    profile: str,
+    element_rounding: str,
+    name: str,
+) -> CaseOut: ...
+def run_case(
+    kv: int, seed: int, heads: int, head_dim: int, profile: str, element_rounding: str
+) -> CaseOut: ...
+def load_case(
+    folder: Union[str, PathLike[str]], heads: int, head_dim: int
+) -> Tuple[str, List[Entry]]: ...
+def write_case(
+    out: Union[str, PathLike[str]], manifest_json: str, flag_counts_json: str, entries: List[Entry]
+) -> Path: ...
+def softmax_manifest(
+    name: str,
+    kv: int,
+    seed: Optional[int],
+    heads: int,
+    head_dim: int,
+    element_rounding: str,
+    profile: str,
+) -> str: ...
+def config_json(profile: str) -> str: ...

@@ -1,0 +1,191 @@
+"""softmax_v cases: the eight tensors of the dataset keyed by their file names, computed from
+arrays, generated like `sim run`, read from and written to case folders byte for byte as the CLI
+reads and writes them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _native
+from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, count, profile_name
+from .mx import MxTensor
+
+QK_T = "softmaxed_v.qk_T"
+V = "softmaxed_v.v"
+#: The dump files of a softmax_v case in pipeline order (the dataset's spelling).
+FILES = (QK_T, "softmaxed_v.exp-bf16", "softmaxed_v.exp_sum", V, "softmaxed_v.exp_mxint8",
+         "softmaxed_v.scaled_v", "softmaxed_v.inv", "softmaxed_v.out")
+
+Tensor = Union[Array, MxTensor]
+PathArg = Union[str, "os.PathLike[str]"]
+
+
+class Case(Dict[str, Tensor]):
+    """A softmax_v case: a dict from dump file name to tensor, in the dataset's logical shapes.
+
+    BF16 tensors are ml_dtypes.bfloat16 arrays (`.view(np.uint16)` gives the bit patterns);
+    `softmaxed_v.v` and `softmaxed_v.exp_mxint8` are MxTensors.  Shapes: qk_T and exp-bf16
+    [1, H, 1, N]; exp_sum and inv [1, H, 1, 1]; v [1, H, N, D] blocked on axis 2; exp_mxint8
+    [1, H, 1, N] blocked on axis 3; scaled_v and out [1, H, 1, D].
+
+    Attributes:
+      manifest     the manifest.json content the case is written with (its "files" are filled in
+                   by write_case; a loaded case keeps those it was read with)
+      flags        per computed file, the IEEE flag word of every result (uint8, the tensor's
+                   shape; the block grid for exp_mxint8); empty for a loaded case
+      flag_counts  per computed file, how many results raised each flag (manifest.json "flags")
+    """
+
+    def __init__(self, tensors: Mapping[str, Tensor], manifest: Dict[str, Any],
+                 flags: Optional[Dict[str, FlagArray]] = None,
+                 flag_counts: Optional[Dict[str, Dict[str, int]]] = None):
+        super().__init__(tensors)
+        self.manifest = manifest
+        self.flags = dict(flags or {})
+        self.flag_counts = dict(flag_counts or {})
+
+    @property
+    def name(self) -> str:
+        """The case folder's name (kv-size-N_seed-S for a generated case)."""
+        return str(self.manifest["case"])
+
+    def __repr__(self) -> str:
+        return f"Case({self.name!r}, files={list(self)})"
+
+
+def _tensor(entry: _native.Entry) -> Tuple[str, Tensor]:
+    name, dtype, shape, axis, data = entry
+    if isinstance(data, tuple):
+        scales, elements = data
+        assert dtype == "mxint8" and axis is not None
+        return name, MxTensor._trusted(scales, elements, tuple(shape), axis)
+    return name, as_bf16(data, tuple(shape))
+
+
+def _computed(out: _native.CaseOut) -> Case:
+    manifest, entries, flags, counts = out
+    tensors = dict(_tensor(e) for e in entries)
+
+    def shaped(name: str, f: FlagArray) -> FlagArray:
+        t = tensors[name]
+        return f.reshape(t.grid_shape if isinstance(t, MxTensor) else t.shape)
+
+    return Case(tensors, json.loads(manifest), {n: shaped(n, f) for n, f in flags.items()},
+                json.loads(counts))
+
+
+def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
+              element_rounding: str = "nearest-away", name: Optional[str] = None) -> Case:
+    """All stages of softmax_v (docs/numerics.md §3) from qk_T and v.
+
+    qk_t: BF16 (ml_dtypes.bfloat16, or uint16 bit patterns) [heads, kv] or the dataset's
+    [1, heads, 1, kv].  v: an MxTensor [heads, kv, head_dim] blocked on axis 1, or
+    [1, heads, kv, head_dim] blocked on axis 2 (quantize_mxint8(x, axis=...) makes one).
+    profile: "reference", "narrow" or a JSON hardware description's path.  element_rounding:
+    the quantizer's rounding.  name: the case name in the manifest (default kv-size-N_inputs).
+    Returns a Case (a dict keyed by the dataset file names, in the dataset's 4-D shapes).
+    """
+    bits, _ = bf16_bits(qk_t, "qk_t")
+    if bits.ndim == 2:
+        heads, kv = bits.shape
+    elif bits.ndim == 4 and bits.shape[0] == 1 and bits.shape[2] == 1:
+        heads, kv = bits.shape[1], bits.shape[3]
+    else:
+        raise ValueError(f"qk_t: shape {bits.shape} is neither [heads, kv] nor [1, heads, 1, kv]")
+    if not isinstance(v, MxTensor):
+        raise ValueError(f"v: expected an hwsim.MxTensor, got {type(v).__name__} "
+                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
+    if len(v.shape) == 3 and v.axis == 1:
+        vh, vkv, head_dim = v.shape
+    elif len(v.shape) == 4 and v.shape[0] == 1 and v.axis == 2:
+        _, vh, vkv, head_dim = v.shape
+    else:
+        raise ValueError(f"v: shape {v.shape} blocked on axis {v.axis}; expected [heads, kv, "
+                         "head_dim] blocked on axis 1 or [1, heads, kv, head_dim] on axis 2")
+    if (vh, vkv) != (heads, kv):
+        raise ValueError(f"v: shape {v.shape} does not fit qk_t {bits.shape}: v has {vh} heads "
+                         f"and kv {vkv}, qk_t {heads} heads and kv {kv}")
+    name = f"kv-size-{kv}_inputs" if name is None else str(name)
+    return _computed(_native.softmax_v(
+        bits.reshape(-1), v.scales.reshape(-1), v.elements.reshape(-1), heads, kv, head_dim,
+        profile_name(profile), element_rounding, name))
+
+
+def run_case(kv_size: int, seed: int, heads: int = 32, head_dim: int = 128,
+             profile: Profile = "reference", element_rounding: str = "nearest-away") -> Case:
+    """The generated case kv-size-N_seed-S: the same tensors, flags and manifest as
+    `sim run --kv-size N --seed S` (write_case writes its folder byte for byte)."""
+    return _computed(_native.run_case(
+        count(kv_size, "kv_size"), count(seed, "seed", minimum=0), count(heads, "heads"),
+        count(head_dim, "head_dim"), profile_name(profile), element_rounding))
+
+
+def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
+              verify: bool = False) -> Case:
+    """Read a softmax_v case folder with the CLI's readers.
+
+    Accepts what `sim run --inputs` accepts: the canonical dumps and the `$readmemh` variants of
+    docs/dump-format.md (comments, @addr lines, CRLF, uppercase); a folder with only
+    softmaxed_v.qk_T and softmaxed_v.v and no manifest.json (then heads and head_dim give the
+    shapes and the manifest is the one `sim run --inputs` would write).  Other stage files are
+    read when present.  verify=True also checks every file against the SHA-256 in manifest.json.
+    Malformed files raise ValueError naming the file and line.
+    """
+    folder = os.fspath(folder)
+    text, entries = _native.load_case(folder, count(heads, "heads"), count(head_dim, "head_dim"))
+    manifest = json.loads(text)
+    tensors = dict(_tensor(e) for e in entries)
+    files = manifest.get("files", {})
+    if verify:
+        for name in tensors:
+            recorded = files.get(name, {}).get("sha256")
+            if recorded is None:
+                raise ValueError(f"{Path(folder) / name}: not listed in manifest.json")
+            digest = hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest()
+            if digest != recorded:
+                raise ValueError(f"{Path(folder) / name}: sha256 {digest} differs from "
+                                 f"manifest.json's {recorded}")
+    counts = {name: e["flags"] for name, e in files.items() if "flags" in e}
+    return Case(tensors, manifest, flag_counts=counts)
+
+
+def _entry(name: str, t: Any) -> _native.Entry:
+    if isinstance(t, MxTensor):
+        return (name, "mxint8", list(t.shape), t.axis,
+                (t.scales.reshape(-1), t.elements.reshape(-1)))
+    bits, _ = bf16_bits(t, f"case[{name!r}]")
+    return (name, "bf16", list(bits.shape), None, bits.reshape(-1))
+
+
+def write_case(case: Mapping[str, Tensor], out: PathArg) -> Path:
+    """Write a case into out/<case name>/ exactly as `sim run --out OUT` writes it: the dumps
+    present (in pipeline order) and manifest.json with their line counts, SHA-256 and flag
+    counts.  The folder appears atomically (a hidden temporary sibling renamed into place), and
+    nothing is written when a tensor or the manifest is wrong.  Returns the case folder.
+
+    A Case brings its manifest and flag counts; a plain dict of tensors is written with the
+    manifest `sim run --inputs` would write for a folder named kv-size-N_inputs (no flag counts).
+    """
+    if not isinstance(case, Mapping):
+        raise ValueError(f"case: expected a Case or a dict of tensors, got {type(case).__name__}")
+    entries = [_entry(name, t) for name, t in case.items()]
+    if isinstance(case, Case):
+        manifest, counts = case.manifest, case.flag_counts
+    else:
+        qk = {e[0]: e for e in entries}.get(QK_T)
+        v = case.get(V)
+        if qk is None or not isinstance(v, MxTensor) or len(qk[2]) != 4 or len(v.shape) != 4:
+            raise ValueError(f"case: a softmax_v case needs '{QK_T}' [1, H, 1, N] and '{V}' "
+                             "(an MxTensor [1, H, N, D])")
+        kv, heads, head_dim = qk[2][3], qk[2][1], v.shape[3]
+        manifest = json.loads(_native.softmax_manifest(
+            f"kv-size-{kv}_inputs", kv, None, heads, head_dim, "nearest-away", "reference"))
+        counts = {}
+    return _native.write_case(os.fspath(out), json.dumps(manifest), json.dumps(counts), entries)

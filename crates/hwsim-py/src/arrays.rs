@@ -1,0 +1,110 @@
+//! Moving data across the boundary: contiguous numpy arrays in, Rust vectors out (numpy adopts
+//! them without a copy), MXINT8 block grids as a `scales` byte per block plus 32 `elements` each.
+
+use hw_types::{E8m0, MxInt8Block, RoundingMode, BLOCK};
+use numpy::{Element, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rayon::prelude::*;
+use sim::tensor::{grid_shape, MxTensor};
+
+pub fn value_error(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// The elements of a 1-D array. The Python layer passes contiguous arrays; a strided one is
+/// refused rather than read in the wrong order.
+pub fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| value_error(format!("{what}: the array must be C-contiguous")))
+}
+
+/// A Rust vector as a 1-D numpy array (no copy).
+pub fn to_numpy<T: Element>(py: Python<'_>, v: Vec<T>) -> Bound<'_, PyArray1<T>> {
+    PyArray1::from_vec(py, v)
+}
+
+/// A rounding-mode name (`nearest-even`, ...), or a `ValueError` naming the argument.
+pub fn rounding(name: &str, what: &str) -> PyResult<RoundingMode> {
+    name.parse()
+        .map_err(|e: String| value_error(format!("{what}: {e}")))
+}
+
+/// The quantizer's element rounding: nearest-away or nearest-even (docs/numerics.md §4).
+pub fn element_rounding(name: &str) -> PyResult<RoundingMode> {
+    match rounding(name, "element_rounding")? {
+        m @ (RoundingMode::NearestAway | RoundingMode::NearestEven) => Ok(m),
+        m => Err(value_error(format!(
+            "element_rounding: must be nearest-away or nearest-even, not {m}"
+        ))),
+    }
+}
+
+/// Blocks from their scale bytes and elements (`elems.len() == 32 * scales.len()`).
+pub fn blocks(scales: &[u8], elems: &[i8], what: &str) -> PyResult<Vec<MxInt8Block>> {
+    if elems.len() != scales.len() * BLOCK {
+        return Err(value_error(format!(
+            "{what}: {} elements for {} blocks (expected 32 per block)",
+            elems.len(),
+            scales.len()
+        )));
+    }
+    Ok(scales
+        .iter()
+        .zip(elems.chunks_exact(BLOCK))
+        .map(|(&s, e)| MxInt8Block {
+            scale: E8m0(s),
+            elems: e.try_into().expect("chunks of 32"),
+        })
+        .collect())
+}
+
+/// An MXINT8 tensor of logical `shape` blocked on `axis`, checked the way the dump readers check
+/// a file: the block count fits the grid and the padding of partial blocks is zero.
+pub fn mx_tensor(
+    scales: &[u8],
+    elems: &[i8],
+    shape: Vec<usize>,
+    axis: usize,
+    what: &str,
+) -> PyResult<MxTensor> {
+    if axis >= shape.len() {
+        return Err(value_error(format!(
+            "{what}: block axis {axis} is outside shape {shape:?}"
+        )));
+    }
+    let grid: usize = grid_shape(&shape, axis).iter().product();
+    if scales.len() != grid {
+        return Err(value_error(format!(
+            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has {grid}",
+            scales.len()
+        )));
+    }
+    let t = MxTensor {
+        blocks: blocks(scales, elems, what)?,
+        shape,
+        block_axis: axis,
+    };
+    if let Some((g, i)) = t.nonzero_padding() {
+        return Err(value_error(format!(
+            "{what}: block {g} (grid order) has the nonzero element {} at lane {i}, past the \
+             logical length {} of axis {axis}; padding must be zero",
+            t.blocks[g].elems[i], t.shape[axis]
+        )));
+    }
+    Ok(t)
+}
+
+/// Scale bytes and elements of blocks, apart (the layout `MxTensor` holds in Python). Large
+/// grids (a kv-4096 `v` is 17 MB) are split on every core: it is most of what `run_case` adds
+/// to the pipeline's own time.
+pub fn split_blocks(blocks: &[MxInt8Block]) -> (Vec<u8>, Vec<i8>) {
+    let scales = blocks.iter().map(|b| b.scale.0).collect();
+    let mut elems = vec![0i8; blocks.len() * BLOCK];
+    elems
+        .par_chunks_mut(BLOCK)
+        .zip(blocks.par_iter())
+        .with_min_len(1 << 12)
+        .for_each(|(dst, b)| dst.copy_from_slice(&b.elems));
+    (scales, elems)
+}

@@ -1,0 +1,460 @@
+//! softmax_v cases: computed from arrays (`softmax_v`), generated (`run_case`), read from a case
+//! folder (`load_case`) and written to one (`write_case`), all through the sim crate's own
+//! pipeline, readers, manifest and atomic `CaseWriter`, so every interface gives the CLI's bytes.
+//!
+//! A case crosses to Python as a list of entries `(file name, dtype, logical shape, block axis,
+//! data)` in the dumps' order, data being BF16 bits or `(scales, elements)`, plus its manifest as
+//! JSON text and its flags.
+
+use crate::arrays::{element_rounding, mx_tensor, slice, split_blocks, to_numpy, value_error};
+use crate::profile;
+use hw_types::{Bf16, FlagCounts};
+use hw_units::config::HwConfig;
+use indexmap::IndexMap;
+use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use sim::case::CaseWriter;
+use sim::dump::{read_bf16, read_mx_tensor};
+use sim::layout::{self, softmax_layout, Hints};
+use sim::manifest::{Manifest, FILE_NAME};
+use sim::softmax::{self, Inputs, Params, Stages, FILES, QK_T, V};
+use sim::tensor::{DumpRef, MxTensor, Tensor};
+use std::path::{Path, PathBuf};
+
+/// A dump's data on the Rust side of the boundary.
+enum Data {
+    Bf16(Vec<u16>),
+    Mx(Vec<u8>, Vec<i8>),
+}
+
+struct Entry {
+    name: &'static str,
+    shape: Vec<usize>,
+    axis: Option<usize>,
+    data: Data,
+}
+
+impl Entry {
+    fn of(name: &'static str, d: DumpRef<'_>) -> Entry {
+        let data = match d {
+            DumpRef::Bf16(t) => Data::Bf16(t.data.iter().map(|x| x.0).collect()),
+            DumpRef::MxInt8(t) => {
+                let (s, e) = split_blocks(&t.blocks);
+                Data::Mx(s, e)
+            }
+            DumpRef::Fp32(_) => unreachable!("softmax_v has no FP32 dump"),
+        };
+        Entry {
+            name,
+            shape: d.shape().to_vec(),
+            axis: d.block_axis(),
+            data,
+        }
+    }
+
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+        let (dtype, data) = match self.data {
+            Data::Bf16(v) => ("bf16", to_numpy(py, v).into_any()),
+            Data::Mx(s, e) => (
+                "mxint8",
+                (to_numpy(py, s), to_numpy(py, e))
+                    .into_pyobject(py)?
+                    .into_any(),
+            ),
+        };
+        (self.name, dtype, self.shape, self.axis, data).into_pyobject(py)
+    }
+}
+
+fn entries_to_py(py: Python<'_>, entries: Vec<Entry>) -> PyResult<Bound<'_, PyList>> {
+    let items = entries
+        .into_iter()
+        .map(|e| e.into_py(py))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// The manifest `sim run` writes for this case and hardware description.
+fn manifest(case: &str, kv: usize, seed: Option<u64>, p: &Params, cfg: &HwConfig) -> Manifest {
+    let mut m = softmax::manifest(case, kv, seed, p);
+    m.record_config(cfg);
+    m
+}
+
+fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
+    if heads == 0 || head_dim == 0 {
+        return Err(value_error(format!(
+            "heads and head_dim must be at least 1 (got {heads} and {head_dim})"
+        )));
+    }
+    Ok(Params {
+        heads,
+        head_dim,
+        element_rounding: element_rounding(rounding)?,
+    })
+}
+
+/// The manifest of a case without its file entries (those are added as files are written).
+#[pyfunction]
+#[pyo3(signature = (name, kv, seed, heads, head_dim, element_rounding, profile))]
+pub fn softmax_manifest(
+    name: &str,
+    kv: usize,
+    seed: Option<u64>,
+    heads: usize,
+    head_dim: usize,
+    element_rounding: &str,
+    profile: &str,
+) -> PyResult<String> {
+    let p = params(heads, head_dim, element_rounding)?;
+    Ok(manifest(name, kv, seed, &p, &profile::load(profile)?).to_json())
+}
+
+/// Every stage with its flags: `(manifest JSON, entries, per-element flags, flag counts JSON)`.
+type CaseOut<'py> = (String, Bound<'py, PyList>, Bound<'py, PyDict>, String);
+
+fn stages_to_py<'py>(py: Python<'py>, m: Manifest, stages: Stages) -> PyResult<CaseOut<'py>> {
+    let (entries, flags) = py.detach(|| {
+        let entries: Vec<Entry> = stages
+            .dumps()
+            .into_iter()
+            .map(|(name, d)| Entry::of(name, d))
+            .collect();
+        let flags: Vec<(&str, Vec<u8>)> = FILES
+            .iter()
+            .filter_map(|f| Some((*f, stages.flags.of(f)?.iter().map(|s| s.bits()).collect())))
+            .collect();
+        (entries, flags)
+    });
+    let flag_arrays = PyDict::new(py);
+    for (name, f) in flags {
+        flag_arrays.set_item(name, to_numpy(py, f))?;
+    }
+    let counts: IndexMap<&str, FlagCounts> = stages.flags.counts().into_iter().collect();
+    Ok((
+        m.to_json(),
+        entries_to_py(py, entries)?,
+        flag_arrays,
+        serde_json::to_string(&counts).expect("counts serialize"),
+    ))
+}
+
+/// softmax_v of `qk_T` (BF16 bits, `[heads, kv]` row-major) and `v` (blocks of the grid
+/// `[heads, ceil(kv/32), head_dim]`, blocked along kv).
+#[pyfunction]
+#[pyo3(signature = (qk, v_scales, v_elems, heads, kv, head_dim, profile, element_rounding, name))]
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_v<'py>(
+    py: Python<'py>,
+    qk: PyReadonlyArray1<'py, u16>,
+    v_scales: PyReadonlyArray1<'py, u8>,
+    v_elems: PyReadonlyArray1<'py, i8>,
+    heads: usize,
+    kv: usize,
+    head_dim: usize,
+    profile: &str,
+    element_rounding: &str,
+    name: &str,
+) -> PyResult<CaseOut<'py>> {
+    let p = params(heads, head_dim, element_rounding)?;
+    if kv == 0 {
+        return Err(value_error("qk_t: kv (its last axis) must be at least 1"));
+    }
+    let cfg = profile::load(profile)?;
+    let qk = slice(&qk, "qk_t")?;
+    if qk.len() != heads * kv {
+        return Err(value_error(format!(
+            "qk_t: {} elements, expected heads x kv = {heads} x {kv}",
+            qk.len()
+        )));
+    }
+    let v = mx_tensor(
+        slice(&v_scales, "v")?,
+        slice(&v_elems, "v")?,
+        vec![1, heads, kv, head_dim],
+        2,
+        "v",
+    )?;
+    let inputs = Inputs {
+        qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&x| Bf16(x)).collect()),
+        v,
+    };
+    let units = hw_units::units::Units::new(&cfg);
+    let stages = py.detach(|| softmax::run_with(inputs, &p, &units));
+    stages_to_py(py, manifest(name, kv, None, &p, &cfg), stages)
+}
+
+/// The generated case `kv-size-N_seed-S`, as `sim run --kv-size N --seed S` computes it.
+#[pyfunction]
+#[pyo3(signature = (kv, seed, heads, head_dim, profile, element_rounding))]
+pub fn run_case<'py>(
+    py: Python<'py>,
+    kv: usize,
+    seed: u64,
+    heads: usize,
+    head_dim: usize,
+    profile: &str,
+    element_rounding: &str,
+) -> PyResult<CaseOut<'py>> {
+    let p = params(heads, head_dim, element_rounding)?;
+    p.check_kv(kv)
+        .map_err(|e| value_error(format!("kv_size: {e}")))?;
+    let cfg = profile::load(profile)?;
+    let units = hw_units::units::Units::new(&cfg);
+    let stages = py.detach(|| softmax::run_with(Inputs::generate(kv, seed, &p), &p, &units));
+    let m = manifest(
+        &format!("kv-size-{kv}_seed-{seed}"),
+        kv,
+        Some(seed),
+        &p,
+        &cfg,
+    );
+    stages_to_py(py, m, stages)
+}
+
+/// Read a softmax_v case folder as `sim run --inputs` and `sim check` read it (the `$readmemh`
+/// variants docs/dump-format.md lists are accepted). Shapes come from its manifest.json, else from
+/// the qk_T line count with `heads` and `head_dim`. Both inputs must be there; every other stage
+/// file is read when present. Returns `(manifest JSON, entries)`; without a manifest.json, the one
+/// `sim run --inputs` would write (the folder's name as the case name).
+#[pyfunction]
+#[pyo3(signature = (folder, heads, head_dim))]
+pub fn load_case<'py>(
+    py: Python<'py>,
+    folder: PathBuf,
+    heads: usize,
+    head_dim: usize,
+) -> PyResult<(String, Bound<'py, PyList>)> {
+    let p = params(heads, head_dim, "nearest-away")?;
+    if !folder.exists() {
+        return Err(PyFileNotFoundError::new_err(format!(
+            "{}: no such folder",
+            folder.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(value_error(format!("{}: not a folder", folder.display())));
+    }
+    let read = || -> Result<(String, Vec<Entry>), String> {
+        let layout = layout::detect(&folder, Hints { heads, head_dim })
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "{}: no softmax_v case here (no {QK_T} and no manifest.json)",
+                    folder.display()
+                )
+            })?;
+        if layout.op != "softmax_v" {
+            return Err(format!(
+                "{}: holds a '{}' case; load_case reads softmax_v cases",
+                folder.display(),
+                layout.op
+            ));
+        }
+        let mut entries = Vec::new();
+        for name in FILES {
+            let spec = layout
+                .files
+                .iter()
+                .find(|f| f.name == name)
+                .expect("softmax layout has every file");
+            let path = folder.join(name);
+            if !path.exists() && name != QK_T && name != V {
+                continue;
+            }
+            let data = match spec.block_axis {
+                None => Data::Bf16(
+                    read_bf16(&path, Some(spec.lines()))
+                        .map_err(|e| e.to_string())?
+                        .iter()
+                        .map(|x| x.0)
+                        .collect(),
+                ),
+                Some(axis) => {
+                    let t = read_mx_tensor(&path, spec.shape.clone(), axis)
+                        .map_err(|e| e.to_string())?;
+                    let (s, e) = split_blocks(&t.blocks);
+                    Data::Mx(s, e)
+                }
+            };
+            entries.push(Entry {
+                name,
+                shape: spec.shape.clone(),
+                axis: spec.block_axis,
+                data,
+            });
+        }
+        let mpath = folder.join(FILE_NAME);
+        let manifest = if mpath.exists() {
+            std::fs::read_to_string(&mpath)
+                .map_err(|e| format!("{}: cannot read: {e}", mpath.display()))?
+        } else {
+            let kv = layout.files[0].shape[3];
+            let case = folder
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| format!("kv-size-{kv}_inputs"));
+            manifest(&case, kv, None, &p, &HwConfig::reference()).to_json()
+        };
+        Ok((manifest, entries))
+    };
+    let (manifest, entries) = py.detach(read).map_err(value_error)?;
+    Ok((manifest, entries_to_py(py, entries)?))
+}
+
+/// One tensor as the Python layer passes it to `write_case`: `(file name, dtype, logical shape,
+/// block axis, data)` with data BF16 bits or `(scales, elements)`.
+type PyEntry<'py> = (String, String, Vec<usize>, Option<usize>, Bound<'py, PyAny>);
+
+enum Owned {
+    Bf16(Tensor<Bf16>),
+    Mx(MxTensor),
+}
+
+impl Owned {
+    fn dump(&self) -> DumpRef<'_> {
+        match self {
+            Owned::Bf16(t) => DumpRef::Bf16(t),
+            Owned::Mx(t) => DumpRef::MxInt8(t),
+        }
+    }
+}
+
+fn owned(e: &PyEntry<'_>) -> PyResult<Owned> {
+    let (name, dtype, shape, axis, data) = e;
+    match (dtype.as_str(), axis) {
+        ("bf16", None) => {
+            let bits: PyReadonlyArray1<u16> = data.extract()?;
+            if bits.len() != shape.iter().product::<usize>() {
+                return Err(value_error(format!(
+                    "{name}: {} elements do not fill shape {shape:?}",
+                    bits.len()
+                )));
+            }
+            let v = slice(&bits, name)?.iter().map(|&x| Bf16(x)).collect();
+            Ok(Owned::Bf16(Tensor::new(shape.clone(), v)))
+        }
+        ("mxint8", Some(axis)) => {
+            let (s, el): (PyReadonlyArray1<u8>, PyReadonlyArray1<i8>) = data.extract()?;
+            let t = mx_tensor(
+                slice(&s, name)?,
+                slice(&el, name)?,
+                shape.clone(),
+                *axis,
+                name,
+            )?;
+            Ok(Owned::Mx(t))
+        }
+        _ => Err(value_error(format!("{name}: unsupported dtype {dtype}"))),
+    }
+}
+
+/// Write a case into `out/<manifest case name>/` with `CaseWriter` (atomic: nothing appears under
+/// the case's name unless every file was written). Tensors are checked against the softmax_v
+/// layout of their sizes and the manifest's sizes before anything is written.
+#[pyfunction]
+pub fn write_case(
+    py: Python<'_>,
+    out: PathBuf,
+    manifest_json: &str,
+    flag_counts_json: &str,
+    entries: Vec<PyEntry<'_>>,
+) -> PyResult<PathBuf> {
+    let mut m = Manifest::parse(Path::new("case.manifest"), manifest_json)
+        .map_err(|e| value_error(e.to_string()))?;
+    if m.op != "softmax_v" {
+        return Err(value_error(format!(
+            "case.manifest: op '{}' is not softmax_v",
+            m.op
+        )));
+    }
+    // The case name becomes a folder inside `out`, never a path elsewhere.
+    if m.case.is_empty() || m.case == "." || m.case == ".." || m.case.contains(['/', '\\']) {
+        return Err(value_error(format!(
+            "case.manifest: case name {:?} is not a folder name",
+            m.case
+        )));
+    }
+    let counts: IndexMap<String, FlagCounts> = serde_json::from_str(flag_counts_json)
+        .map_err(|e| value_error(format!("case.flag_counts: {e}")))?;
+    let mut tensors: Vec<(&'static str, Owned)> = Vec::new();
+    for e in &entries {
+        let name = FILES
+            .iter()
+            .find(|f| **f == e.0)
+            .ok_or_else(|| value_error(format!("case: unknown file name '{}'", e.0)))?;
+        tensors.push((name, owned(e)?));
+    }
+    let find = |n: &str| tensors.iter().find(|(name, _)| *name == n).map(|(_, t)| t);
+    let (Some(Owned::Bf16(qk)), Some(Owned::Mx(v))) = (find(QK_T), find(V)) else {
+        return Err(value_error(format!(
+            "case: a softmax_v case needs '{QK_T}' (BF16) and '{V}' (MXINT8)"
+        )));
+    };
+    let (&[1, h, 1, kv], &[1, vh, vkv, d]) = (qk.shape.as_slice(), v.shape.as_slice()) else {
+        return Err(value_error(format!(
+            "case: '{QK_T}' {:?} and '{V}' {:?} are not [1, heads, 1, kv] and [1, heads, kv, head_dim]",
+            qk.shape, v.shape
+        )));
+    };
+    if (vh, vkv) != (h, kv) {
+        return Err(value_error(format!(
+            "case: '{V}' has shape {:?}, but '{QK_T}' {:?} needs [1, {h}, {kv}, head_dim]",
+            v.shape, qk.shape
+        )));
+    }
+    let layout = softmax_layout(h, kv, d);
+    for (name, t) in &tensors {
+        let spec = layout
+            .files
+            .iter()
+            .find(|f| f.name == *name)
+            .expect("known");
+        let d = t.dump();
+        if d.shape() != spec.shape.as_slice() || d.block_axis() != spec.block_axis {
+            return Err(value_error(format!(
+                "case: '{name}' has shape {:?}{}, expected {:?}{} for {h} heads, kv {kv}, head_dim {d}",
+                d.shape(),
+                d.block_axis().map_or(String::new(), |a| format!(" blocked on axis {a}")),
+                spec.shape,
+                spec.block_axis.map_or(String::new(), |a| format!(" blocked on axis {a}")),
+                d = layout.files[1].shape[3],
+            )));
+        }
+    }
+    let recorded = |key: &str| m.params.get(key).and_then(|v| v.as_u64());
+    let sizes = (
+        m.kv_size.map(|k| k as u64),
+        recorded("num_heads"),
+        recorded("head_dim"),
+    );
+    if sizes != (Some(kv as u64), Some(h as u64), Some(d as u64)) {
+        let show = |v: Option<u64>| v.map_or("missing".to_string(), |v| v.to_string());
+        return Err(value_error(format!(
+            "case.manifest: kv_size {}, num_heads {}, head_dim {} do not describe the tensors \
+             (kv {kv}, {h} heads, head_dim {d})",
+            show(sizes.0),
+            show(sizes.1),
+            show(sizes.2)
+        )));
+    }
+    m.files.clear();
+    tensors.sort_by_key(|(name, _)| FILES.iter().position(|f| f == name));
+    let flags: Vec<(&str, FlagCounts)> = counts
+        .iter()
+        .filter(|(n, _)| tensors.iter().any(|(t, _)| t == n))
+        .map(|(n, c)| (n.as_str(), *c))
+        .collect();
+    let write = || -> anyhow::Result<PathBuf> {
+        let dumps: Vec<(&str, DumpRef<'_>)> = tensors.iter().map(|(n, t)| (*n, t.dump())).collect();
+        let mut w = CaseWriter::create(&out, m)?;
+        w.write_all(&dumps)?;
+        w.set_flags(&flags);
+        Ok(w.finish()?.0)
+    };
+    py.detach(write)
+        .map_err(|e| PyOSError::new_err(format!("{e:#}")))
+}
