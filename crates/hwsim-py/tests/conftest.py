@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import dists  # noqa: E402  (scripts/, the independent input generator)
 import dumps  # noqa: E402  (scripts/, the strict dump loader)
 import reference  # noqa: E402  (scripts/, the independent reference)
 

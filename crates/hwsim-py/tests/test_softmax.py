@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hwsim
-from conftest import assert_dirs_identical, dumps, flag_bits, reference
+from conftest import assert_dirs_identical, dists, dumps, flag_bits, reference
 
 QK, V = "softmaxed_v.qk_T", "softmaxed_v.v"
 
@@ -35,7 +35,7 @@ def as_reference_layout(case: hwsim.Case, heads: int) -> dict:
 ])
 def test_run_case_matches_the_reference(kv, seed, heads, head_dim, mode):
     case = hwsim.run_case(kv, seed, heads=heads, head_dim=head_dim, element_rounding=mode)
-    qk, v = reference.generate_softmax_inputs(kv, seed, heads, head_dim, mode)
+    qk, v = dists.softmax_inputs(kv, seed, heads, head_dim, mode)
     want = reference.softmax_v(qk, v, mode)
     got = as_reference_layout(case, heads)
     assert list(got) == list(want) == list(hwsim.FILES)
