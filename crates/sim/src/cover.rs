@@ -310,10 +310,28 @@ pub fn cover(roots: &[PathBuf], o: &CoverOptions) -> Result<Coverage, DumpError>
             cases.push((name, root.join(rel)));
         }
     }
+    // A regression of hundreds of large cases takes a while: show progress on a terminal.
+    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && cases.len() > 1 {
+        let pb = indicatif::ProgressBar::new(cases.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "cover [{elapsed_precise}] {bar:40} {pos}/{len} cases",
+            )
+            .expect("valid template"),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let per_case: Vec<CaseResult> = cases
         .par_iter()
-        .map(|(name, dir)| cover_case(dir, name, o))
+        .map(|(name, dir)| {
+            let r = cover_case(dir, name, o);
+            pb.inc(1);
+            r
+        })
         .collect::<Result<_, _>>()?;
+    pb.finish_and_clear();
     let mut bins: Vec<BinReport> = BINS
         .iter()
         .map(|b| BinReport {
