@@ -156,7 +156,9 @@ proptest! {
             kept
         } else {
             let half = 1i64 << (shift - 1);
-            let t = [0, half, half + 1, half - 1, kept & (2 * half - 1)][tail as usize];
+            // The low `shift` bits of `kept`; the mask is built in u64 as shift reaches 63.
+            let low = kept & ((1u64 << shift) - 1) as i64;
+            let t = [0, half, half + 1, half - 1, low][tail as usize];
             (kept >> (64 - shift).min(63)).wrapping_shl(shift).wrapping_add(t)
         };
         let x = int(sum) * pow2(exp as i64);
