@@ -64,6 +64,8 @@ pub struct Rounded {
     pub bits: u32,
     pub inexact: bool,
     pub overflow: bool,
+    /// Tiny after rounding (see [`tiny_after_rounding`]) and inexact.
+    pub underflow: bool,
 }
 
 /// Correct rounding of an exact rational to the format, by search.
@@ -92,6 +94,7 @@ pub fn round(f: Fmt, x: &BigRational, mode: RoundingMode) -> Rounded {
             bits: sign | lo,
             inexact: false,
             overflow: false,
+            underflow: false,
         };
     }
     let next = lo + 1; // may be the infinity pattern, standing for 2^(emax+1)
@@ -113,7 +116,29 @@ pub fn round(f: Fmt, x: &BigRational, mode: RoundingMode) -> Rounded {
         bits: sign | bits,
         inexact: true,
         overflow: bits == f.inf_bits() || a >= top,
+        underflow: tiny_after_rounding(f, x, mode),
     }
+}
+
+/// IEEE 754 tininess after rounding: `x` (nonzero) rounded to `p` significant bits with an
+/// unbounded exponent range lies below `2^emin` in magnitude.
+pub fn tiny_after_rounding(f: Fmt, x: &BigRational, mode: RoundingMode) -> bool {
+    let a = x.abs();
+    let emin = 1 - f.bias();
+    if a >= pow2(emin) {
+        return false;
+    }
+    // e = floor(log2 a): estimate from the bit lengths, then correct.
+    let mut e = a.numer().bits() as i64 - a.denom().bits() as i64;
+    while pow2(e) > a {
+        e -= 1;
+    }
+    while pow2(e + 1) <= a {
+        e += 1;
+    }
+    let ulp = pow2(e - (f.p as i64 - 1));
+    let r = round_int(&(x / &ulp), mode);
+    BigRational::from_integer(r.abs()) * ulp < pow2(emin)
 }
 
 /// Round to an integer with a mode (for MXINT8 elements).
