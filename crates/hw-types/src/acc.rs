@@ -154,8 +154,8 @@ impl ExactAcc {
         };
         // Gather the top 128 bits starting at the leading one, and a sticky bit for the rest.
         let lz = mag[top].leading_zeros();
-        let bit = |i: usize| if i < LIMBS { mag[i] } else { 0 };
-        let get = |i: isize| if i >= 0 { bit(i as usize) } else { 0 };
+        // Limbs below limb 0 read as zeros (top < LIMBS, so nothing is read above).
+        let get = |i: isize| if i >= 0 { mag[i as usize] } else { 0 };
         let t = top as isize;
         let w0 = get(t);
         let w1 = get(t - 1);
