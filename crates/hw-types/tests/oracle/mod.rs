@@ -4,7 +4,7 @@
 //! comparison with the midpoint.
 #![allow(dead_code)]
 
-use hw_types::RoundingMode;
+use hw_types::{RoundingMode, Status};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -66,6 +66,23 @@ pub struct Rounded {
     pub overflow: bool,
     /// Tiny after rounding (see [`tiny_after_rounding`]) and inexact.
     pub underflow: bool,
+}
+
+impl Rounded {
+    /// The flags, as the crate reports them.
+    pub fn status(&self) -> Status {
+        let mut s = Status::OK;
+        for (raised, flag) in [
+            (self.inexact, Status::INEXACT),
+            (self.overflow, Status::OVERFLOW),
+            (self.underflow, Status::UNDERFLOW),
+        ] {
+            if raised {
+                s |= flag;
+            }
+        }
+        s
+    }
 }
 
 /// Correct rounding of an exact rational to the format, by search.
