@@ -65,6 +65,8 @@ fn each_flag_answers_for_itself_only() {
     let both = Status::INEXACT | Status::OVERFLOW;
     assert!(both.contains(Status::OVERFLOW) && !both.contains(Status::INEXACT | Status::UNDERFLOW));
     assert_eq!(both.to_string(), "inexact|overflow");
+    // Raising a flag that is already raised changes nothing.
+    assert_eq!(both | Status::OVERFLOW, both);
     let mut s = Status::UNDERFLOW;
     s |= Status::INVALID;
     assert_eq!(s.to_string(), "underflow|invalid");
