@@ -61,6 +61,43 @@ fn documented_bf16_examples() {
     assert_eq!(bf(dy(true, 1, 128), TowardNegative).0, 0xff80);
 }
 
+/// The special patterns of docs/numerics.md §1, literally (the tests elsewhere compare with the
+/// crate's own constants, which would move along with a wrong encoding).
+#[test]
+fn special_patterns_are_the_documented_ones() {
+    assert_eq!(
+        [
+            Bf16::NAN,
+            Bf16::nan(),
+            Bf16::INFINITY,
+            Bf16::NEG_INFINITY,
+            Bf16::MAX,
+            Bf16::NEG_ZERO
+        ]
+        .map(|x| x.0),
+        [0x7fc0, 0x7fc0, 0x7f80, 0xff80, 0x7f7f, 0x8000]
+    );
+    assert_eq!(
+        [
+            Fp32::NAN,
+            Fp32::nan(),
+            Fp32::INFINITY,
+            Fp32::NEG_INFINITY,
+            Fp32::MAX,
+            Fp32::NEG_ZERO
+        ]
+        .map(|x| x.0),
+        [
+            0x7fc0_0000,
+            0x7fc0_0000,
+            0x7f80_0000,
+            0xff80_0000,
+            0x7f7f_ffff,
+            0x8000_0000
+        ]
+    );
+}
+
 #[test]
 fn underflow_is_detected_after_rounding() {
     // Just below 2^-126, rounding up to 2^-126 with unbounded exponent: not tiny, no underflow.
