@@ -72,7 +72,9 @@ impl ExactAcc {
         }
         if exp >= self.window_exp {
             let sh = (exp - self.window_exp) as u32;
-            // |int| <= 2^63, so a shift below 63 stays below 2^126 and cannot overflow i128.
+            // |int| <= 2^63, so a shift below 63 stays below 2^126 and cannot overflow i128. Any
+            // bound up to 64 would be safe and a tighter one only flushes more, equally exactly:
+            // no result tells `sh <= 63` or `sh == 63` apart (excluded in .cargo/mutants.toml).
             if sh < 63 {
                 if let Some(sum) = self.window.checked_add((int as i128) << sh) {
                     self.window = sum;
@@ -81,6 +83,9 @@ impl ExactAcc {
             }
         } else {
             let sh = (self.window_exp - exp) as u32;
+            // The shifted window stays below 2^126. The margin is safe, not tight: `>= sh + 2`
+            // would be safe too, and `== sh + 2` or `> sh * 2` only flush more, equally exactly
+            // (excluded in .cargo/mutants.toml).
             if self.window.unsigned_abs().leading_zeros() > sh + 2 {
                 if let Some(sum) = (self.window << sh).checked_add(int as i128) {
                     self.window = sum;
@@ -159,9 +164,11 @@ impl ExactAcc {
             return StatusAnd::new(Value::Zero { neg }, Status::OK);
         };
         // Gather the top 128 bits starting at the leading one, and a sticky bit for the rest.
+        // The two sides of each `|` below occupy disjoint bits, so `^` (a mutant cargo-mutants
+        // tries) computes the same word (excluded in .cargo/mutants.toml).
         let lz = mag[top].leading_zeros();
-        let bit = |i: usize| if i < LIMBS { mag[i] } else { 0 };
-        let get = |i: isize| if i >= 0 { bit(i as usize) } else { 0 };
+        // Limbs below limb 0 read as zeros (top < LIMBS, so nothing is read above).
+        let get = |i: isize| if i >= 0 { mag[i as usize] } else { 0 };
         let t = top as isize;
         let w0 = get(t);
         let w1 = get(t - 1);

@@ -61,6 +61,43 @@ fn documented_bf16_examples() {
     assert_eq!(bf(dy(true, 1, 128), TowardNegative).0, 0xff80);
 }
 
+/// The special patterns of docs/numerics.md §1, literally (the tests elsewhere compare with the
+/// crate's own constants, which would move along with a wrong encoding).
+#[test]
+fn special_patterns_are_the_documented_ones() {
+    assert_eq!(
+        [
+            Bf16::NAN,
+            Bf16::nan(),
+            Bf16::INFINITY,
+            Bf16::NEG_INFINITY,
+            Bf16::MAX,
+            Bf16::NEG_ZERO
+        ]
+        .map(|x| x.0),
+        [0x7fc0, 0x7fc0, 0x7f80, 0xff80, 0x7f7f, 0x8000]
+    );
+    assert_eq!(
+        [
+            Fp32::NAN,
+            Fp32::nan(),
+            Fp32::INFINITY,
+            Fp32::NEG_INFINITY,
+            Fp32::MAX,
+            Fp32::NEG_ZERO
+        ]
+        .map(|x| x.0),
+        [
+            0x7fc0_0000,
+            0x7fc0_0000,
+            0x7f80_0000,
+            0xff80_0000,
+            0x7f7f_ffff,
+            0x8000_0000
+        ]
+    );
+}
+
 #[test]
 fn underflow_is_detected_after_rounding() {
     // Just below 2^-126, rounding up to 2^-126 with unbounded exponent: not tiny, no underflow.
@@ -259,6 +296,61 @@ proptest! {
         }
         let want = if sum.is_zero() { 0 } else { round(FP32, &sum, NearestEven).bits };
         prop_assert_eq!(acc.round::<Fp32>(NearestEven).value.0, want);
+    }
+}
+
+/// Significands with structure random ones rarely have: runs of ones (which carry into the next
+/// binade when rounded up, also just below 2^emin, where tininess is decided after rounding),
+/// single bits, and 64-bit values shifted up to 64 places (so the low 64 bits can be all zero).
+fn structured_sig() -> impl Strategy<Value = u128> {
+    prop_oneof![
+        (1u32..=128, 0u32..128).prop_map(|(n, k)| (u128::MAX >> (128 - n)) << k.min(128 - n)),
+        (0u32..128).prop_map(|k| 1u128 << k),
+        (1u64.., 0u32..=64).prop_map(|(s, k)| (s as u128) << k),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    /// Structured significands, leading bit from below the subnormals to above the largest
+    /// finite value, optionally sticky: then with at least p + 2 = 26 bits, as producers of
+    /// sticky values must give (short ones take round_pack's 64-bit path unless it checks the
+    /// sticky bit), or with 128 bits as the accumulator gives. Bits and every flag against the
+    /// oracle, both formats.
+    #[test]
+    fn structured_significands_round_like_the_oracle(sig in structured_sig(), kind in 0u8..3, top in -170i32..135,
+                                                     neg in any::<bool>(), mode in mode_strategy()) {
+        let sticky = kind > 0;
+        let sig = match kind {
+            1 if sig >> 25 == 0 => sig << 25,
+            2 => sig | 1 << 127,
+            _ => sig,
+        };
+        let exp = top - (127 - sig.leading_zeros() as i32);
+        let v = Value::Finite(Dyadic { neg, sig, exp, sticky });
+        // A sticky value lies strictly inside (sig, sig + 1) units: sig + 1/2 stands for all of it.
+        let half = if sticky { pow2(-1) } else { BigRational::zero() };
+        let mag = (BigRational::from_integer(BigInt::from(sig)) + half) * pow2(exp as i64);
+        let x = if neg { -mag } else { mag };
+        let f = Fp32::round(v, mode);
+        let o = round(FP32, &x, mode);
+        prop_assert_eq!((f.value.0, f.status), (o.bits, o.status()), "fp32 {:?} {}", v, mode);
+        let b = Bf16::round(v, mode);
+        let o = round(BF16, &x, mode);
+        prop_assert_eq!((b.value.0 as u32, b.status), (o.bits, o.status()), "bf16 {:?} {}", v, mode);
+    }
+}
+
+/// A zero significand (which round_pack accepts, though no producer makes one) is a zero of its
+/// sign, exact, in every mode.
+#[test]
+fn zero_significand_is_a_signed_zero() {
+    for mode in RoundingMode::ALL {
+        for (neg, bits) in [(false, 0), (true, 0x8000_0000)] {
+            let r = Fp32::round(Value::Finite(Dyadic::exact(neg, 0, 5)), mode);
+            assert_eq!((r.value.0, r.status), (bits, Status::OK));
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! comparison with the midpoint.
 #![allow(dead_code)]
 
-use hw_types::RoundingMode;
+use hw_types::{RoundingMode, Status};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -64,6 +64,25 @@ pub struct Rounded {
     pub bits: u32,
     pub inexact: bool,
     pub overflow: bool,
+    /// Tiny after rounding (see [`tiny_after_rounding`]) and inexact.
+    pub underflow: bool,
+}
+
+impl Rounded {
+    /// The flags, as the crate reports them.
+    pub fn status(&self) -> Status {
+        let mut s = Status::OK;
+        for (raised, flag) in [
+            (self.inexact, Status::INEXACT),
+            (self.overflow, Status::OVERFLOW),
+            (self.underflow, Status::UNDERFLOW),
+        ] {
+            if raised {
+                s |= flag;
+            }
+        }
+        s
+    }
 }
 
 /// Correct rounding of an exact rational to the format, by search.
@@ -92,6 +111,7 @@ pub fn round(f: Fmt, x: &BigRational, mode: RoundingMode) -> Rounded {
             bits: sign | lo,
             inexact: false,
             overflow: false,
+            underflow: false,
         };
     }
     let next = lo + 1; // may be the infinity pattern, standing for 2^(emax+1)
@@ -113,7 +133,29 @@ pub fn round(f: Fmt, x: &BigRational, mode: RoundingMode) -> Rounded {
         bits: sign | bits,
         inexact: true,
         overflow: bits == f.inf_bits() || a >= top,
+        underflow: tiny_after_rounding(f, x, mode),
     }
+}
+
+/// IEEE 754 tininess after rounding: `x` (nonzero) rounded to `p` significant bits with an
+/// unbounded exponent range lies below `2^emin` in magnitude.
+pub fn tiny_after_rounding(f: Fmt, x: &BigRational, mode: RoundingMode) -> bool {
+    let a = x.abs();
+    let emin = 1 - f.bias();
+    if a >= pow2(emin) {
+        return false;
+    }
+    // e = floor(log2 a): estimate from the bit lengths, then correct.
+    let mut e = a.numer().bits() as i64 - a.denom().bits() as i64;
+    while pow2(e) > a {
+        e -= 1;
+    }
+    while pow2(e + 1) <= a {
+        e += 1;
+    }
+    let ulp = pow2(e - (f.p as i64 - 1));
+    let r = round_int(&(x / &ulp), mode);
+    BigRational::from_integer(r.abs()) * ulp < pow2(emin)
 }
 
 /// Round to an integer with a mode (for MXINT8 elements).
