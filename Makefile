@@ -7,7 +7,7 @@ SEED   ?= 0
 OUT    ?= out
 
 .PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test \
-        dpi-test header py-package py-package-test cocotb-test golden bench clean
+        dpi-test header py-package py-package-test cocotb-test golden bench mutants clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -75,6 +75,26 @@ bench: venv build
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install --quiet --disable-pip-version-check \
 		--no-build-isolation --force-reinstall --no-deps ./crates/hwsim-py
 	$(PY) scripts/bench.py
+
+## Mutation testing (not part of `make test`: hours on two cores). cargo-mutants mutates hw-types
+## and hw-units one change at a time and runs each crate's own tests (release profile, exclusions
+## with their reasons in .cargo/mutants.toml); a mutant the tests miss is a gap in them. Fails if
+## hw-types has a missed mutant; hw-units' figures are in docs/testing.md.
+## Full reports: target/mutants/<crate>/mutants.out.
+MUTANTS_JOBS ?= 1
+MUTANTS_ARGS ?=
+mutants:
+	@$(CARGO) mutants --version > /dev/null 2>&1 || $(CARGO) install --locked cargo-mutants
+	-$(CARGO) mutants -p hw-types --jobs $(MUTANTS_JOBS) $(MUTANTS_ARGS) --output target/mutants/hw-types
+	-$(CARGO) mutants -p hw-units --jobs $(MUTANTS_JOBS) $(MUTANTS_ARGS) --output target/mutants/hw-units
+	@for c in hw-types hw-units; do \
+	  d=target/mutants/$$c/mutants.out; \
+	  printf '%-9s caught %4s  missed %4s  unviable %4s  timeout %4s\n' $$c \
+	    $$(cat $$d/caught.txt | wc -l) $$(cat $$d/missed.txt | wc -l) \
+	    $$(cat $$d/unviable.txt | wc -l) $$(cat $$d/timeout.txt | wc -l); \
+	  sed 's/^/    missed: /' $$d/missed.txt; \
+	done
+	@test ! -s target/mutants/hw-types/mutants.out/missed.txt
 
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
 SIM := ./target/release/sim
