@@ -17,6 +17,8 @@ use crate::float::FormatSpec;
 /// bit set, sign clear (BF16 `0x7fc0`, FP32 `0x7fc00000`). Input NaN payloads are not kept.
 pub const fn canonical_nan(spec: &FormatSpec) -> u32 {
     let exp_mask = (1u32 << spec.exp_bits) - 1;
+    // The two sides of `|` occupy disjoint bits, so `^` gives the same word (a mutant that
+    // cannot change a result; excluded in .cargo/mutants.toml).
     (exp_mask << (spec.precision - 1)) | (1 << (spec.precision - 2))
 }
 
