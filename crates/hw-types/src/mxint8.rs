@@ -59,14 +59,11 @@ impl MxInt8Block {
         if amax == 0 {
             return StatusAnd::new(MxInt8Block::ZERO, Status::OK);
         }
-        // floor(log2 amax): the unbiased exponent, or from the leading one of a subnormal.
-        let biased = (amax >> 23) as i32;
-        let top = if biased > 0 {
-            biased - 127
-        } else {
-            -149 + (31 - amax.leading_zeros() as i32)
-        };
-        let e = top.clamp(E8m0::MIN_EXP, E8m0::MAX_EXP);
+        // E = floor(log2 amax) clamped to E8M0's -127..=127 (docs/numerics.md §4), read off the
+        // biased exponent field (0..=254 here: 255 was inf/NaN). A normal amax gives its unbiased
+        // exponent, -126..=127; a subnormal's floor(log2) is below -126 and clamps to -127, which
+        // is exactly what the field 0 gives. So neither a leading-zero count nor a clamp is needed.
+        let e = (amax >> 23) as i32 - 127;
         let mut elems = [0i8; BLOCK];
         let mut status = Status::OK;
         for (q, v) in elems.iter_mut().zip(values) {
