@@ -3,7 +3,7 @@
 //! one, and where an operation raises one that no other test looks at.
 
 use hw_types::arith::recip;
-use hw_types::{Bf16, Format, Fp32, RoundingMode, Status};
+use hw_types::{Bf16, FlagCounts, Format, Fp32, RoundingMode, Status};
 
 const NAMES: [&str; 5] = [
     "nearest-even",
@@ -114,4 +114,78 @@ fn classification_and_f32_conversions() {
             assert_eq!(x.to_f64(), f as f64, "{x:?}");
         }
     }
+}
+
+/// The flag word of the C ABI and the Python package (docs/dpi.md, docs/python.md): its bit
+/// values are part of that contract, so they are pinned literally.
+#[test]
+fn flag_word_bits_round_trip() {
+    let named = [
+        (Status::INEXACT, 1u8),
+        (Status::UNDERFLOW, 2),
+        (Status::OVERFLOW, 4),
+        (Status::DIV_BY_ZERO, 8),
+        (Status::INVALID, 16),
+    ];
+    assert_eq!(Status::OK.bits(), 0);
+    for (flag, bit) in named {
+        assert_eq!(flag.bits(), bit);
+        assert_eq!(Status::from_bits(bit), flag);
+    }
+    for word in 0..=u8::MAX {
+        let s = Status::from_bits(word);
+        assert_eq!(
+            s.bits(),
+            word & 0x1f,
+            "bits above the five flags are dropped"
+        );
+        for (flag, bit) in named {
+            assert_eq!(s.contains(flag), word & bit != 0, "word {word:#04x}");
+        }
+    }
+}
+
+/// The per-stage counts in manifest.json: each result adds one to every flag it raised.
+#[test]
+fn flag_counts_count_each_flag() {
+    let results = [
+        Status::OK,
+        Status::INEXACT,
+        Status::INEXACT | Status::UNDERFLOW,
+        Status::INEXACT | Status::OVERFLOW,
+        Status::INEXACT | Status::OVERFLOW,
+        Status::DIV_BY_ZERO,
+        Status::INVALID,
+        Status::INVALID,
+        Status::INVALID,
+        Status::from_bits(0x1f),
+    ];
+    let c = FlagCounts::of(results);
+    assert_eq!(
+        c,
+        FlagCounts {
+            inexact: 5,
+            underflow: 2,
+            overflow: 3,
+            div_by_zero: 2,
+            invalid: 4,
+        }
+    );
+    assert_eq!(c.any(), Status::from_bits(0x1f));
+    let mut one = FlagCounts::default();
+    one.add(Status::OVERFLOW);
+    one.add(Status::OVERFLOW | Status::DIV_BY_ZERO);
+    assert_eq!(
+        (
+            one.inexact,
+            one.underflow,
+            one.overflow,
+            one.div_by_zero,
+            one.invalid
+        ),
+        (0, 0, 2, 1, 0)
+    );
+    assert_eq!(one.any(), Status::OVERFLOW | Status::DIV_BY_ZERO);
+    assert_eq!(FlagCounts::of([]), FlagCounts::default());
+    assert_eq!(FlagCounts::default().any(), Status::OK);
 }
