@@ -150,6 +150,7 @@ fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<i8> {
         Status::OK
     };
     if mag > ELEM_MAX as u64 {
+        // Two distinct flags: `^` would give the same (excluded in .cargo/mutants.toml).
         status |= Status::OVERFLOW | Status::INEXACT;
     }
     if mag == 0 {
