@@ -380,6 +380,46 @@ fn quantizer_documented_examples() {
     assert_eq!((b.scale.0, b.elems[0], b.elems[1]), (0, 0, 64)); // 2^-127 * 2^(6+127) = 64
 }
 
+/// A row is cut into blocks of 32 along its length; the last block is zero-padded; blocks are
+/// appended after what the vector already holds.
+#[test]
+fn quantize_row_cuts_blocks_of_32() {
+    use hw_types::mxint8::quantize_row;
+    let f = |x: f32| Fp32::from_f32(x);
+    // 70 values: blocks of 32, 32 and 6. Block k holds 2^k in its first element and 1.0 elsewhere.
+    let row: Vec<Fp32> = (0..70)
+        .map(|i| {
+            if i % 32 == 0 {
+                f((1 << (i / 32)) as f32)
+            } else {
+                f(1.0)
+            }
+        })
+        .collect();
+    let mut out = vec![MxInt8Block::quantize(&[f(-3.0)], NearestAway)];
+    quantize_row(&row, NearestAway, &mut out);
+    assert_eq!(out.len(), 4);
+    assert_eq!((out[0].value.scale.0, out[0].value.elems[0]), (0x80, -96));
+    let scales: Vec<u8> = out[1..].iter().map(|b| b.value.scale.0).collect();
+    assert_eq!(scales, [0x7f, 0x80, 0x81]);
+    assert_eq!(&out[1].value.elems, &[64; 32]);
+    assert_eq!(out[2].value.elems[..2], [64, 32]);
+    assert_eq!(out[2].value.elems[31], 32);
+    assert_eq!(out[3].value.elems[..6], [64, 16, 16, 16, 16, 16]);
+    assert_eq!(
+        out[3].value.elems[6..],
+        [0; 26],
+        "the partial block is zero-padded"
+    );
+    assert!(out[1..].iter().all(|b| b.status == Status::OK));
+    // Flags travel with their block.
+    let mut flagged = Vec::new();
+    quantize_row(&[f(1.0), f(1.0 / 256.0)], NearestEven, &mut flagged);
+    assert_eq!(flagged[0].status, Status::INEXACT | Status::UNDERFLOW);
+    quantize_row(&[], NearestEven, &mut flagged);
+    assert_eq!(flagged.len(), 1, "an empty row adds no block");
+}
+
 #[test]
 fn block_dot_weights_and_nan() {
     let mut a = MxInt8Block::ZERO;
