@@ -112,9 +112,10 @@ fn exact_power(base: f64, x: f64) -> Option<Value> {
         let m = iroot(m_odd as u64, 1u32 << k)?;
         m as u128
     };
-    // q | E * P: E * P / 2^k must be an integer.
+    // q | E * P: E * P / 2^k must be an integer (always so for k = 0 and for E * P = 0, whose
+    // trailing_zeros is 128, below a k from a tiny x).
     let ep = (e2 as i128).checked_mul(i128::try_from(p_mag).ok()?)?;
-    if k > 0 && ep.trailing_zeros() < k && ep != 0 {
+    if ep.trailing_zeros() < k && ep != 0 {
         return None;
     }
     let pow2 = if e.neg { -(ep >> k) } else { ep >> k };

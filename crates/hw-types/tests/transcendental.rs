@@ -34,6 +34,39 @@ fn exact_powers_are_exact() {
         pow::<Bf16>(0.25, 0.5, NearestEven),
         (Bf16(0x3f00), Status::OK)
     );
+    // Negative fractional exponents of a power of two: 16^-0.25 = 1/2, 4^-1.5 = 1/8.
+    assert_eq!(
+        pow::<Fp32>(16.0, -0.25, NearestEven),
+        (Fp32::from_f32(0.5), Status::OK)
+    );
+    assert_eq!(
+        pow::<Fp32>(4.0, -1.5, NearestEven),
+        (Fp32::from_f32(0.125), Status::OK)
+    );
+    // 1 to any power is 1, even to a power 2^-200 whose denominator exceeds every integer width.
+    assert_eq!(
+        pow::<Fp32>(1.0, 2f64.powi(-200), TowardZero),
+        (Fp32::from_f32(1.0), Status::OK)
+    );
+}
+
+#[test]
+fn irrational_powers_of_two_are_not_mistaken_for_exact() {
+    // 2^0.5 = 1.41421356237309504880... (an odd power of two under a square root is irrational):
+    // FP32 neighbours 0x3fb504f3 (1.4142135381698608) and 0x3fb504f4 (1.4142136573791504).
+    assert_eq!(
+        pow::<Fp32>(2.0, 0.5, NearestEven),
+        (Fp32(0x3fb504f3), Status::INEXACT)
+    );
+    assert_eq!(
+        pow::<Fp32>(2.0, 0.5, TowardPositive),
+        (Fp32(0x3fb504f4), Status::INEXACT)
+    );
+    // 8^(-1/4) = 2^(-3/4) = 0.59460355750136053335...: 0x3f1837f0 (0.59460353851318359375) below.
+    assert_eq!(
+        pow::<Fp32>(8.0, -0.25, TowardZero),
+        (Fp32(0x3f1837f0), Status::INEXACT)
+    );
 }
 
 #[test]
