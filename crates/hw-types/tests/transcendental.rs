@@ -117,3 +117,26 @@ fn non_dyadic_powers_still_round_correctly() {
     );
     assert_eq!(s, Status::INEXACT);
 }
+
+/// Values within libm's error bound of a rounding boundary must not be decided from the f64
+/// result: exp(-2^-60) = 1 - 2^-60 + ... is 1.0 in f64, but lies below 1, so rounding toward
+/// -inf gives the FP32 value below 1; exp(2^-60) toward +inf gives the one above.
+#[test]
+fn values_beside_a_boundary_take_the_exact_path() {
+    let t = 2f64.powi(-60);
+    let exp = |x: f64, mode| {
+        let r = Transcendental::Exp.round::<Fp32>(x, mode);
+        (r.value, r.status)
+    };
+    assert_eq!(
+        exp(-t, TowardNegative),
+        (Fp32(0x3f7f_ffff), Status::INEXACT)
+    );
+    assert_eq!(exp(-t, TowardZero), (Fp32(0x3f7f_ffff), Status::INEXACT));
+    assert_eq!(exp(-t, NearestEven), (Fp32(0x3f80_0000), Status::INEXACT));
+    assert_eq!(exp(t, TowardPositive), (Fp32(0x3f80_0001), Status::INEXACT));
+    assert_eq!(exp(t, TowardZero), (Fp32(0x3f80_0000), Status::INEXACT));
+    // cos(2^-30) = 1 - 2^-61 + ...: below 1.
+    let cos = Transcendental::Cos.round::<Bf16>(2f64.powi(-30), TowardNegative);
+    assert_eq!((cos.value, cos.status), (Bf16(0x3f7f), Status::INEXACT));
+}
