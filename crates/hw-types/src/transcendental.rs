@@ -168,11 +168,8 @@ fn round_interval_f64<F: Format>(y: f64, mode: RoundingMode) -> Option<StatusAnd
 fn round_big<F: Format>(big: &BigFloat, mode: RoundingMode) -> Option<StatusAnd<F>> {
     let (words, _bits, sign, exponent, _inexact) = big.as_raw_parts()?;
     // Mantissa words are little-endian, the leading one at the top of the last word; the value is
-    // 0.m * 2^exponent.
+    // 0.m * 2^exponent. The Ziv loop starts at 256 bits, so there are at least four words.
     let n = words.len();
-    if n < 3 {
-        return None;
-    }
     let sig = ((words[n - 1] as u128) << 64) | words[n - 2] as u128;
     let rest = &words[..n - 2];
     let near_low = rest[0] <= 2 && rest[1..].iter().all(|&w| w == 0);
