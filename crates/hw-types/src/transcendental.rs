@@ -147,17 +147,23 @@ fn round_interval_f64<F: Format>(y: f64, mode: RoundingMode) -> Option<StatusAnd
         // smallest subnormal; every such value rounds the same way. (A tiny nonzero result takes
         // the interval below: both of its ends are as far below F's range and round alike.)
         Value::Zero { neg } => Some(F::round(tiny(neg), mode)),
-        Value::Finite(d) => {
-            // Widening the interval (a smaller lo, a larger hi) only sends more values to the
-            // Ziv loop, which rounds them the same way; mutants that do so are excluded in
-            // .cargo/mutants.toml. Narrowing it is what a test must catch.
-            let k = F64_REL_ERR_LOG2;
-            let e = d.exp - k as i32;
-            let lo = Dyadic::exact(d.neg, d.sig * ((1u128 << k) - 1), e);
-            let hi = Dyadic::exact(d.neg, d.sig * ((1u128 << k) + 1), e);
-            same_rounding::<F>(lo, hi, mode)
-        }
+        Value::Finite(d) => same_rounding::<F>(lower_end(d), upper_end(d), mode),
     }
+}
+
+/// `y * (1 - 2^-45)`, exactly. A smaller value would only widen the interval: rounding is
+/// monotonic, so ends that round alike still decide every value between them, and ends that do
+/// not go to the Ziv loop, which rounds the same way (mutants that shrink it are excluded in
+/// .cargo/mutants.toml). A larger one narrows the interval, which the tests must catch.
+fn lower_end(d: Dyadic) -> Dyadic {
+    let k = F64_REL_ERR_LOG2;
+    Dyadic::exact(d.neg, d.sig * ((1u128 << k) - 1), d.exp - k as i32)
+}
+
+/// `y * (1 + 2^-45)`, exactly.
+fn upper_end(d: Dyadic) -> Dyadic {
+    let k = F64_REL_ERR_LOG2;
+    Dyadic::exact(d.neg, d.sig * ((1u128 << k) + 1), d.exp - k as i32)
 }
 
 /// Round an astro-float result whose error is below 2 ulps of its mantissa: its top 128 bits

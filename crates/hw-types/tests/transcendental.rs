@@ -140,3 +140,30 @@ fn values_beside_a_boundary_take_the_exact_path() {
     let cos = Transcendental::Cos.round::<Bf16>(2f64.powi(-30), TowardNegative);
     assert_eq!((cos.value, cos.status), (Bf16(0x3f7f), Status::INEXACT));
 }
+
+/// FP32 exp at its underflow and overflow boundaries: the f64 inputs nearest to ln of the
+/// boundary put exp within 2^-47 of it (mpmath, 300 bits), closer than libm's error bound, so
+/// only the exact path can tell the sides apart.
+#[test]
+fn exp_beside_the_fp32_range_boundaries() {
+    let exp = |bits: u64, mode| {
+        let r = Transcendental::Exp.round::<Fp32>(f64::from_bits(bits), mode);
+        (r.value, r.status)
+    };
+    let tiny = Status::UNDERFLOW | Status::INEXACT;
+    // 2^-150, the midpoint between +0 and the smallest subnormal.
+    assert_eq!(exp(0xc059fe3682cd3be4, NearestEven), (Fp32(1), tiny)); // above
+    assert_eq!(exp(0xc059fe3682cd3be5, NearestEven), (Fp32(0), tiny)); // below
+                                                                       // 2^-149, the smallest subnormal, toward zero.
+    assert_eq!(exp(0xc059d1d9fccf4770, TowardZero), (Fp32(1), tiny)); // above
+    assert_eq!(exp(0xc059d1d9fccf4771, TowardZero), (Fp32(0), tiny)); // below
+                                                                      // 2^128 (1 - 2^-25), the overflow threshold of round to nearest.
+    assert_eq!(
+        exp(0x40562e42feda39ef, NearestEven), // below
+        (Fp32(0x7f7f_ffff), Status::INEXACT)
+    );
+    assert_eq!(
+        exp(0x40562e42feda39f0, NearestEven), // above
+        (Fp32(0x7f80_0000), Status::OVERFLOW | Status::INEXACT)
+    );
+}
