@@ -113,7 +113,7 @@ impl Value {
         if int == 0 {
             Value::Zero { neg: false }
         } else {
-            Value::Finite(Dyadic::exact(int < 0, int.unsigned_abs(), exp))
+            Value::Finite(Dyadic::exact(int.is_negative(), int.unsigned_abs(), exp))
         }
     }
 }

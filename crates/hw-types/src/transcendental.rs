@@ -203,11 +203,12 @@ fn huge(neg: bool) -> Value {
     Value::Finite(Dyadic::exact(neg, 3, 2000))
 }
 
-/// A stand-in for a nonzero magnitude below `2^-1000`, with the sticky bit marking it inexact.
+/// A stand-in for a nonzero magnitude below `2^-1000` (`2^-1200`), with the sticky bit marking
+/// it inexact.
 fn tiny(neg: bool) -> Value {
     Value::Finite(Dyadic {
         neg,
-        sig: 1 << 127,
+        sig: 1,
         exp: -1200,
         sticky: true,
     })

@@ -167,3 +167,20 @@ fn exp_beside_the_fp32_range_boundaries() {
         (Fp32(0x7f80_0000), Status::OVERFLOW | Status::INEXACT)
     );
 }
+
+/// exp(-1000) underflows libm's f64 to 0, yet is a nonzero value: it rounds like any positive
+/// value far below FP32's smallest subnormal.
+#[test]
+fn exp_far_below_the_subnormals_is_nonzero() {
+    let tiny = Status::UNDERFLOW | Status::INEXACT;
+    for (mode, bits) in [
+        (NearestEven, 0),
+        (NearestAway, 0),
+        (TowardZero, 0),
+        (TowardNegative, 0),
+        (TowardPositive, 1),
+    ] {
+        let r = Transcendental::Exp.round::<Fp32>(-1000.0, mode);
+        assert_eq!((r.value, r.status), (Fp32(bits), tiny), "{mode}");
+    }
+}
