@@ -118,7 +118,9 @@ fn exact_power(base: f64, x: f64) -> Option<Value> {
     if ep.trailing_zeros() < k && ep != 0 {
         return None;
     }
-    let pow2 = if e.neg { -(ep >> k) } else { ep >> k };
+    // A nonzero E * P divisible by 2^k has k < 128; E * P = 0 (base 1) may come with any k.
+    let q = if ep == 0 { 0 } else { ep >> k };
+    let pow2 = if e.neg { -q } else { q };
     if e.neg && m != 1 {
         return None;
     }
