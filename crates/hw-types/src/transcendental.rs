@@ -149,46 +149,50 @@ fn round_interval_f64<F: Format>(y: f64, mode: RoundingMode) -> Option<StatusAnd
         // smallest subnormal; every such value rounds the same way. (A tiny nonzero result takes
         // the interval below: both of its ends are as far below F's range and round alike.)
         Value::Zero { neg } => Some(F::round(tiny(neg), mode)),
-        Value::Finite(d) => same_rounding::<F>(lower_end(d), upper_end(d), mode),
+        Value::Finite(d) => {
+            // y * (2^45 -+ 1) * 2^-45: both ends share the exponent.
+            let exp = d.exp - F64_REL_ERR_LOG2 as i32;
+            same_rounding::<F>(lower_end(d, exp), upper_end(d, exp), mode)
+        }
     }
 }
 
-/// `y * (1 - 2^-45)`, exactly. A smaller value would only widen the interval: rounding is
-/// monotonic, so ends that round alike still decide every value between them, and ends that do
-/// not go to the Ziv loop, which rounds the same way (mutants that shrink it are excluded in
-/// .cargo/mutants.toml). A larger one narrows the interval, which the tests must catch.
-fn lower_end(d: Dyadic) -> Dyadic {
-    let k = F64_REL_ERR_LOG2;
-    Dyadic::exact(d.neg, d.sig * ((1u128 << k) - 1), d.exp - k as i32)
+/// `y * (1 - 2^-45)` exactly, as `sig * (2^45 - 1) * 2^exp` with `exp` = y's exponent - 45
+/// (shared with [`upper_end`], so a wrong exponent moves both ends alike and every result with
+/// them). A smaller value would only widen the interval: rounding is monotonic, so ends that
+/// round alike still decide every value between them, and ends that do not go to the Ziv loop,
+/// which rounds the same way (mutants that shrink it are excluded in .cargo/mutants.toml). A
+/// larger one narrows the interval, which the tests must catch.
+fn lower_end(d: Dyadic, exp: i32) -> Dyadic {
+    Dyadic::exact(d.neg, d.sig * ((1u128 << F64_REL_ERR_LOG2) - 1), exp)
 }
 
-/// `y * (1 + 2^-45)`, exactly.
-fn upper_end(d: Dyadic) -> Dyadic {
-    let k = F64_REL_ERR_LOG2;
-    Dyadic::exact(d.neg, d.sig * ((1u128 << k) + 1), d.exp - k as i32)
+/// `y * (1 + 2^-45)` exactly, as `sig * (2^45 + 1) * 2^exp`.
+fn upper_end(d: Dyadic, exp: i32) -> Dyadic {
+    Dyadic::exact(d.neg, d.sig * ((1u128 << F64_REL_ERR_LOG2) + 1), exp)
 }
 
-/// Round an astro-float result whose error is below 2 ulps of its mantissa: its top 128 bits
-/// `sig` and the remaining bits `rest` place the exact value strictly inside `(sig, sig + 1)` units
-/// unless `rest` lies within 2 ulps of either end; then the value is too close to a 128-bit dyadic
-/// to decide at this precision (`None`). Inside, every value rounds alike (`sig` has far more than
-/// p + 2 bits), which is what the sticky bit expresses.
+/// Round an astro-float result `0.m * 2^exponent` whose error is below 2 ulps of its `N`-bit
+/// mantissa `m`: the exact value lies in `(m - 2, m + 2)` ulps. Its top word `top` (the leading
+/// 64 bits, which hold far more than the p + 2 bits a rounding to BF16 or FP32 needs) decides the
+/// rounding, with the sticky bit for the rest, when that whole interval lies strictly inside the
+/// cell `(top, top + 1)`: when the remaining `N - 64` bits `L` satisfy `2 <= L <= 2^(N-64) - 2`.
+/// The lowest word alone in `2..u64::MAX` implies that, whatever the words between hold; the
+/// other values are `None`, to be decided at a higher precision (rarely: about 2^-62 of the
+/// values a round sees). An `L` off by up to a word's weight is too close to a 64-bit dyadic for
+/// this precision, and it may be a rounding boundary.
 fn round_big<F: Format>(big: &BigFloat, mode: RoundingMode) -> Option<StatusAnd<F>> {
     let (words, _bits, sign, exponent, _inexact) = big.as_raw_parts()?;
-    // Mantissa words are little-endian, the leading one at the top of the last word; the value is
-    // 0.m * 2^exponent. The Ziv loop starts at 256 bits, so there are at least four words.
-    let n = words.len();
-    let sig = ((words[n - 1] as u128) << 64) | words[n - 2] as u128;
-    let rest = &words[..n - 2];
-    let near_low = rest[0] <= 2 && rest[1..].iter().all(|&w| w == 0);
-    let near_high = rest[0] >= u64::MAX - 2 && rest[1..].iter().all(|&w| w == u64::MAX);
-    if near_low || near_high || sig >> 127 != 1 {
+    // Mantissa words are little-endian, the leading one at the top of the last word. The Ziv
+    // loop starts at 256 bits, so there are at least four words.
+    let (&top, rest) = words.split_last()?;
+    if !(2..u64::MAX).contains(rest.first()?) || top.leading_zeros() != 0 {
         return None;
     }
     let d = Dyadic {
         neg: sign == astro_float::Sign::Neg,
-        sig,
-        exp: exponent - 128,
+        sig: top as u128,
+        exp: exponent - 64,
         sticky: true,
     };
     Some(F::round(Value::Finite(d), mode))

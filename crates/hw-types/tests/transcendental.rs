@@ -151,13 +151,13 @@ fn exp_beside_the_fp32_range_boundaries() {
         (r.value, r.status)
     };
     let tiny = Status::UNDERFLOW | Status::INEXACT;
-    // 2^-150, the midpoint between +0 and the smallest subnormal.
-    assert_eq!(exp(0xc059fe3682cd3be4, NearestEven), (Fp32(1), tiny)); // above
-    assert_eq!(exp(0xc059fe3682cd3be5, NearestEven), (Fp32(0), tiny)); // below
-                                                                       // 2^-149, the smallest subnormal, toward zero.
-    assert_eq!(exp(0xc059d1d9fccf4770, TowardZero), (Fp32(1), tiny)); // above
-    assert_eq!(exp(0xc059d1d9fccf4771, TowardZero), (Fp32(0), tiny)); // below
-                                                                      // 2^128 (1 - 2^-25), the overflow threshold of round to nearest.
+    // 2^-150, the midpoint between +0 and the smallest subnormal: above, then below.
+    assert_eq!(exp(0xc059fe3682cd3be4, NearestEven), (Fp32(1), tiny));
+    assert_eq!(exp(0xc059fe3682cd3be5, NearestEven), (Fp32(0), tiny));
+    // 2^-149, the smallest subnormal, toward zero: above, then below.
+    assert_eq!(exp(0xc059d1d9fccf4770, TowardZero), (Fp32(1), tiny));
+    assert_eq!(exp(0xc059d1d9fccf4771, TowardZero), (Fp32(0), tiny));
+    // 2^128 (1 - 2^-25), the overflow threshold of round to nearest.
     assert_eq!(
         exp(0x40562e42feda39ef, NearestEven), // below
         (Fp32(0x7f7f_ffff), Status::INEXACT)
@@ -183,4 +183,45 @@ fn exp_far_below_the_subnormals_is_nonzero() {
         let r = Transcendental::Exp.round::<Fp32>(-1000.0, mode);
         assert_eq!((r.value, r.status), (Fp32(bits), tiny), "{mode}");
     }
+}
+
+/// Values within 2^-256 of a rounding boundary: e^(+-2^-300) and 2^(+-2^-300) are 1 +- tiny,
+/// which a 256-bit evaluation rounds to 1 (or to its neighbour below): too close to a 64-bit
+/// dyadic to decide there, so only the 512-bit round tells the sides apart. e^(+-2^-600) needs
+/// 1024 bits. In a directed mode 1 itself is the boundary; to nearest, the f64 interval decides.
+#[test]
+fn values_within_2_pow_minus_256_of_a_boundary_take_more_rounds() {
+    let below = (Fp32(0x3f7f_ffff), Status::INEXACT);
+    let one = (Fp32(0x3f80_0000), Status::INEXACT);
+    let above = (Fp32(0x3f80_0001), Status::INEXACT);
+    for t in [2f64.powi(-300), 2f64.powi(-600)] {
+        for f in [
+            Transcendental::Exp,
+            Transcendental::Pow { base: 2.0 },
+            Transcendental::Pow { base: 0.5 },
+        ] {
+            let round = |x: f64, mode| {
+                let r = f.round::<Fp32>(x, mode);
+                (r.value, r.status)
+            };
+            // The sign of the tiny offset: 0.5^x = 2^-x.
+            let up = if let Transcendental::Pow { base: 0.5 } = f {
+                -t
+            } else {
+                t
+            };
+            let name = format!("{f:?} at +-{t:e}");
+            assert_eq!(round(up, TowardPositive), above, "{name}");
+            assert_eq!(round(up, TowardNegative), one, "{name}");
+            assert_eq!(round(up, TowardZero), one, "{name}");
+            assert_eq!(round(up, NearestEven), one, "{name}");
+            assert_eq!(round(-up, TowardPositive), one, "{name}");
+            assert_eq!(round(-up, TowardNegative), below, "{name}");
+            assert_eq!(round(-up, TowardZero), below, "{name}");
+            assert_eq!(round(-up, NearestAway), one, "{name}");
+        }
+    }
+    // BF16 results too: the value above 1 is 0x3f81, the one below 0x3f7f.
+    let r = Transcendental::Exp.round::<Bf16>(-(2f64.powi(-300)), TowardZero);
+    assert_eq!((r.value, r.status), (Bf16(0x3f7f), Status::INEXACT));
 }
