@@ -98,7 +98,10 @@ impl Accumulator {
                     let fits = (min..=max).contains(&sum);
                     *reg = match overflow {
                         Overflow::Saturate => sum.clamp(min, max),
-                        Overflow::Wrap => to_signed((*reg + g.wrapped) & ((1i128 << n) - 1), n),
+                        Overflow::Wrap => {
+                            let low = (*reg as u128).wrapping_add(g.wrapped) & ((1u128 << n) - 1);
+                            to_signed(low as i128, n)
+                        }
                     };
                     if !g.exact {
                         self.flags |= Status::INEXACT;
@@ -155,54 +158,50 @@ fn rounded_sum<F: Format>(a: Value, b: Value) -> StatusAnd<F> {
 
 /// An addend on the fixed-point grid: `a = floor(x * 2^frac)` in the two forms the register needs.
 struct GridAddend {
-    /// `a` clamped to `+-2^(n+1)` (a sum with the register then cannot leave i128, and is out of
+    /// `a` clamped to `+-2^n` (a sum with the register then cannot leave i128, and is out of
     /// range exactly when the true sum is; saturation gives the same register value).
     clamped: i128,
-    /// `a mod 2^n`, in `[0, 2^n)`: what a wrapping register adds.
-    wrapped: i128,
+    /// `a mod 2^128`: a wrapping register keeps the low `n` bits of its sum with this.
+    wrapped: u128,
     /// Whether `x * 2^frac` was already an integer.
     exact: bool,
 }
 
-/// `floor(d * 2^frac)` for an `n`-bit register (`n <= 120`, so every shift below stays in
-/// `u128`).
+/// `floor(d * 2^frac)` for an `n`-bit register (`n <= 120`).
 fn to_grid(d: &Dyadic, frac: u32, n: u32) -> GridAddend {
-    let limit = 1u128 << (n + 1);
-    let mask = (1u128 << n) - 1;
+    // A magnitude of 2^n or more leaves the register's range from any value in it, so larger
+    // ones are clamped to 2^n: the sum's range check (and saturation) come out the same.
+    let limit = 1u128 << n;
     let shift = d.exp + frac as i32;
-    // |x| * 2^frac = fl + (dropped fraction); `low` = fl mod 2^n.
+    // |x| * 2^frac = fl + (dropped fraction); `low` = fl mod 2^128.
     let (fl, low, dropped) = if shift >= 0 {
         let s = shift as u32;
-        let fits = s < 128 && d.sig.leading_zeros() >= s;
-        let fl = if fits { (d.sig << s).min(limit) } else { limit };
-        let low = if s >= n {
-            0
+        let low = d.sig.checked_shl(s).unwrap_or(0);
+        // `low` is fl itself unless bits were shifted out; then fl >= 2^128 > limit.
+        let fl = if low.checked_shr(s) == Some(d.sig) {
+            low.min(limit)
         } else {
-            (d.sig & (mask >> s)) << s
+            limit
         };
         (fl, low, false)
     } else {
         let s = shift.unsigned_abs();
-        if s >= 128 {
-            (0, 0, d.sig != 0)
-        } else {
-            let fl = d.sig >> s;
-            (fl.min(limit), fl & mask, d.sig & ((1u128 << s) - 1) != 0)
-        }
+        let fl = d.sig.checked_shr(s).unwrap_or(0);
+        let kept = fl.checked_shl(s).unwrap_or(0);
+        (fl.min(limit), fl, d.sig != kept)
     };
     let dropped = dropped || d.sticky;
     if d.neg {
         // floor of a negative value: one more in magnitude when bits were dropped.
-        let m = (low + dropped as u128) & mask;
         GridAddend {
             clamped: -((fl + dropped as u128) as i128),
-            wrapped: ((mask + 1 - m) & mask) as i128,
+            wrapped: low.wrapping_add(dropped as u128).wrapping_neg(),
             exact: !dropped,
         }
     } else {
         GridAddend {
             clamped: fl as i128,
-            wrapped: low as i128,
+            wrapped: low,
             exact: !dropped,
         }
     }

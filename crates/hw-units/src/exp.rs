@@ -174,7 +174,8 @@ fn pow2_exp(p: &Pow2Params, table: &[u64], x: Bf16) -> StatusAnd<Bf16> {
     let j = (frac >> low) as usize;
     let r = frac & ((1u128 << low) - 1);
     let mut y = table[j] as u128;
-    if p.interpolate && low > 0 {
+    if p.interpolate {
+        // With frac_bits = table_bits, r = 0 and this adds nothing (T[j + 1] exists for every j).
         y += ((table[j + 1] - table[j]) as u128 * r) >> low;
     }
     Bf16::round(

@@ -131,6 +131,16 @@ fn fixed_accumulator_truncates_saturates_and_wraps() {
     let mut n = Accumulator::new(&sat);
     n.add(Value::NaN);
     assert!(n.finish::<Bf16>(RNE).value.is_nan());
+    // Exact zeros (an all-zero block's add_int(0, e), +-0 inputs) add nothing and raise no flag.
+    for kind in [&sat, &wrap] {
+        let mut z = Accumulator::new(kind);
+        z.add(v(1.5));
+        z.add(Value::Zero { neg: true });
+        z.add(Value::Zero { neg: false });
+        z.add_int(0, 40);
+        let r = z.finish::<Bf16>(RNE);
+        assert_eq!((r.value.to_f64(), r.status), (1.5, hw_types::Status::OK));
+    }
 }
 
 #[test]
@@ -171,6 +181,28 @@ fn configs_round_trip_and_reject_nonsense() {
         overflow: Overflow::Wrap,
     };
     assert!(c.validate().unwrap_err().contains("2 <= int_bits"));
+}
+
+/// The kernels the comparison below runs are the ones this processor has: on an x86_64 with AVX2
+/// (as the standard library detects it) that is the AVX2 kernel as well as the portable one, so
+/// the AVX2 code is compared here rather than silently left out.
+#[test]
+fn every_kernel_the_processor_runs_is_compared() {
+    use hw_units::kernels::Kernel;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let names: Vec<&str> = Kernel::available().into_iter().map(Kernel::name).collect();
+    let want = if avx2 {
+        vec!["portable", "avx2"]
+    } else {
+        vec!["portable"]
+    };
+    assert_eq!(names, want);
+    assert_eq!(Kernel::avx2().is_some(), avx2);
+    assert_eq!(Kernel::best().name(), *want.last().unwrap());
+    eprintln!("kernels compared: {}", names.join(", "));
 }
 
 /// The MAC's fast paths (the pre-scaled integer GEMM with each kernel, its 64-bit rounding, the
@@ -323,6 +355,9 @@ fn pow2_lut_tables_are_correctly_rounded_for_every_valid_width() {
                 interpolate: true,
             };
             let rom = ExpUnit::new(&kind).rom();
+            // The last entry, 2^(w+1), is the widest: the declared width is exactly its w + 2.
+            assert_eq!(rom.word_bits, w + 2, "table_bits {b}, entry_bits {w}");
+            assert_eq!(rom.words.last(), Some(&(1u64 << (w + 1))));
             let scale = BigFloat::from_f64(2f64.powi(w as i32), prec);
             for (j, &t) in rom.words.iter().enumerate() {
                 let v = exact[j << (16 - b)].mul(&scale, prec, Rm::ToEven);
