@@ -266,6 +266,10 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
             let dims = (m, kb, n);
             let fast: Vec<StatusAnd<Fp32>> =
                 block_matmul_with(Kernel::best(), &a, &b, dims, &AccKind::Exact, mode);
+            assert_eq!(
+                hw_units::mac::block_matmul::<Fp32>(&a, &b, dims, &AccKind::Exact, mode),
+                fast
+            );
             for k in Kernel::available() {
                 let other: Vec<StatusAnd<Fp32>> =
                     block_matmul_with(k, &a, &b, dims, &AccKind::Exact, mode);
@@ -288,6 +292,12 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
                     }
                     let plain: StatusAnd<Fp32> = acc.round(mode);
                     assert_eq!(fast[r * n + c], plain, "trial {trial} ({r},{c}) {mode}");
+                    // The cycle model's step, one block at a time.
+                    let mut step = Accumulator::new(&AccKind::Exact);
+                    for i in 0..kb {
+                        hw_units::mac::accumulate(&mut step, &a[r * kb + i], &b[i * n + c]);
+                    }
+                    assert_eq!(step.finish::<Fp32>(mode), plain, "trial {trial} ({r},{c})");
                 }
             }
         }
