@@ -382,3 +382,125 @@ fn pow2_lut_tables_are_correctly_rounded_for_every_valid_width() {
         }
     }
 }
+
+/// The plain definition of one output: the blocks of row `r` and column `c` accumulated one by
+/// one, in block order, by an accumulator of `kind`, then rounded to FP32.
+fn plain_output(
+    kind: &AccKind,
+    a: &[hw_types::MxInt8Block],
+    b: &[hw_types::MxInt8Block],
+    (kb, n): (usize, usize),
+    (r, c): (usize, usize),
+    mode: RoundingMode,
+) -> StatusAnd<Fp32> {
+    let mut acc = Accumulator::new(kind);
+    for i in 0..kb {
+        hw_units::mac::accumulate(&mut acc, &a[r * kb + i], &b[i * n + c]);
+    }
+    acc.finish(mode)
+}
+
+/// Grids the exact path pre-scales (8 rows or more, block scales within 3 of each other), with
+/// rows that cannot be pre-scaled (a NaN scale, a spread of 5) scattered over three row groups:
+/// every output equals its plain definition, for the exact accumulator and for FP32 and fixed
+/// ones, whose intermediate roundings the pre-scaled exact sum must not replace. Row r's blocks
+/// are 13 large products at 2^3 followed by three products of 1 at 2^0: an FP32 register
+/// already holding about 2^25.9 drops each 1, the exact sum keeps all three.
+#[test]
+fn block_matmul_keeps_each_accumulators_order_on_pre_scaled_grids() {
+    use hw_types::{E8m0, MxInt8Block};
+    let (m, kb, n) = (40, 16, 9);
+    let big = |e: i32| MxInt8Block {
+        scale: E8m0::from_exponent(e),
+        elems: [127; 32],
+    };
+    let one = |e: i32| {
+        let mut elems = [0i8; 32];
+        elems[0] = 1;
+        MxInt8Block {
+            scale: E8m0::from_exponent(e),
+            elems,
+        }
+    };
+    let mut a = Vec::new();
+    for r in 0..m {
+        for i in 0..kb {
+            let mut blk = if i < 13 { big(3) } else { one(0) };
+            if r % 6 == 1 && i == 5 {
+                blk.scale = E8m0::NAN;
+            }
+            if r % 6 == 4 && i == 14 {
+                blk.scale = E8m0::from_exponent(-2);
+            }
+            a.push(blk);
+        }
+    }
+    let b: Vec<MxInt8Block> = (0..kb * n)
+        .map(|k| {
+            let mut blk = big(0);
+            blk.elems[0] = 1;
+            blk.elems[1] = if k % 2 == 0 { 5 } else { -7 };
+            blk
+        })
+        .collect();
+    let fixed = AccKind::Fixed {
+        int_bits: 40,
+        frac_bits: 6,
+        overflow: Overflow::Wrap,
+    };
+    for kind in [AccKind::Exact, AccKind::Fp32, AccKind::Bf16, fixed] {
+        for mode in [RNE, RoundingMode::TowardPositive] {
+            let got = hw_units::mac::block_matmul::<Fp32>(&a, &b, (m, kb, n), &kind, mode);
+            for r in 0..m {
+                for c in 0..n {
+                    let want = plain_output(&kind, &a, &b, (kb, n), (r, c), mode);
+                    assert_eq!(got[r * n + c], want, "{kind:?} {mode} ({r},{c})");
+                }
+            }
+        }
+    }
+    // The FP32 register really does differ from the exact sum here.
+    let exact = plain_output(&AccKind::Exact, &a, &b, (kb, n), (0, 0), RNE);
+    let fp32 = plain_output(&AccKind::Fp32, &a, &b, (kb, n), (0, 0), RNE);
+    assert_ne!(exact.value, fp32.value);
+}
+
+/// The exported exact reciprocal ROM, decoded by its description's fields (q in bits 17:0, the
+/// sticky bit in bit 18), against the table's definition for all 128 entries.
+#[test]
+fn exact_recip_rom_words_hold_q_and_sticky_where_the_description_says() {
+    let rom = RecipUnit::new(&RecipKind::Exact).rom();
+    assert_eq!((rom.words.len(), rom.word_bits), (128, 19));
+    assert_eq!(rom.description["fields"]["q"], "bits 17:0");
+    assert_eq!(rom.description["fields"]["sticky"], "bit 18");
+    for (m, &w) in rom.words.iter().enumerate() {
+        let (num, den) = (1u64 << 17 << 7, 128 + m as u64);
+        let (q, sticky) = (w & ((1 << 18) - 1), w >> 18);
+        assert_eq!(
+            (q, sticky),
+            (num / den, (num % den != 0) as u64),
+            "entry {m}"
+        );
+    }
+}
+
+/// `$readmemh` text: one word per line, zero-padded to the description's `hex_digits`.
+#[test]
+fn rom_hex_is_one_padded_word_per_line() {
+    use hw_units::rom::Rom;
+    let rom = Rom::new(
+        vec![0x1, 0x2000, 0x3fff],
+        14,
+        serde_json::json!({"unit": "t"}),
+    );
+    assert_eq!(rom.hex(), "0001\n2000\n3fff\n");
+    assert_eq!(rom.description["hex_digits"], 4);
+    let recip = RecipUnit::new(&RecipKind::Exact).rom();
+    let hex = recip.hex();
+    let lines: Vec<&str> = hex.lines().collect();
+    assert_eq!((lines.len(), lines[0]), (128, "20000"));
+    for (line, &w) in lines.iter().zip(&recip.words) {
+        assert_eq!(u64::from_str_radix(line, 16), Ok(w));
+        assert_eq!(line.len(), 5);
+    }
+}
