@@ -174,13 +174,13 @@ fn upper_end(d: Dyadic, exp: i32) -> Dyadic {
 
 /// Round an astro-float result `0.m * 2^exponent` whose error is below 2 ulps of its `N`-bit
 /// mantissa `m`: the exact value lies in `(m - 2, m + 2)` ulps. Its top word `top` (the leading
-/// 64 bits, which hold far more than the p + 2 bits a rounding to BF16 or FP32 needs) decides the
-/// rounding, with the sticky bit for the rest, when that whole interval lies strictly inside the
-/// cell `(top, top + 1)`: when the remaining `N - 64` bits `L` satisfy `2 <= L <= 2^(N-64) - 2`.
-/// The lowest word alone in `2..u64::MAX` implies that, whatever the words between hold; the
-/// other values are `None`, to be decided at a higher precision (rarely: about 2^-62 of the
-/// values a round sees). An `L` off by up to a word's weight is too close to a 64-bit dyadic for
-/// this precision, and it may be a rounding boundary.
+/// 64 bits, far more than the p + 2 bits a rounding to BF16 or FP32 needs) decides the rounding,
+/// with the sticky bit for the rest, when that interval lies strictly inside the cell
+/// `(top, top + 1)` (in units of top's last bit), that is when the remaining `N - 64` bits `L`
+/// satisfy `2 <= L <= 2^(N-64) - 2`. A lowest word `w` in `2..u64::MAX` guarantees it:
+/// `L >= w >= 2` and `L <= 2^(N-64) - 2^64 + w <= 2^(N-64) - 2`. Otherwise (about 2^-62 of the
+/// values a round sees) the value may be too close to the cell's edge, a 64-bit dyadic that can
+/// be a rounding boundary, and `None` asks for a higher precision.
 fn round_big<F: Format>(big: &BigFloat, mode: RoundingMode) -> Option<StatusAnd<F>> {
     let (words, _bits, sign, exponent, _inexact) = big.as_raw_parts()?;
     // Mantissa words are little-endian, the leading one at the top of the last word. The Ziv
