@@ -293,11 +293,8 @@ fn block_matmul_fast_paths_equal_the_plain_definition() {
                     let plain: StatusAnd<Fp32> = acc.round(mode);
                     assert_eq!(fast[r * n + c], plain, "trial {trial} ({r},{c}) {mode}");
                     // The cycle model's step, one block at a time.
-                    let mut step = Accumulator::new(&AccKind::Exact);
-                    for i in 0..kb {
-                        hw_units::mac::accumulate(&mut step, &a[r * kb + i], &b[i * n + c]);
-                    }
-                    assert_eq!(step.finish::<Fp32>(mode), plain, "trial {trial} ({r},{c})");
+                    let step = plain_output(&AccKind::Exact, &a, &b, (kb, n), (r, c), mode);
+                    assert_eq!(step, plain, "trial {trial} ({r},{c})");
                 }
             }
         }

@@ -49,49 +49,65 @@ type Edit = Box<dyn Fn(&mut HwConfig)>;
 type Field<T> = fn(&mut HwConfig) -> &mut T;
 
 /// `(what, edit, accepted, text the error must contain)`.
-fn cases() -> Vec<(String, Edit, bool, &'static str)> {
-    let mut v: Vec<(String, Edit, bool, &'static str)> = Vec::new();
+type Case = (String, Edit, bool, &'static str);
+
+/// One case per `(value, accepted)`: `set` writes the value into the base config; a rejection's
+/// message must contain `msg`.
+fn bound<T: Copy + std::fmt::Display + 'static>(
+    v: &mut Vec<Case>,
+    what: &str,
+    msg: &'static str,
+    values: &[(T, bool)],
+    set: impl Fn(&mut HwConfig, T) + Copy + 'static,
+) {
+    for &(x, ok) in values {
+        v.push((format!("{what} {x}"), Box::new(move |c| set(c, x)), ok, msg));
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
     let timings: [(&'static str, Field<Timing>); 3] = [
         ("exp.timing", |c| &mut c.exp.timing),
         ("reduce.timing", |c| &mut c.reduce.timing),
         ("mul.timing", |c| &mut c.mul.timing),
     ];
     for (unit, get) in timings {
-        for (lanes, ok) in [(0, false), (1, true), (1024, true), (1025, false)] {
-            v.push((
-                format!("{unit} lanes {lanes}"),
-                Box::new(move |c| get(c).lanes = lanes),
-                ok,
-                unit,
-            ));
-        }
-        for (latency, ok) in [(0, true), (1024, true), (1025, false)] {
-            v.push((
-                format!("{unit} latency {latency}"),
-                Box::new(move |c| get(c).latency = latency),
-                ok,
-                unit,
-            ));
-        }
+        let lanes = [(0, false), (1, true), (1024, true), (1025, false)];
+        bound(
+            &mut v,
+            &format!("{unit} lanes"),
+            unit,
+            &lanes,
+            move |c, x| get(c).lanes = x,
+        );
+        let latency = [(0, true), (1024, true), (1025, false)];
+        bound(
+            &mut v,
+            &format!("{unit} latency"),
+            unit,
+            &latency,
+            move |c, x| get(c).latency = x,
+        );
     }
     let lut = "exp pow2-lut";
     // base(): table_bits 6, entry_bits 12, frac_bits 16, const_bits 16.
-    for (t, ok) in [(0, false), (1, true), (16, true), (17, false)] {
-        let e: Edit = Box::new(move |c| *pow2(c).0 = t);
-        v.push((format!("table_bits {t}"), e, ok, lut));
-    }
-    for (w, ok) in [(7, false), (8, true), (30, true), (31, false)] {
-        let e: Edit = Box::new(move |c| *pow2(c).1 = w);
-        v.push((format!("entry_bits {w}"), e, ok, lut));
-    }
-    for (f, ok) in [(5, false), (6, true), (40, true), (41, false)] {
-        let e: Edit = Box::new(move |c| *pow2(c).2 = f);
-        v.push((format!("exp frac_bits {f}"), e, ok, lut));
-    }
-    for (k, ok) in [(7, false), (8, true), (40, true), (41, false)] {
-        let e: Edit = Box::new(move |c| *pow2(c).3 = k);
-        v.push((format!("const_bits {k}"), e, ok, lut));
-    }
+    let table_bits = [(0, false), (1, true), (16, true), (17, false)];
+    bound(&mut v, "table_bits", lut, &table_bits, |c, x| {
+        *pow2(c).0 = x
+    });
+    let entry_bits = [(7, false), (8, true), (30, true), (31, false)];
+    bound(&mut v, "entry_bits", lut, &entry_bits, |c, x| {
+        *pow2(c).1 = x
+    });
+    let frac_bits = [(5, false), (6, true), (40, true), (41, false)];
+    bound(&mut v, "exp frac_bits", lut, &frac_bits, |c, x| {
+        *pow2(c).2 = x
+    });
+    let const_bits = [(7, false), (8, true), (40, true), (41, false)];
+    bound(&mut v, "const_bits", lut, &const_bits, |c, x| {
+        *pow2(c).3 = x
+    });
     let accs: [(&'static str, Field<AccKind>); 2] = [
         ("reduce: fixed", |c| &mut c.reduce.kind),
         ("mac.accumulator: fixed", |c| &mut c.mac.accumulator),
@@ -105,19 +121,18 @@ fn cases() -> Vec<(String, Edit, bool, &'static str)> {
             (60, 60, true),
             (60, 61, false),
         ] {
-            v.push((
-                format!("{unit} fixed {i}.{f}"),
-                Box::new(move |c| *get(c) = fixed(i, f)),
-                ok,
-                unit,
-            ));
+            let what = format!("{unit} int_bits {i}, frac_bits");
+            bound(&mut v, &what, unit, &[(f, ok)], move |c, f| {
+                *get(c) = fixed(i, f)
+            });
         }
     }
-    for (n, ok) in [(0, false), (1, true), (4096, true), (4097, false)] {
-        let e: Edit = Box::new(move |c| c.mac.columns = n);
-        v.push((format!("mac columns {n}"), e, ok, "mac: columns"));
-    }
-    for (n, ok) in [
+    let mac = "mac: columns";
+    let columns = [(0, false), (1, true), (4096, true), (4097, false)];
+    bound(&mut v, "mac columns", mac, &columns, |c, x| {
+        c.mac.columns = x
+    });
+    let block_lanes = [
         (0, false),
         (1, true),
         (3, false),
@@ -125,34 +140,32 @@ fn cases() -> Vec<(String, Edit, bool, &'static str)> {
         (32, true),
         (33, false),
         (64, false),
-    ] {
-        let e: Edit = Box::new(move |c| c.mac.block_lanes = n);
-        v.push((format!("mac block_lanes {n}"), e, ok, "mac: columns"));
-    }
-    for (n, ok) in [(1024, true), (1025, false)] {
-        let e: Edit = Box::new(move |c| c.mac.latency = n);
-        v.push((format!("mac latency {n}"), e, ok, "mac: columns"));
-    }
+    ];
+    bound(&mut v, "mac block_lanes", mac, &block_lanes, |c, x| {
+        c.mac.block_lanes = x
+    });
+    let latency = [(1024, true), (1025, false)];
+    bound(&mut v, "mac latency", mac, &latency, |c, x| {
+        c.mac.latency = x
+    });
     let nr = "recip newton";
-    for (n, ok) in [(0, true), (8, true), (9, false)] {
-        let e: Edit = Box::new(move |c| *newton(c).0 = n);
-        v.push((format!("iterations {n}"), e, ok, nr));
-    }
-    for (n, ok) in [(0, false), (1, true), (7, true), (8, false)] {
-        let e: Edit = Box::new(move |c| *newton(c).1 = n);
-        v.push((format!("seed_bits {n}"), e, ok, nr));
-    }
-    for (n, ok) in [(7, false), (8, true), (60, true), (61, false)] {
-        let e: Edit = Box::new(move |c| *newton(c).2 = n);
-        v.push((format!("recip frac_bits {n}"), e, ok, nr));
-    }
+    let iterations = [(0, true), (8, true), (9, false)];
+    bound(&mut v, "iterations", nr, &iterations, |c, x| {
+        *newton(c).0 = x
+    });
+    let seed_bits = [(0, false), (1, true), (7, true), (8, false)];
+    bound(&mut v, "seed_bits", nr, &seed_bits, |c, x| *newton(c).1 = x);
+    let frac_bits = [(7, false), (8, true), (60, true), (61, false)];
+    bound(&mut v, "recip frac_bits", nr, &frac_bits, |c, x| {
+        *newton(c).2 = x
+    });
     let lat = "quantizer and recip latency";
-    for (n, ok) in [(1024, true), (1025, false)] {
-        let e: Edit = Box::new(move |c| c.quantizer.latency = n);
-        v.push((format!("quantizer latency {n}"), e, ok, lat));
-        let e: Edit = Box::new(move |c| c.recip.latency = n);
-        v.push((format!("recip latency {n}"), e, ok, lat));
-    }
+    bound(&mut v, "quantizer latency", lat, &latency, |c, x| {
+        c.quantizer.latency = x
+    });
+    bound(&mut v, "recip latency", lat, &latency, |c, x| {
+        c.recip.latency = x
+    });
     v
 }
 
