@@ -44,8 +44,13 @@ msrv:
 
 # hwsim-py has no Rust tests (its tests are py-package-test); its PyO3 build is maturin's.
 TEST_PROFILE := release-checked
+## The fuzz targets (crates/sim/tests/fuzz.rs) run SIM_FUZZ_SECONDS each; the extremes of every
+## config field are tested once more in plain release, where a wrapped sum would not panic.
+SIM_FUZZ_SECONDS ?= 30
 rust-test: venv
-	SIM_PYTHON=$(abspath $(PY)) $(CARGO) test --workspace --profile $(TEST_PROFILE) --exclude hwsim-py
+	SIM_PYTHON=$(abspath $(PY)) SIM_FUZZ_SECONDS=$(SIM_FUZZ_SECONDS) \
+		$(CARGO) test --workspace --profile $(TEST_PROFILE) --exclude hwsim-py
+	$(CARGO) test --release -p hw-units --test config_extremes
 
 ## scripts/test_dists.py runs the simulator binary (and fails without it), hence the build.
 py-test: venv test-build

@@ -3,6 +3,7 @@
 //! Loaded from JSON (`--config FILE`) or a built-in profile; unknown keys and impossible widths are
 //! errors.
 
+use crate::files;
 use hw_types::RoundingMode;
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +134,41 @@ pub struct MulConfig {
     pub timing: Timing,
 }
 
+/// The dotted path of the field a parse error is about. serde reports errors inside a tagged
+/// kind (`{"type": "fixed", ...}`) at the kind itself, because it buffers the kind's fields
+/// before choosing the variant; when the error quotes the offending number, the one key of the
+/// kind holding that number is the field.
+fn field_of(given: &serde_json::Value, path: &str, message: &str) -> String {
+    let number = message
+        .split_once("integer `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .and_then(|(n, _)| n.parse::<i128>().ok());
+    let object = path
+        .split('.')
+        .try_fold(given, |v, key| v.get(key))
+        .and_then(serde_json::Value::as_object);
+    let (Some(number), Some(object)) = (number, object) else {
+        return path.to_string();
+    };
+    // Several keys may hold the same number; each of them is out of range.
+    let keys: Vec<String> = object
+        .iter()
+        .filter(|(_, v)| as_i128(v) == Some(number))
+        .map(|(key, _)| format!("{path}.{key}"))
+        .collect();
+    if keys.is_empty() {
+        path.to_string()
+    } else {
+        keys.join(" and ")
+    }
+}
+
+fn as_i128(v: &serde_json::Value) -> Option<i128> {
+    v.as_u64()
+        .map(i128::from)
+        .or_else(|| v.as_i64().map(i128::from))
+}
+
 /// The first key of `given` (as a dotted path) that `known` lacks.
 fn unknown_key(given: &serde_json::Value, known: &serde_json::Value, at: &str) -> Option<String> {
     let (serde_json::Value::Object(g), serde_json::Value::Object(k)) = (given, known) else {
@@ -257,10 +293,14 @@ impl HwConfig {
     /// serde ignores extra keys next to the `type` of a kind without parameters (`{"type":
     /// "exact", "table_bits": 3}`), so the text is also compared with the parsed description.
     pub fn from_json(text: &str) -> Result<HwConfig, String> {
-        let c: HwConfig =
-            serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
         let given: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let c: HwConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let inner = e.inner();
+            let path = field_of(&given, &e.path().to_string(), &inner.to_string());
+            format!("line {}: {path}: {inner}", inner.line())
+        })?;
         let known = serde_json::to_value(&c).expect("config serializes");
         if let Some(path) = unknown_key(&given, &known, "") {
             return Err(format!("unknown field `{path}`"));
@@ -274,19 +314,17 @@ impl HwConfig {
     }
 
     /// Reject widths and timings no hardware could have (or that overflow the model's registers).
+    /// Every bound is compared in u64, so no field value can wrap a sum past its check, and the
+    /// error names the field by its dotted path (`reduce.kind.frac_bits`).
     pub fn validate(&self) -> Result<(), String> {
-        let timing = |unit: &str, t: &Timing| {
-            if !(1..=1024).contains(&t.lanes) || t.latency > 1024 {
-                return Err(format!(
-                    "{unit}.timing: lanes must be 1..=1024 and latency 0..=1024, got {} and {}",
-                    t.lanes, t.latency
-                ));
-            }
-            Ok(())
-        };
-        timing("exp", &self.exp.timing)?;
-        timing("reduce", &self.reduce.timing)?;
-        timing("mul", &self.mul.timing)?;
+        for (unit, t) in [
+            ("exp.timing", &self.exp.timing),
+            ("reduce.timing", &self.reduce.timing),
+            ("mul.timing", &self.mul.timing),
+        ] {
+            within(&format!("{unit}.lanes"), t.lanes as u64, 1, 1024)?;
+            within(&format!("{unit}.latency"), t.latency as u64, 0, 1024)?;
+        }
         if let ExpKind::Pow2Lut {
             table_bits,
             entry_bits,
@@ -295,57 +333,75 @@ impl HwConfig {
             ..
         } = self.exp.kind
         {
-            if !(1..=16).contains(&table_bits)
-                || !(8..=30).contains(&entry_bits)
-                || !(table_bits..=40).contains(&frac_bits)
-                || !(8..=40).contains(&const_bits)
-            {
-                return Err(format!(
-                    "exp pow2-lut: need 1 <= table_bits <= 16, 8 <= entry_bits <= 30, table_bits <= frac_bits <= 40, 8 <= const_bits <= 40 (got {table_bits}, {entry_bits}, {frac_bits}, {const_bits})"
-                ));
-            }
+            within("exp.kind.table_bits", table_bits.into(), 1, 16)?;
+            within("exp.kind.entry_bits", entry_bits.into(), 8, 30)?;
+            within(
+                "exp.kind.frac_bits",
+                frac_bits.into(),
+                table_bits.into(),
+                40,
+            )?;
+            within("exp.kind.const_bits", const_bits.into(), 8, 40)?;
         }
-        let acc = |unit: &str, k: &AccKind| {
-            match *k {
-            AccKind::Fixed {
-                int_bits,
-                frac_bits,
-                ..
-            } if !(2..=64).contains(&int_bits) || int_bits + frac_bits > 120 => {
-                Err(format!(
-                    "{unit}: fixed accumulator needs 2 <= int_bits <= 64 and int_bits + frac_bits <= 120 (got {int_bits}.{frac_bits})"
-                ))
-            }
-            _ => Ok(()),
-        }
-        };
-        acc("reduce", &self.reduce.kind)?;
-        acc("mac.accumulator", &self.mac.accumulator)?;
-        if !(1..=4096).contains(&self.mac.columns)
-            || !(1..=32).contains(&self.mac.block_lanes)
-            || 32 % self.mac.block_lanes != 0
-            || self.mac.latency > 1024
-        {
+        validate_acc("reduce.kind", &self.reduce.kind)?;
+        validate_acc("mac.accumulator", &self.mac.accumulator)?;
+        within("mac.columns", self.mac.columns as u64, 1, 4096)?;
+        within("mac.block_lanes", self.mac.block_lanes as u64, 1, 32)?;
+        if 32 % self.mac.block_lanes != 0 {
             return Err(format!(
-                "mac: columns must be 1..=4096, block_lanes a divisor of 32, latency <= 1024 (got {}, {}, {})",
-                self.mac.columns, self.mac.block_lanes, self.mac.latency
+                "mac.block_lanes must divide 32 (1, 2, 4, 8, 16 or 32), got {}",
+                self.mac.block_lanes
             ));
         }
+        within("mac.latency", self.mac.latency as u64, 0, 1024)?;
         if let RecipKind::Newton {
             iterations,
             seed_bits,
             frac_bits,
         } = self.recip.kind
         {
-            if iterations > 8 || !(1..=7).contains(&seed_bits) || !(8..=60).contains(&frac_bits) {
-                return Err(format!(
-                    "recip newton: need iterations <= 8, 1 <= seed_bits <= 7, 8 <= frac_bits <= 60 (got {iterations}, {seed_bits}, {frac_bits})"
-                ));
-            }
+            within("recip.kind.iterations", iterations.into(), 0, 8)?;
+            within("recip.kind.seed_bits", seed_bits.into(), 1, 7)?;
+            within("recip.kind.frac_bits", frac_bits.into(), 8, 60)?;
         }
-        if self.quantizer.latency > 1024 || self.recip.latency > 1024 {
-            return Err("quantizer and recip latency must be <= 1024".into());
-        }
-        Ok(())
+        within("quantizer.latency", self.quantizer.latency as u64, 0, 1024)?;
+        within("recip.latency", self.recip.latency as u64, 0, 1024)
     }
+
+    /// Read, parse and validate a JSON description from a file: only a regular file of at most
+    /// [`files::TEXT_LIMIT`] bytes is read (a device, FIFO or directory is refused from its
+    /// metadata). Errors start with the path.
+    pub fn from_file(path: &std::path::Path) -> Result<HwConfig, String> {
+        let text = files::read_text(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// `Err` naming `field` unless `lo <= value <= hi`.
+fn within(field: &str, value: u64, lo: u64, hi: u64) -> Result<(), String> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{field} must be {lo}..={hi}, got {value}"))
+    }
+}
+
+/// A fixed-point accumulator's register must fit the model's 128-bit arithmetic with headroom:
+/// `int_bits + frac_bits <= 120`, checked as a bound on `frac_bits` once `int_bits` is known.
+fn validate_acc(at: &str, k: &AccKind) -> Result<(), String> {
+    if let AccKind::Fixed {
+        int_bits,
+        frac_bits,
+        ..
+    } = *k
+    {
+        within(&format!("{at}.int_bits"), int_bits.into(), 2, 64)?;
+        within(
+            &format!("{at}.frac_bits (int_bits + frac_bits <= 120)"),
+            frac_bits.into(),
+            0,
+            120 - u64::from(int_bits),
+        )?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod acc;
 pub mod config;
 pub mod exp;
+pub mod files;
 pub mod kernels;
 pub mod mac;
 pub mod recip;

@@ -173,14 +173,17 @@ fn configs_round_trip_and_reject_nonsense() {
     assert!(c
         .validate()
         .unwrap_err()
-        .contains("block_lanes a divisor of 32"));
+        .contains("mac.block_lanes must divide 32"));
     c = HwConfig::reference();
     c.reduce.kind = AccKind::Fixed {
         int_bits: 1,
         frac_bits: 8,
         overflow: Overflow::Wrap,
     };
-    assert!(c.validate().unwrap_err().contains("2 <= int_bits"));
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .contains("reduce.kind.int_bits must be 2..=64"));
 }
 
 /// The kernels the comparison below runs are the ones this processor has: on an x86_64 with AVX2

@@ -1,6 +1,6 @@
 //! Every bound of `HwConfig::validate`, from both sides: the last value it accepts and the first
 //! it rejects, one field at a time (so that a check joined to another by `&&` instead of `||`,
-//! or moved by one, fails here), with the message naming the field's unit.
+//! or moved by one, fails here), with the message naming the field by its dotted path.
 
 use hw_units::config::{AccKind, ExpKind, HwConfig, Overflow, RecipKind, Timing};
 
@@ -90,27 +90,42 @@ fn cases() -> Vec<Case> {
             move |c, x| get(c).latency = x,
         );
     }
-    let lut = "exp pow2-lut";
     // base(): table_bits 6, entry_bits 12, frac_bits 16, const_bits 16.
     let table_bits = [(0, false), (1, true), (16, true), (17, false)];
-    bound(&mut v, "table_bits", lut, &table_bits, |c, x| {
-        *pow2(c).0 = x
-    });
+    bound(
+        &mut v,
+        "table_bits",
+        "exp.kind.table_bits",
+        &table_bits,
+        |c, x| *pow2(c).0 = x,
+    );
     let entry_bits = [(7, false), (8, true), (30, true), (31, false)];
-    bound(&mut v, "entry_bits", lut, &entry_bits, |c, x| {
-        *pow2(c).1 = x
-    });
+    bound(
+        &mut v,
+        "entry_bits",
+        "exp.kind.entry_bits",
+        &entry_bits,
+        |c, x| *pow2(c).1 = x,
+    );
     let frac_bits = [(5, false), (6, true), (40, true), (41, false)];
-    bound(&mut v, "exp frac_bits", lut, &frac_bits, |c, x| {
-        *pow2(c).2 = x
-    });
+    bound(
+        &mut v,
+        "exp frac_bits",
+        "exp.kind.frac_bits",
+        &frac_bits,
+        |c, x| *pow2(c).2 = x,
+    );
     let const_bits = [(7, false), (8, true), (40, true), (41, false)];
-    bound(&mut v, "const_bits", lut, &const_bits, |c, x| {
-        *pow2(c).3 = x
-    });
+    bound(
+        &mut v,
+        "const_bits",
+        "exp.kind.const_bits",
+        &const_bits,
+        |c, x| *pow2(c).3 = x,
+    );
     let accs: [(&'static str, Field<AccKind>); 2] = [
-        ("reduce: fixed", |c| &mut c.reduce.kind),
-        ("mac.accumulator: fixed", |c| &mut c.mac.accumulator),
+        ("reduce.kind", |c| &mut c.reduce.kind),
+        ("mac.accumulator", |c| &mut c.mac.accumulator),
     ];
     for (unit, get) in accs {
         for (i, f, ok) in [
@@ -127,9 +142,8 @@ fn cases() -> Vec<Case> {
             });
         }
     }
-    let mac = "mac: columns";
     let columns = [(0, false), (1, true), (4096, true), (4097, false)];
-    bound(&mut v, "mac columns", mac, &columns, |c, x| {
+    bound(&mut v, "mac columns", "mac.columns", &columns, |c, x| {
         c.mac.columns = x
     });
     let block_lanes = [
@@ -141,31 +155,55 @@ fn cases() -> Vec<Case> {
         (33, false),
         (64, false),
     ];
-    bound(&mut v, "mac block_lanes", mac, &block_lanes, |c, x| {
-        c.mac.block_lanes = x
-    });
+    bound(
+        &mut v,
+        "mac block_lanes",
+        "mac.block_lanes",
+        &block_lanes,
+        |c, x| c.mac.block_lanes = x,
+    );
     let latency = [(1024, true), (1025, false)];
-    bound(&mut v, "mac latency", mac, &latency, |c, x| {
+    bound(&mut v, "mac latency", "mac.latency", &latency, |c, x| {
         c.mac.latency = x
     });
-    let nr = "recip newton";
     let iterations = [(0, true), (8, true), (9, false)];
-    bound(&mut v, "iterations", nr, &iterations, |c, x| {
-        *newton(c).0 = x
-    });
+    bound(
+        &mut v,
+        "iterations",
+        "recip.kind.iterations",
+        &iterations,
+        |c, x| *newton(c).0 = x,
+    );
     let seed_bits = [(0, false), (1, true), (7, true), (8, false)];
-    bound(&mut v, "seed_bits", nr, &seed_bits, |c, x| *newton(c).1 = x);
+    bound(
+        &mut v,
+        "seed_bits",
+        "recip.kind.seed_bits",
+        &seed_bits,
+        |c, x| *newton(c).1 = x,
+    );
     let frac_bits = [(7, false), (8, true), (60, true), (61, false)];
-    bound(&mut v, "recip frac_bits", nr, &frac_bits, |c, x| {
-        *newton(c).2 = x
-    });
-    let lat = "quantizer and recip latency";
-    bound(&mut v, "quantizer latency", lat, &latency, |c, x| {
-        c.quantizer.latency = x
-    });
-    bound(&mut v, "recip latency", lat, &latency, |c, x| {
-        c.recip.latency = x
-    });
+    bound(
+        &mut v,
+        "recip frac_bits",
+        "recip.kind.frac_bits",
+        &frac_bits,
+        |c, x| *newton(c).2 = x,
+    );
+    bound(
+        &mut v,
+        "quantizer latency",
+        "quantizer.latency",
+        &latency,
+        |c, x| c.quantizer.latency = x,
+    );
+    bound(
+        &mut v,
+        "recip latency",
+        "recip.latency",
+        &latency,
+        |c, x| c.recip.latency = x,
+    );
     v
 }
 

@@ -410,11 +410,7 @@ pub struct HwArgs {
 impl HwArgs {
     pub fn load(&self) -> Result<HwConfig> {
         match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                HwConfig::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-            }
+            Some(path) => HwConfig::from_file(path).map_err(anyhow::Error::msg),
             None => HwConfig::profile(&self.profile).map_err(anyhow::Error::msg),
         }
     }
@@ -900,6 +896,8 @@ fn run_op(a: OpArgs) -> Result<()> {
                     softmax::MAX_ELEMENTS
                 );
             }
+            dims.memory_need(op)
+                .check(&format!("sim op {}", op.name()))?;
             (
                 OpCase::generate_with(op, dims, a.seed, a.dist, a.element_rounding),
                 Some(a.seed),
@@ -939,6 +937,7 @@ fn run_quantize(a: OpArgs) -> Result<()> {
         None => {
             let m =
                 a.m.ok_or_else(|| anyhow::anyhow!("sim op quantize: --m is required"))? as usize;
+            crate::quantize_op::memory_need(m).check("sim op quantize")?;
             (QuantizeCase::generate(m, a.seed, a.dist), Some(a.seed))
         }
     };
@@ -1011,6 +1010,10 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         None => {
             let kv = a.kv_size as usize;
             params.check_kv(kv).map_err(anyhow::Error::msg)?;
+            // --compare holds a second run of every stage.
+            softmax::memory_need(params.heads, kv, params.head_dim)
+                .times(1 + usize::from(a.compare))
+                .check(&format!("softmax_v kv-size {kv}"))?;
             (
                 Inputs::generate_with(kv, a.seed, &params, a.dist),
                 format!("kv-size-{kv}_seed-{}{}", a.seed, a.dist.suffix()),

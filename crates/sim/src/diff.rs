@@ -27,10 +27,9 @@ impl Source<'_> {
         match self {
             Source::Dir(d) => {
                 let p = d.join(name);
-                match std::fs::read(&p) {
-                    Ok(b) => Ok(Some(b)),
+                match std::fs::symlink_metadata(&p) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(DumpError::new(&p, 0, format!("cannot read: {e}"))),
+                    _ => crate::dump::read_file(&p).map(Some),
                 }
             }
             Source::Mem(m) => Ok(m.get(name).cloned()),

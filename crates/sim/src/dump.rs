@@ -347,8 +347,14 @@ fn preview(l: &[u8]) -> String {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, DumpError> {
-    std::fs::read(path).map_err(|e| DumpError::new(path, 0, format!("cannot read: {e}")))
+/// The largest dump read (v of 2^28 elements is 562 MB of text): a bound for files that are
+/// not dumps at all; the line-count checks judge the rest.
+pub const DUMP_LIMIT: u64 = 1 << 32;
+
+/// A dump's bytes: only a regular file is read (a FIFO or device in its place is refused from
+/// its metadata, never opened for a blocking read), its buffer reserved fallibly.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DumpError> {
+    hw_units::files::read_regular(path, DUMP_LIMIT).map_err(|e| DumpError::new(path, 0, e))
 }
 
 pub fn read_bf16(path: &Path, expected: Option<usize>) -> Result<Vec<Bf16>, DumpError> {
@@ -377,7 +383,8 @@ pub fn read_mx_tensor(
 ) -> Result<crate::tensor::MxTensor, DumpError> {
     let lines = crate::tensor::grid_shape(&shape, block_axis)
         .iter()
-        .product();
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| DumpError::new(path, 0, format!("shape {shape:?} is too large")))?;
     let blocks = read_mxint8(path, Some(lines)).map_err(|mut e| {
         if e.line == 0 && e.msg.starts_with("expected") {
             e.msg = format!(

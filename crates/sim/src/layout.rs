@@ -199,8 +199,7 @@ impl Default for Hints {
 }
 
 fn count_lines(path: &Path, dtype: Dtype) -> Result<usize, DumpError> {
-    let text =
-        std::fs::read(path).map_err(|e| DumpError::new(path, 0, format!("cannot read: {e}")))?;
+    let text = crate::dump::read_file(path)?;
     Ok(parse_words(path, &text, dtype, None)?.len())
 }
 
@@ -249,7 +248,7 @@ pub fn detect(dir: &Path, hints: Hints) -> Result<Option<Layout>, DumpError> {
         let la = count_lines(&dir.join(op.file(a)), Dtype::MxInt8)?;
         let lb = count_lines(&dir.join(op.file(b)), Dtype::MxInt8)?;
         let out_path = dir.join(op.file("output"));
-        let text = std::fs::read(&out_path).unwrap_or_default();
+        let text = crate::dump::read_file(&out_path).unwrap_or_default();
         let out_dtype = if text.iter().position(|&c| c == b'\n') == Some(8) {
             Dtype::Fp32
         } else {

@@ -14,6 +14,7 @@ pub mod dump;
 pub mod gen;
 pub mod layout;
 pub mod manifest;
+pub mod memory;
 pub mod ops;
 pub mod quantize_op;
 pub mod rope;

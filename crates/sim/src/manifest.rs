@@ -87,10 +87,15 @@ impl Manifest {
         s
     }
 
+    /// The largest manifest read (a few kB in practice; a limit so that a device or a huge file
+    /// in its place is refused instead of read).
+    pub const MANIFEST_LIMIT: u64 = 64 << 20;
+
     /// Read and validate a manifest; errors name the file and, for JSON errors, the line.
     pub fn read(path: &Path) -> Result<Manifest, crate::dump::DumpError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| crate::dump::DumpError::new(path, 0, format!("cannot read: {e}")))?;
+        let text = hw_units::files::read_regular(path, Self::MANIFEST_LIMIT)
+            .and_then(|b| String::from_utf8(b).map_err(|_| "is not UTF-8 text".to_string()))
+            .map_err(|e| crate::dump::DumpError::new(path, 0, e))?;
         Self::parse(path, &text)
     }
 

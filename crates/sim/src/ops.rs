@@ -62,6 +62,16 @@ pub struct Dims {
 }
 
 impl Dims {
+    /// The memory an operation of these sizes needs ([`crate::memory`]): checked by every door
+    /// before it generates, reads or computes one.
+    pub fn memory_need(self, op: OpKind) -> crate::memory::Need {
+        let mut need = crate::memory::Need::new();
+        for (shape, _) in op.operand_layout(self) {
+            need = need.add(&shape, OPERAND_BYTES);
+        }
+        need.add(&op.output_shape(self), OUTPUT_BYTES)
+    }
+
     /// The case folder name: `<op>_m-M[_k-K][_n-N]_seed-S`.
     pub fn case_name(self, op: OpKind, seed: Option<u64>) -> String {
         let mut s = format!("{}_m-{}", op.name(), self.m);
@@ -146,6 +156,9 @@ impl OpCase {
 
     /// Read both operands from `dir`; their line counts must match the block grids of `dims`.
     pub fn read(op: OpKind, dims: Dims, dir: &Path) -> Result<OpCase, DumpError> {
+        dims.memory_need(op)
+            .check(op.name())
+            .map_err(|e| DumpError::new(dir, 0, e.to_string()))?;
         let layout = op.operand_layout(dims);
         let read = |i: usize| -> Result<MxTensor, DumpError> {
             let (shape, axis) = layout[i].clone();
@@ -246,6 +259,12 @@ impl OpOutput {
         FlagCounts::of(self.flags.iter().copied())
     }
 }
+
+/// Bytes held per operand element and per output element at an operation's peak, upper bounds
+/// measured with margin (docs/testing.md): the blocks, the generator's reals, the MAC's prepared
+/// operands; the output, its flags and rounding results.
+const OPERAND_BYTES: usize = 4;
+const OUTPUT_BYTES: usize = 16;
 
 /// Sizes recorded in a manifest, for `--inputs` folders that have one; each must be in
 /// `1..=MAX_AXIS`.

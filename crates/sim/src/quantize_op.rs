@@ -14,6 +14,15 @@ use std::path::Path;
 pub const INPUT: &str = "quantize.input";
 pub const OUTPUT: &str = "quantize.output";
 
+/// Bytes held per input element at the quantizer's peak, an upper bound measured with margin
+/// (docs/testing.md): the input, its widened copy, the blocks and their flags.
+const ELEMENT_BYTES: usize = 16;
+
+/// The memory quantizing `m` elements needs ([`crate::memory`]).
+pub fn memory_need(m: usize) -> crate::memory::Need {
+    crate::memory::Need::new().add(&[m], ELEMENT_BYTES)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuantizeCase {
     /// BF16 `[m]`.

@@ -54,6 +54,20 @@ impl Params {
     }
 }
 
+/// Bytes held per element of v, and per element of qk_T, at a case's peak, an upper bound
+/// measured with margin (docs/testing.md): v's blocks, the generator's reals, the MAC's prepared
+/// operands and the dump text being written; qk_T's exp, flags and quantized row.
+const V_BYTES: usize = 2;
+const QK_BYTES: usize = 32;
+
+/// The memory a case of these shapes needs ([`crate::memory`]): checked by every door before it
+/// generates, reads or computes one.
+pub fn memory_need(heads: usize, kv: usize, head_dim: usize) -> crate::memory::Need {
+    crate::memory::Need::new()
+        .add(&[heads, kv, head_dim], V_BYTES)
+        .add(&[heads, kv], QK_BYTES)
+}
+
 /// Generator range of v (docs/numerics.md §5): [-4, 4).
 const V_RANGE_LOG2: i32 = 2;
 
@@ -292,6 +306,8 @@ impl Inputs {
             .into());
         }
         let kv = qk.len() / p.heads;
+        p.check_kv(kv).map_err(|e| DumpError::new(&qk_path, 0, e))?;
+        memory_need(p.heads, kv, p.head_dim).check(&format!("softmax_v kv-size {kv}"))?;
         let v = read_mx_tensor(&dir.join(V), vec![1, p.heads, kv, p.head_dim], 2)?;
         Ok(Inputs {
             qk_t: Tensor::new(vec![1, p.heads, 1, kv], qk),

@@ -18,9 +18,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// The most values one `--kv-sizes` or `--seeds` list may select (counted before it is
+/// expanded, so an enormous range is refused instead of exhausting memory).
+pub const MAX_LIST: u64 = 1 << 20;
+
 /// Parse `1..=4096`, `1..4096`, `1..=4096:64`, `0,1,5` and combinations like `1..=8,16,32..=64:8`.
+/// At most [`MAX_LIST`] values in all.
 pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
-    let mut out = Vec::new();
+    let mut items = Vec::new();
+    let mut total: u64 = 0;
     for item in s.split(',').map(str::trim) {
         let bad = || format!("'{item}' is not N, A..B, A..=B or A..=B:STEP");
         let (range, step) = match item.split_once(':') {
@@ -31,20 +37,36 @@ pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
             return Err(format!("'{item}': the step must be at least 1"));
         }
         let num = |t: &str| t.trim().parse::<u64>().map_err(|_| bad());
-        if let Some((a, b)) = range.split_once("..=") {
+        // (first, last) inclusive; None for an empty range.
+        let bounds = if let Some((a, b)) = range.split_once("..=") {
             let (a, b) = (num(a)?, num(b)?);
-            out.extend((a..=b).step_by(step as usize));
+            (a <= b).then_some((a, b))
         } else if let Some((a, b)) = range.split_once("..") {
             let (a, b) = (num(a)?, num(b)?);
-            out.extend((a..b).step_by(step as usize));
+            (a < b).then(|| (a, b - 1))
         } else if step == 1 {
-            out.push(num(range)?);
+            let a = num(range)?;
+            Some((a, a))
         } else {
             return Err(bad());
+        };
+        if let Some((a, b)) = bounds {
+            let count = (b - a) / step + 1;
+            total = total.saturating_add(count);
+            if total > MAX_LIST {
+                return Err(format!(
+                    "'{item}' selects {count} values; a list may select at most {MAX_LIST} in all"
+                ));
+            }
+            items.push((a, b, step));
         }
     }
-    if out.is_empty() {
+    if total == 0 {
         return Err(format!("'{s}' selects nothing"));
+    }
+    let mut out = Vec::with_capacity(total as usize);
+    for (a, b, step) in items {
+        out.extend((a..=b).step_by(step as usize));
     }
     Ok(out)
 }
@@ -129,6 +151,34 @@ pub struct SweepSummary {
     pub index: PathBuf,
 }
 
+/// The most cases one sweep may list (kv-sizes times seeds), checked before the list is built.
+pub const MAX_CASES: u64 = 1 << 22;
+
+/// Refuse a sweep before anything is expanded or written: every kv-size in range, the case
+/// count within [`MAX_CASES`], and memory for the largest case on every worker thread.
+fn check_size(o: &SweepOptions) -> Result<()> {
+    for &kv in &o.kv_sizes {
+        let kv = usize::try_from(kv).unwrap_or(usize::MAX);
+        o.params.check_kv(kv).map_err(anyhow::Error::msg)?;
+    }
+    let count = (o.kv_sizes.len() as u64).saturating_mul(o.seeds.len() as u64);
+    if count > MAX_CASES {
+        bail!(
+            "{} kv-sizes x {} seeds = {count} cases; a sweep may list at most {MAX_CASES} (split it with --shard or several runs)",
+            o.kv_sizes.len(),
+            o.seeds.len()
+        );
+    }
+    let largest = o.kv_sizes.iter().copied().max().unwrap_or(1) as usize;
+    softmax::memory_need(o.params.heads, largest, o.params.head_dim)
+        .times(rayon::current_num_threads())
+        .check(&format!(
+            "kv-size {largest} on {} worker threads",
+            rayon::current_num_threads()
+        ))?;
+    Ok(())
+}
+
 /// Every (kv, seed) of the sweep, in order, deduplicated, then this shard's share.
 pub fn cases(o: &SweepOptions) -> Vec<(usize, u64)> {
     let mut seen = std::collections::HashSet::new();
@@ -152,15 +202,15 @@ pub fn cases(o: &SweepOptions) -> Vec<(usize, u64)> {
 /// The manifest's SHA-256 if the case folder is complete: every file it lists has its hash.
 pub fn verified(dir: &Path) -> Option<String> {
     let mpath = dir.join(FILE_NAME);
-    let text = std::fs::read_to_string(&mpath).ok()?;
-    let m = Manifest::parse(&mpath, &text).ok()?;
+    let text = crate::dump::read_file(&mpath).ok()?;
+    let m = Manifest::parse(&mpath, std::str::from_utf8(&text).ok()?).ok()?;
     for (name, f) in &m.files {
-        let bytes = std::fs::read(dir.join(name)).ok()?;
+        let bytes = crate::dump::read_file(&dir.join(name)).ok()?;
         if sha256_hex(&bytes) != f.sha256 {
             return None;
         }
     }
-    Some(sha256_hex(text.as_bytes()))
+    Some(sha256_hex(&text))
 }
 
 /// Remove what an interrupted run (killed, even with SIGKILL) left of this sweep's cases: the
@@ -209,12 +259,10 @@ fn progress(total: usize) -> ProgressBar {
 
 pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
     let t0 = Instant::now();
+    check_size(o)?;
     let list = cases(o);
     if list.is_empty() {
         bail!("this shard has no cases");
-    }
-    for &(kv, _) in &list {
-        o.params.check_kv(kv).map_err(anyhow::Error::msg)?;
     }
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("cannot create {}", o.out.display()))?;
