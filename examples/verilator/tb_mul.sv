@@ -26,6 +26,10 @@ module tb_mul #(
     input logic [15:0] y
 );
   import hwsim_pkg::*;
+  // The sum wrapper behind a 2-D open-array formal (a testbench's own import may declare one):
+  // it must refuse the array, not sum nothing to +0.
+  import "DPI-C" hwsim_sv_sum_bf16 = function shortint unsigned sum_bf16_2d(
+      input chandle ctx, input shortint unsigned x[][], output int unsigned flags);
 
   localparam int unsigned RANDOM = 1 << 21;
   localparam int MAX_REPORTS = 10;
@@ -109,6 +113,8 @@ module tb_mul #(
     byte q32[32];
     int unsigned flags;
     int rc;
+    shortint unsigned ones2d[2][3];
+    string wrapper_error;
     foreach (ones[i]) ones[i] = 16'h3f80;
     // 257 ones sum exactly to 257, which ties between 256 and 258: RNE gives 256 (0x4380).
     if (hwsim_sv_sum_bf16(ctx, ones, flags) != 16'h4380 || flags != HWSIM_FLAG_INEXACT)
@@ -147,7 +153,28 @@ module tb_mul #(
                                    HWSIM_ROUND_NEAREST_EVEN, out16, out_flags);
     if (rc != HWSIM_ERR_INVALID_ARGUMENT)
       $fatal(1, "TB FAIL hwsim_sv_gemm_mxint8_bf16 accepted a short array");
-    $display("tb_mul: array calls ok (a short array: %s)", hwsim_sv_last_error());
+    wrapper_error = hwsim_sv_last_error();
+    $display("tb_mul: array calls ok (a short array: %s)", wrapper_error);
+    if (wrapper_error.substr(0, 24) != "hwsim_sv_gemm_mxint8_bf16")
+      $fatal(1, "TB FAIL the wrapper's error is not the last error: %s", wrapper_error);
+    // hwsim_sv_last_error() follows the last failing call of either layer: a direct call that
+    // fails afterwards replaces the wrapper's message.
+    void'(hwsim_exp_bf16(null, 16'h3f80, flags));
+    if (flags != HWSIM_FLAG_ERROR || hwsim_sv_last_error() != hwsim_last_error()
+        || hwsim_sv_last_error().substr(0, 13) != "hwsim_exp_bf16")
+      $fatal(1, "TB FAIL hwsim_sv_last_error after a failing direct call: %s",
+             hwsim_sv_last_error());
+    // k near 2^64 is refused, not wrapped to a small block count by ceil(k / 32).
+    rc = hwsim_sv_gemm_mxint8_bf16(ctx, 1, 64'hffff_ffff_ffff_ffff, 1, one_scale, one_elems,
+                                   one_scale, one_elems, HWSIM_ROUND_NEAREST_EVEN, out16,
+                                   out_flags);
+    if (rc != HWSIM_ERR_INVALID_ARGUMENT)
+      $fatal(1, "TB FAIL hwsim_sv_gemm_mxint8_bf16 accepted k = 2^64 - 1 (%0d)", rc);
+    // A 2-D array given to the sum wrapper: an error, not +0.
+    foreach (ones2d[i, j]) ones2d[i][j] = 16'h3f80;
+    if (sum_bf16_2d(ctx, ones2d, flags) != 16'h7fc0 || flags != HWSIM_FLAG_ERROR)
+      $fatal(1, "TB FAIL hwsim_sv_sum_bf16 accepted a 2-D array: %s", hwsim_sv_last_error());
+    $display("tb_mul: refusals ok (k = 2^64 - 1, a 2-D array: %s)", hwsim_sv_last_error());
   endtask
 
   initial begin

@@ -2,9 +2,14 @@
 # test.sh -- libhwsim from C (`make capi-test`): a C program linked against the static library
 # must reproduce `sim run`'s dumps bit for bit, and bad input must be an error, never a crash.
 #
-#  1. test_errors.c: unknown profile, unreadable and invalid configs, NULL pointers, n > 32,
-#     kv 0, sizes that overflow size_t, nonzero MXINT8 padding, unknown rounding codes;
-#  2. examples/c/softmax_case.c on `sim run` cases (both profiles, a JSON config, both element
+#  1. test_errors.c: unknown profile, unreadable and invalid configs, config paths that are no
+#     small regular file (/dev/zero, a FIFO, a directory, a 2 GB sparse file: each refused
+#     within a second), NULL pointers, zero sizes, n > 32, sizes that overflow size_t, nonzero
+#     MXINT8 padding, unknown rounding codes, messages naming the function called;
+#  2. test_memory.c: under an address-space limit (setrlimit RLIMIT_AS), softmax_v(32, 65536,
+#     128), a big gemm and a big sum return HWSIM_ERR_NO_MEMORY (or the NaN) with a message and
+#     the process goes on;
+#  3. examples/c/softmax_case.c on `sim run` cases (both profiles, a JSON config, both element
 #     roundings, odd shapes, and inputs edited to hold NaN, infinities, overflowing and
 #     subnormal scores): all eight dumps must equal sim's byte for byte, and the stage flags it
 #     prints must be exactly the flags manifest.json counts.
@@ -34,6 +39,7 @@ bad() { FAILED=$((FAILED + 1)); echo "  FAIL  $*"; }
 
 echo "capi: building the C programs against $LIB"
 "$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_errors.c "${LIBS[@]}" -o "$WORK/test_errors"
+"$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_memory.c "${LIBS[@]}" -o "$WORK/test_memory"
 "$CC" "${CFLAGS[@]}" examples/c/softmax_case.c "${LIBS[@]}" -o "$WORK/softmax_case"
 
 echo "capi: bad input (test_errors.c)"
@@ -42,6 +48,13 @@ if "$WORK/test_errors" "$WORK/scratch" >"$WORK/errors.log" 2>&1; then
     ok "$(tail -n1 "$WORK/errors.log")"
 else
     bad "test_errors exited $?"; cat "$WORK/errors.log"
+fi
+
+echo "capi: allocation failure (test_memory.c, under an address-space limit)"
+if "$WORK/test_memory" >"$WORK/memory.log" 2>&1; then
+    ok "$(tail -n1 "$WORK/memory.log")"
+else
+    bad "test_memory exited $? (an abort is 134)"; cat "$WORK/memory.log"
 fi
 
 # reproduce NAME CASE_DIR PROFILE_OR_CONFIG HEADS HEAD_DIM ROUNDING: softmax_case on the case's

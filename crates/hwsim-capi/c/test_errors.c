@@ -1,15 +1,22 @@
 /*
  * test_errors.c -- bad input from C: every case must give an error code (or NULL, or the NaN
- * with HWSIM_FLAG_ERROR) and a message naming the argument, leave the outputs untouched, and
- * not crash.
+ * with HWSIM_FLAG_ERROR) and a message naming the function and the argument, leave the outputs
+ * untouched, and not crash or hang. Config paths that are not small regular files (/dev/zero, a
+ * FIFO, a directory, a 2 GB sparse file) must each fail within a second.
  *
- *   test_errors SCRATCH_DIR      (a writable folder for the config files it makes)
+ *   test_errors SCRATCH_DIR      (a writable folder for the files it makes)
  *
  * Prints one line per check and `capi-errors: N passed, M failed`; exit status 0 iff M == 0.
  */
+#define _XOPEN_SOURCE 700
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hwsim.h"
 
@@ -27,6 +34,33 @@ static void check(int ok, const char *what) {
 
 static int error_mentions(const char *text) { return strstr(hwsim_last_error(), text) != NULL; }
 
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* hwsim_open(path) must return NULL within a second with a message containing `text`. */
+static void open_refused(const char *path, const char *text, const char *what) {
+    double t0 = now();
+    hwsim_ctx *ctx = hwsim_open(path);
+    double took = now() - t0;
+    check(ctx == NULL && took < 1.0 && error_mentions("hwsim_open: profile_or_config") &&
+              error_mentions(text),
+          what);
+    if (took >= 1.0) printf("        (took %.2f s)\n", took);
+    hwsim_close(ctx);
+}
+
+/* A hang (a FIFO opened for reading blocks until a writer comes) must fail the test, not stall
+ * it: the alarm ends the process with a message. */
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "  FAIL  test_errors hung (alarm after 60 s)\n";
+    if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0) _exit(3);
+    _exit(3);
+}
+
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
@@ -41,6 +75,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     char path[4096];
+    signal(SIGALRM, on_alarm);
+    alarm(60);
 
     /* Contexts. */
     check(hwsim_open("wide") == NULL && error_mentions("'wide' is neither a profile"),
@@ -58,6 +94,24 @@ int main(int argc, char **argv) {
           "NULL profile");
     hwsim_close(NULL);
 
+    /* Paths that are no small regular file: refused from their metadata, at once. */
+    open_refused("/dev/zero", "is a character device, not a regular file", "config /dev/zero");
+    snprintf(path, sizeof path, "%s/fifo.json", argv[1]);
+    if (mkfifo(path, 0600) != 0) {
+        perror(path);
+        return 2;
+    }
+    open_refused(path, "is a FIFO, not a regular file", "config is a FIFO (no writer)");
+    open_refused(argv[1], "is a directory, not a regular file", "config is a directory");
+    snprintf(path, sizeof path, "%s/sparse-2GB.json", argv[1]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)2 << 30) != 0 || close(fd) != 0) {
+        perror(path);
+        return 2;
+    }
+    open_refused(path, "is 2147483648 bytes, over the 1048576-byte limit",
+                 "config is a 2 GB sparse file");
+
     hwsim_ctx *ctx = hwsim_open("reference");
     if (ctx == NULL) {
         printf("  FAIL  hwsim_open(\"reference\"): %s\n", hwsim_last_error());
@@ -74,6 +128,22 @@ int main(int argc, char **argv) {
     check(hwsim_sum_bf16(ctx, NULL, 5, &flags) == 0x7fc0 && flags == HWSIM_FLAG_ERROR &&
               error_mentions("hwsim_sum_bf16: x is NULL"),
           "sum with NULL x");
+    /* n = 0 is an error, with or without an array (docs/dpi.md: zero sizes and NULL arrays). */
+    uint16_t one = 0x3f80;
+    flags = 0;
+    check(hwsim_sum_bf16(ctx, &one, 0, &flags) == 0x7fc0 && flags == HWSIM_FLAG_ERROR &&
+              error_mentions("hwsim_sum_bf16: n is 0"),
+          "sum n = 0");
+    flags = 0;
+    check(hwsim_sum_bf16(ctx, NULL, 0, &flags) == 0x7fc0 && flags == HWSIM_FLAG_ERROR &&
+              error_mentions("hwsim_sum_bf16: n is 0"),
+          "sum n = 0, NULL x");
+    uint64_t before = hwsim_error_count();
+    check(hwsim_sum_bf16(ctx, &one, 1, &flags) == 0x3f80 && flags == 0 &&
+              hwsim_error_count() == before,
+          "sum of one 1.0 (a success does not count as an error)");
+    check(hwsim_sum_bf16(ctx, NULL, 1, NULL) == 0x7fc0 && hwsim_error_count() == before + 1,
+          "hwsim_error_count counts a failure");
 
     /* One block: n > 32, NULL outputs; the outputs keep their contents. */
     uint16_t x[40];
@@ -90,6 +160,20 @@ int main(int argc, char **argv) {
     check(hwsim_quantize_mxint8_ex(ctx, x, 3, 9, &scale, q, NULL) == HWSIM_ERR_INVALID_ARGUMENT &&
               error_mentions("element_rounding = 9"),
           "quantize unknown element rounding");
+    check(hwsim_quantize_mxint8(ctx, x, 0, &scale, q) == HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_quantize_mxint8: n is 0") && scale == 0xaa && q[0] == 5,
+          "quantize n = 0");
+    check(hwsim_quantize_mxint8(ctx, NULL, 0, &scale, q) == HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_quantize_mxint8: n is 0") && scale == 0xaa && q[0] == 5,
+          "quantize n = 0, NULL x_bf16");
+    check(hwsim_quantize_mxint8_ex(ctx, NULL, 0, HWSIM_ROUND_NEAREST_EVEN, &scale, q, NULL) ==
+                  HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_quantize_mxint8_ex: n is 0") && scale == 0xaa,
+          "quantize_ex n = 0, NULL x_bf16");
+    check(hwsim_quantize_mxint8_ex(ctx, NULL, 3, HWSIM_ROUND_NEAREST_EVEN, &scale, q, NULL) ==
+                  HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_quantize_mxint8_ex: x_bf16 is NULL") && scale == 0xaa,
+          "quantize_ex NULL x_bf16");
 
     /* softmax_v: 2 heads, kv 40 (2 blocks, the second partial), head_dim 4. */
     enum { H = 2, KV = 40, NB = 2, D = 4 };
@@ -132,6 +216,16 @@ int main(int argc, char **argv) {
                           NULL, out, NULL) == HWSIM_ERR_INVALID_ARGUMENT &&
               error_mentions("ctx is NULL"),
           "softmax_v NULL ctx");
+    /* The _ex variant names itself. */
+    check(hwsim_softmax_v_ex(ctx, H, 0, D, HWSIM_ROUND_NEAREST_EVEN, qk, v_scales, v_elems, NULL,
+                             NULL, NULL, NULL, NULL, NULL, out, stage_flags) ==
+                  HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_softmax_v_ex: kv is 0"),
+          "softmax_v_ex kv 0 names hwsim_softmax_v_ex");
+    check(hwsim_softmax_v_ex(ctx, H, KV, D, 7, qk, v_scales, v_elems, NULL, NULL, NULL, NULL,
+                             NULL, NULL, out, stage_flags) == HWSIM_ERR_INVALID_ARGUMENT &&
+              error_mentions("hwsim_softmax_v_ex: element_rounding = 7"),
+          "softmax_v_ex unknown element rounding");
     int untouched = 1;
     for (int i = 0; i < H * D; i++) untouched &= out[i] == 0x5555;
     for (int i = 0; i < HWSIM_SOFTMAX_STAGES; i++) untouched &= stage_flags[i] == 0x55555555;

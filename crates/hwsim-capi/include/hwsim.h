@@ -13,8 +13,12 @@
  *    HWSIM_FLAG_ERROR in *flags (when flags is not NULL).
  *  - BF16 and FP32 values are bit patterns (uint16_t, uint32_t). Flag words hold the IEEE flags
  *    HWSIM_FLAG_* (the bits of hw_types::Status).
- *  - NULL pointers, zero or overflowing sizes, unknown codes and nonzero MXINT8 padding are
- *    errors (HWSIM_ERR_INVALID_ARGUMENT), never crashes.
+ *  - NULL pointers (arrays included, whatever the size), zero or overflowing sizes, unknown
+ *    codes and nonzero MXINT8 padding are errors (HWSIM_ERR_INVALID_ARGUMENT), never crashes.
+ *  - Memory is checked before a call allocates: buffers that cannot be had are an error
+ *    (HWSIM_ERR_NO_MEMORY, or the NaN with HWSIM_FLAG_ERROR), never an abort.
+ *  - Error messages name the function called and the argument; hwsim_error_count() counts the
+ *    failed calls of the thread.
  */
 
 #ifndef HWSIM_H
@@ -34,6 +38,11 @@
 
 // A bug in the library (a caught panic); the message says where.
 #define HWSIM_ERR_INTERNAL 2
+
+// The call's buffers could not be had (the memory the sizes need is checked before anything is
+// allocated, so the process goes on): `hwsim_last_error()` gives the bytes asked for. The same
+// call with smaller sizes, or with more memory free, can succeed.
+#define HWSIM_ERR_NO_MEMORY 3
 
 // IEEE flag bits, the values of `hw_types::Status::bits()`.
 #define HWSIM_FLAG_INEXACT 1
@@ -89,8 +98,10 @@ extern "C" {
 #endif // __cplusplus
 
 // Open a hardware description: `"reference"`, `"narrow"`, or the path of a JSON config (the
-// format of `sim config show`, validated as `sim run --config` validates it). Returns NULL on
-// error, with the reason in `hwsim_last_error()`. Close with `hwsim_close`.
+// format of `sim config show`, read and validated as `sim run --config` does it: only a regular
+// file of at most 1 MiB is read, so a device, a FIFO, a socket or a directory is refused from
+// its metadata without being read). Returns NULL on error, with the reason in
+// `hwsim_last_error()`. Close with `hwsim_close`.
 //
 // # Safety
 // `profile_or_config` is NULL or a NUL-terminated string.
@@ -118,9 +129,15 @@ const char *hwsim_version(void);
 // The pointer stays valid until the next failing call on this thread; copy the text to keep it.
 const char *hwsim_last_error(void);
 
-// Quantize `x_bf16[0..n]` (n <= 32; the rest of the block is zero padding) into one MXINT8
-// block with the project's default element rounding, nearest-away: `*scale` gets the E8M0
-// byte, `q[0..32]` the elements.
+// The number of calls on this thread that have failed so far (0 at the start; each failing call
+// adds one and sets `hwsim_last_error()`). A layer above libhwsim (the SystemVerilog wrappers of
+// sv/hwsim_dpi.c) compares it with the count at its own last failure to tell whose error is the
+// latest; a caller may also compare it before and after a call.
+uint64_t hwsim_error_count(void);
+
+// Quantize `x_bf16[0..n]` (1 <= n <= 32; the rest of the block is zero padding) into one
+// MXINT8 block with the project's default element rounding, nearest-away: `*scale` gets the
+// E8M0 byte, `q[0..32]` the elements. `n == 0` and a NULL `x_bf16` are errors.
 //
 // # Safety
 // `ctx` is NULL or an open context; `x_bf16` is NULL or valid for `n` reads; `scale` is NULL
@@ -178,7 +195,8 @@ int hwsim_dot_mxint8_fp32(const struct hwsim_ctx *ctx,
 // gevm: `out[c] = sum_i vector[i] * matrix[i, c]` for c < k, BF16.
 // Layouts: `vector_scales[ceil(m/32)]`, `vector_elems[ceil(m/32) * 32]`;
 // `matrix_scales[ceil(m/32) * k]` (block `(b, c)` at `b * k + c`),
-// `matrix_elems[ceil(m/32) * k * 32]`; `out[k]`, `flags[k]`.
+// `matrix_elems[ceil(m/32) * k * 32]`; `out[k]`, `flags[k]`. `HWSIM_ERR_NO_MEMORY` (nothing
+// written) when the product's buffers cannot be allocated.
 //
 // # Safety
 // `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
@@ -212,6 +230,8 @@ int hwsim_gevm_mxint8_fp32(const struct hwsim_ctx *ctx,
 // Layouts: `input_scales[m * ceil(k/32)]` (block `(r, b)` at `r * ceil(k/32) + b`),
 // `input_elems[m * ceil(k/32) * 32]`; `other_scales[ceil(k/32) * n]` (block `(b, c)` at
 // `b * n + c`), `other_elems[ceil(k/32) * n * 32]`; `out[m * n]`, `flags[m * n]`.
+// `HWSIM_ERR_NO_MEMORY` (nothing written) when the product's buffers cannot be allocated, as
+// for dot and gevm.
 //
 // # Safety
 // `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
@@ -264,7 +284,8 @@ uint16_t hwsim_mul_bf16(const struct hwsim_ctx *ctx, uint16_t a, uint16_t b, uin
 
 // The reduce-sum of `x[0..n]` (BF16 patterns) in index order by the context's accumulator,
 // rounded to BF16 with round-to-nearest-even (exact sum, one rounding, in the reference).
-// `n == 0` gives `+0`; `x` may then be NULL.
+// `n == 0` and a NULL `x` are errors (as everywhere: docs/dpi.md), and so is a row whose copy
+// cannot be allocated (the NaN with `HWSIM_FLAG_ERROR`; the process goes on).
 //
 // # Safety
 // `ctx` is NULL or an open context; `x` is NULL or valid for `n` reads; `flags` is NULL or
@@ -280,7 +301,9 @@ uint16_t hwsim_sum_bf16(const struct hwsim_ctx *ctx, const uint16_t *x, size_t n
 //   block `(h, b, d)` at `g = (h * nb + b) * head_dim + d`; `v_elems[32 * heads * nb * head_dim]`,
 //   `v_elems[32 g + i]` is `v[h, 32 b + i, d]` (zero past kv).
 //
-// Outputs, each NULL if not wanted, written only when the call succeeds:
+// Outputs, each NULL if not wanted, written only when the call succeeds (a failing call returns
+// `HWSIM_ERR_INVALID_ARGUMENT`, or `HWSIM_ERR_NO_MEMORY` when the case's buffers cannot be
+// allocated: the memory the sizes need is checked before anything is allocated):
 //
 // - `exp_bf16[heads * kv]`, `exp_sum[heads]`, `scaled_v[heads * head_dim]`, `inv[heads]`,
 //   `out[heads * head_dim]`: BF16, row-major as the dumps;

@@ -54,14 +54,12 @@ pub unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
         .map_err(|_| format!("{name} is not valid UTF-8: {}", s.to_string_lossy()))
 }
 
-/// An input array of `len` elements. `len == 0` accepts any pointer, NULL included.
+/// An input array of `len` elements. NULL is an error whatever `len` is (docs/dpi.md: a NULL
+/// array is an error in every function; the callers refuse a zero size before).
 ///
 /// # Safety
 /// `ptr` is NULL or valid for reads of `len` elements for the duration of the call.
 pub unsafe fn input<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
-    if len == 0 {
-        return Ok(&[]);
-    }
     check_array(ptr, len, name)?;
     // SAFETY: non-NULL, aligned, size within isize::MAX, readable (caller's contract).
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

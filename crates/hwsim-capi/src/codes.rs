@@ -11,6 +11,10 @@ pub const HWSIM_OK: c_int = 0;
 pub const HWSIM_ERR_INVALID_ARGUMENT: c_int = 1;
 /// A bug in the library (a caught panic); the message says where.
 pub const HWSIM_ERR_INTERNAL: c_int = 2;
+/// The call's buffers could not be had (the memory the sizes need is checked before anything is
+/// allocated, so the process goes on): `hwsim_last_error()` gives the bytes asked for. The same
+/// call with smaller sizes, or with more memory free, can succeed.
+pub const HWSIM_ERR_NO_MEMORY: c_int = 3;
 
 /// IEEE flag bits, the values of `hw_types::Status::bits()`.
 pub const HWSIM_FLAG_INEXACT: u32 = 1;

@@ -6,6 +6,7 @@ use hw_types::Bf16;
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use std::ffi::{c_char, CString};
+use std::path::Path;
 use std::ptr::null_mut;
 
 /// An opened hardware description (`hwsim_ctx` in C). Immutable once opened, so one context may
@@ -34,33 +35,40 @@ impl Context {
     }
 }
 
-/// A profile name, else the path of a JSON hardware description (`sim config show`).
+/// A profile name, else the path of a JSON hardware description (`sim config show`), read by
+/// `HwConfig::from_file` as `sim run --config` reads it: only a regular file of at most 1 MiB,
+/// so a device (`/dev/zero`), a FIFO or a directory is refused from its metadata, at once.
 fn load(arg: &str) -> Result<HwConfig> {
     if HwConfig::PROFILES.contains(&arg) {
         return HwConfig::profile(arg);
     }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        format!(
+    let path = Path::new(arg);
+    // `stat` neither opens nor blocks: a name that is not there is most likely a mistyped profile.
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(format!(
             "profile_or_config '{arg}' is neither a profile ({}) nor a readable config file: {e}",
             HwConfig::PROFILES.join(", ")
-        )
-    })?;
-    HwConfig::from_json(&text).map_err(|e| format!("profile_or_config: config file {arg}: {e}"))
+        ));
+    }
+    HwConfig::from_file(path).map_err(|e| format!("profile_or_config: config file {e}"))
 }
 
 /// Open a hardware description: `"reference"`, `"narrow"`, or the path of a JSON config (the
-/// format of `sim config show`, validated as `sim run --config` validates it). Returns NULL on
-/// error, with the reason in `hwsim_last_error()`. Close with `hwsim_close`.
+/// format of `sim config show`, read and validated as `sim run --config` does it: only a regular
+/// file of at most 1 MiB is read, so a device, a FIFO, a socket or a directory is refused from
+/// its metadata without being read). Returns NULL on error, with the reason in
+/// `hwsim_last_error()`. Close with `hwsim_close`.
 ///
 /// # Safety
 /// `profile_or_config` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn hwsim_open(profile_or_config: *const c_char) -> *mut Context {
-    guard("hwsim_open", null_mut(), null_mut(), || {
+    guard("hwsim_open", || {
         // SAFETY: the caller's contract on profile_or_config.
         let arg = unsafe { args::text(profile_or_config, "profile_or_config") }?;
         Ok(Box::into_raw(Box::new(Context::open(arg)?)))
     })
+    .unwrap_or(null_mut())
 }
 
 /// Free a context. NULL is ignored. No call may use the context afterwards, nor run on it

@@ -30,7 +30,7 @@ mod softmax;
 
 pub use codes::*;
 pub use context::{hwsim_close, hwsim_config_name, hwsim_open, hwsim_version, Context};
-pub use error::hwsim_last_error;
+pub use error::{hwsim_error_count, hwsim_last_error};
 pub use mxint8::{
     hwsim_dot_mxint8_bf16, hwsim_dot_mxint8_fp32, hwsim_gemm_mxint8_bf16, hwsim_gemm_mxint8_fp32,
     hwsim_gevm_mxint8_bf16, hwsim_gevm_mxint8_fp32, hwsim_quantize_mxint8,

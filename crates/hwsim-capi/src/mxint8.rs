@@ -8,16 +8,17 @@
 use crate::args::{self, Out};
 use crate::codes::{HWSIM_BLOCK, HWSIM_ROUND_NEAREST_AWAY};
 use crate::context::Context;
-use crate::error::{status, Result};
+use crate::error::{status, Outcome, Result};
 use hw_types::{Bf16, E8m0, Format, Fp32, MxInt8Block, BLOCK};
 use hw_units::mac::block_matmul;
 use rayon::prelude::*;
+use sim::ops::{Dims, OpKind};
 use std::ffi::c_int;
 use std::ptr::null_mut;
 
-/// Quantize `x_bf16[0..n]` (n <= 32; the rest of the block is zero padding) into one MXINT8
-/// block with the project's default element rounding, nearest-away: `*scale` gets the E8M0
-/// byte, `q[0..32]` the elements.
+/// Quantize `x_bf16[0..n]` (1 <= n <= 32; the rest of the block is zero padding) into one
+/// MXINT8 block with the project's default element rounding, nearest-away: `*scale` gets the
+/// E8M0 byte, `q[0..32]` the elements. `n == 0` and a NULL `x_bf16` are errors.
 ///
 /// # Safety
 /// `ctx` is NULL or an open context; `x_bf16` is NULL or valid for `n` reads; `scale` is NULL
@@ -88,8 +89,9 @@ unsafe fn quantize(
         unsafe {
             args::context(ctx)?;
             let mode = args::element_rounding(element_rounding, "element_rounding")?;
+            let n = args::nonzero(n, "n")?;
             if n > BLOCK {
-                return Err(format!("n = {n} is more than one block ({BLOCK} elements)"));
+                return Err(format!("n = {n} is more than one block ({BLOCK} elements)").into());
             }
             let values: Vec<Fp32> = args::input(x, n, "x_bf16")?
                 .iter()
@@ -116,22 +118,51 @@ pub(crate) struct GridShape {
 }
 
 impl GridShape {
-    fn blocks(&self) -> Result<usize> {
+    pub(crate) fn blocks(&self) -> Result<usize> {
         let nb = self.len.0.div_ceil(BLOCK);
         let nb_name = format!("ceil({} / 32)", self.len.1);
         args::product(&[self.outer, (nb, &nb_name), self.inner])
     }
 }
 
-/// Read a block grid (`scales`, `elems` as described in the module docs).
+/// A caller's block grid (`scales`, `elems` as described in the module docs), checked: the
+/// pointers, the sizes and the padding. Nothing is allocated until [`Grid::blocks`].
+pub(crate) struct Grid<'a> {
+    scales: &'a [u8],
+    elems: &'a [i8],
+}
+
+impl Grid<'_> {
+    /// Bytes of the copy [`Grid::blocks`] makes.
+    pub(crate) fn copy_bytes(&self) -> (usize, usize) {
+        (self.scales.len(), std::mem::size_of::<MxInt8Block>())
+    }
+
+    /// The blocks, copied (callers check the memory first).
+    pub(crate) fn blocks(&self) -> Vec<MxInt8Block> {
+        // In parallel: a kv-4096 softmax_v brings 17 MB of v, and the copy is part of every call.
+        self.scales
+            .par_iter()
+            .zip(self.elems.par_chunks_exact(BLOCK))
+            .with_min_len(1 << 14)
+            .map(|(&s, e)| MxInt8Block {
+                scale: E8m0(s),
+                elems: e.try_into().expect("chunks of 32"),
+            })
+            .collect()
+    }
+}
+
+/// Check a caller's block grid.
 ///
 /// # Safety
-/// `scales` and `elems` are NULL or valid for reads of the grid's blocks (`elems`: 32 each).
-pub(crate) unsafe fn read_grid(
+/// `scales` and `elems` are NULL or valid for reads of the grid's blocks (`elems`: 32 each) for
+/// as long as the result is used.
+pub(crate) unsafe fn grid<'a>(
     shape: GridShape,
     (scales, elems): (*const u8, *const i8),
     names: [&str; 2],
-) -> Result<Vec<MxInt8Block>> {
+) -> Result<Grid<'a>> {
     let count = shape.blocks()?;
     let n_elems = args::product(&[(count, "blocks"), (BLOCK, "32")])
         .map_err(|e| format!("{}: {e}", names[1]))?;
@@ -142,35 +173,25 @@ pub(crate) unsafe fn read_grid(
             args::input(elems, n_elems, names[1])?,
         )
     };
-    // In parallel: a kv-4096 softmax_v brings 17 MB of v, and the copy is part of every call.
-    let blocks: Vec<MxInt8Block> = scales
-        .par_iter()
-        .zip(elems.par_chunks_exact(BLOCK))
-        .with_min_len(1 << 14)
-        .map(|(&s, e)| MxInt8Block {
-            scale: E8m0(s),
-            elems: e.try_into().expect("chunks of 32"),
-        })
-        .collect();
-    check_padding(&blocks, shape, names[1])?;
-    Ok(blocks)
+    check_padding(elems, shape, names[1])?;
+    Ok(Grid { scales, elems })
 }
 
 /// The elements of a partial last block past the axis' length must be zero: such a grid cannot
 /// come from a quantizer, and a nonzero pair of paddings would change a product.
-fn check_padding(blocks: &[MxInt8Block], shape: GridShape, name: &str) -> Result<()> {
+fn check_padding(elems: &[i8], shape: GridShape, name: &str) -> Result<()> {
     let (len, axis) = shape.len;
     let valid = len % BLOCK;
     if valid == 0 {
         return Ok(());
     }
     let (nb, inner) = (len.div_ceil(BLOCK), shape.inner.0);
-    for (g, blk) in blocks.iter().enumerate() {
+    for (g, blk) in elems.chunks_exact(BLOCK).enumerate() {
         let b = (g / inner) % nb;
         if b + 1 != nb {
             continue;
         }
-        if let Some(i) = blk.elems[valid..].iter().position(|&e| e != 0) {
+        if let Some(i) = blk[valid..].iter().position(|&e| e != 0) {
             let i = valid + i;
             return Err(format!(
                 "{name}: block {g} has a nonzero padding element {i} ({axis} index {} is past {axis} = {len}); padding must be zero",
@@ -206,6 +227,9 @@ type Operands = [(*const u8, *const i8); 2];
 
 /// One of `sim op`'s operations: operand grids, the block product's dimensions, and names.
 struct Op {
+    /// `sim op`'s operation and sizes, for the memory the product needs.
+    kind: OpKind,
+    sizes: Dims,
     grids: [GridShape; 2],
     names: [[&'static str; 2]; 2],
     /// Output elements.
@@ -228,16 +252,30 @@ unsafe fn block_product<F: OutFormat>(
     operands: Operands,
     rounding: u32,
     (out, flags): (*mut F::Raw, *mut u32),
-) -> Result<()> {
+) -> Outcome<()> {
     // SAFETY (whole block): the caller's contract on every pointer.
     unsafe {
         let ctx = args::context(ctx)?;
         let op = op?;
         let mode = args::rounding(rounding, "rounding")?;
-        let a = read_grid(op.grids[0], operands[0], op.names[0])?;
-        let b = read_grid(op.grids[1], operands[1], op.names[1])?;
+        let a = grid(op.grids[0], operands[0], op.names[0])?;
+        let b = grid(op.grids[1], operands[1], op.names[1])?;
         let out = Out::new(out, op.outputs, "out")?;
         let flags = Out::optional(flags, op.outputs, "flags")?;
+        // Every buffer the product allocates, checked before the first: `sim op`'s estimate, and
+        // this library's copies of the two grids and of the results.
+        let Dims { m, k, n } = op.sizes;
+        let (ca, cb) = (a.copy_bytes(), b.copy_bytes());
+        op.sizes
+            .memory_need(op.kind)
+            .add(&[ca.0], ca.1)
+            .add(&[cb.0], cb.1)
+            .add(&[op.outputs], 2 * std::mem::size_of::<u32>())
+            .check(&format!(
+                "{} with m = {m}, k = {k}, n = {n}",
+                op.kind.name()
+            ))?;
+        let (a, b) = (a.blocks(), b.blocks());
         let r = block_matmul::<F>(&a, &b, op.dims, &ctx.units.mac_acc, mode);
         out.write(&r.iter().map(|x| x.value.raw()).collect::<Vec<_>>());
         if let Some(flags) = flags {
@@ -256,6 +294,8 @@ fn dot(m: usize) -> Result<Op> {
         inner: ONE,
     };
     Ok(Op {
+        kind: OpKind::Dot,
+        sizes: Dims { m: m.0, k: 1, n: 1 },
         grids: [vec, vec],
         names: [["a_scales", "a_elems"], ["b_scales", "b_elems"]],
         outputs: 1,
@@ -269,6 +309,12 @@ fn gevm(m: usize, k: usize) -> Result<Op> {
     let m = (args::nonzero(m, "m")?, "m");
     let k = (args::nonzero(k, "k")?, "k");
     Ok(Op {
+        kind: OpKind::Gevm,
+        sizes: Dims {
+            m: m.0,
+            k: k.0,
+            n: 1,
+        },
         grids: [
             GridShape {
                 outer: ONE,
@@ -297,6 +343,12 @@ fn gemm(m: usize, k: usize, n: usize) -> Result<Op> {
     let k = (args::nonzero(k, "k")?, "k");
     let n = (args::nonzero(n, "n")?, "n");
     Ok(Op {
+        kind: OpKind::Gemm,
+        sizes: Dims {
+            m: m.0,
+            k: k.0,
+            n: n.0,
+        },
         grids: [
             GridShape {
                 outer: m,
@@ -321,7 +373,8 @@ fn gemm(m: usize, k: usize, n: usize) -> Result<Op> {
 // The six entry points: {dot, gevm, gemm} x {BF16, FP32 output}. Each output element is the
 // exact sum of the block products, accumulated by the context's MAC accumulator and rounded
 // once in `rounding` (a HWSIM_ROUND_* code); `flags[j]`, if `flags` is not NULL, gets output
-// j's IEEE flags.
+// j's IEEE flags. Each checks the memory the product needs before allocating anything and
+// returns HWSIM_ERR_NO_MEMORY, writing nothing, when it cannot be had.
 
 /// dot_product of two MXINT8 vectors of length `m`, BF16 result in `out[0]`.
 /// Layouts: `a_scales[ceil(m/32)]`, `a_elems[ceil(m/32) * 32]`, the same for `b`.
@@ -373,7 +426,8 @@ pub unsafe extern "C" fn hwsim_dot_mxint8_fp32(
 /// gevm: `out[c] = sum_i vector[i] * matrix[i, c]` for c < k, BF16.
 /// Layouts: `vector_scales[ceil(m/32)]`, `vector_elems[ceil(m/32) * 32]`;
 /// `matrix_scales[ceil(m/32) * k]` (block `(b, c)` at `b * k + c`),
-/// `matrix_elems[ceil(m/32) * k * 32]`; `out[k]`, `flags[k]`.
+/// `matrix_elems[ceil(m/32) * k * 32]`; `out[k]`, `flags[k]`. `HWSIM_ERR_NO_MEMORY` (nothing
+/// written) when the product's buffers cannot be allocated.
 ///
 /// # Safety
 /// `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
@@ -425,6 +479,8 @@ pub unsafe extern "C" fn hwsim_gevm_mxint8_fp32(
 /// Layouts: `input_scales[m * ceil(k/32)]` (block `(r, b)` at `r * ceil(k/32) + b`),
 /// `input_elems[m * ceil(k/32) * 32]`; `other_scales[ceil(k/32) * n]` (block `(b, c)` at
 /// `b * n + c`), `other_elems[ceil(k/32) * n * 32]`; `out[m * n]`, `flags[m * n]`.
+/// `HWSIM_ERR_NO_MEMORY` (nothing written) when the product's buffers cannot be allocated, as
+/// for dot and gevm.
 ///
 /// # Safety
 /// `ctx` is NULL or an open context; every array is NULL or valid for its documented length.

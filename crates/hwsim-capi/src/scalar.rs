@@ -4,8 +4,9 @@
 use crate::args;
 use crate::codes::HWSIM_FLAG_ERROR;
 use crate::context::Context;
-use crate::error::{guard, Result};
+use crate::error::{guard, Outcome};
 use hw_types::{Bf16, StatusAnd};
+use sim::memory::Need;
 
 /// Run a BF16-valued unit: the result's bits, its flags into `*flags` (if not NULL); on error
 /// the canonical NaN with [`HWSIM_FLAG_ERROR`].
@@ -15,12 +16,10 @@ use hw_types::{Bf16, StatusAnd};
 unsafe fn bf16_result(
     func: &str,
     flags: *mut u32,
-    body: impl FnOnce() -> Result<StatusAnd<Bf16>>,
+    body: impl FnOnce() -> Outcome<StatusAnd<Bf16>>,
 ) -> u16 {
-    let failed = (Bf16::NAN.0, HWSIM_FLAG_ERROR);
-    let (value, bits) = guard(func, failed, failed, || {
-        body().map(|r| (r.value.0, r.status.bits() as u32))
-    });
+    let (value, bits) = guard(func, || body().map(|r| (r.value.0, r.status.bits() as u32)))
+        .unwrap_or((Bf16::NAN.0, HWSIM_FLAG_ERROR));
     // SAFETY: the caller's contract on flags.
     unsafe { args::store_flags(flags, bits) };
     value
@@ -76,7 +75,8 @@ pub unsafe extern "C" fn hwsim_mul_bf16(
 
 /// The reduce-sum of `x[0..n]` (BF16 patterns) in index order by the context's accumulator,
 /// rounded to BF16 with round-to-nearest-even (exact sum, one rounding, in the reference).
-/// `n == 0` gives `+0`; `x` may then be NULL.
+/// `n == 0` and a NULL `x` are errors (as everywhere: docs/dpi.md), and so is a row whose copy
+/// cannot be allocated (the NaN with `HWSIM_FLAG_ERROR`; the process goes on).
 ///
 /// # Safety
 /// `ctx` is NULL or an open context; `x` is NULL or valid for `n` reads; `flags` is NULL or
@@ -92,7 +92,12 @@ pub unsafe extern "C" fn hwsim_sum_bf16(
     unsafe {
         bf16_result("hwsim_sum_bf16", flags, || {
             let ctx = args::context(ctx)?;
-            let row: Vec<Bf16> = args::input(x, n, "x")?.iter().map(|&b| Bf16(b)).collect();
+            let n = args::nonzero(n, "n")?;
+            let x = args::input(x, n, "x")?;
+            Need::new()
+                .add(&[n], std::mem::size_of::<Bf16>())
+                .check(&format!("a copy of the {n}-element row x"))?;
+            let row: Vec<Bf16> = x.iter().map(|&b| Bf16(b)).collect();
             Ok(ctx.units.reduce_sum(&row))
         })
     }

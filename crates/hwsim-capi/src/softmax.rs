@@ -5,10 +5,10 @@
 use crate::args::{self, Out};
 use crate::codes::{HWSIM_ROUND_NEAREST_AWAY, HWSIM_SOFTMAX_STAGES};
 use crate::context::Context;
-use crate::error::{status, Result};
-use crate::mxint8::{read_grid, GridShape};
+use crate::error::{status, Outcome};
+use crate::mxint8::{grid, GridShape};
 use hw_types::{Bf16, Status, BLOCK};
-use sim::softmax::{run_with, Inputs, Params, Stages};
+use sim::softmax::{memory_need, run_with, Inputs, Params, Stages};
 use sim::tensor::{MxTensor, Tensor};
 use std::ffi::c_int;
 
@@ -86,7 +86,9 @@ impl Outputs {
 ///   block `(h, b, d)` at `g = (h * nb + b) * head_dim + d`; `v_elems[32 * heads * nb * head_dim]`,
 ///   `v_elems[32 g + i]` is `v[h, 32 b + i, d]` (zero past kv).
 ///
-/// Outputs, each NULL if not wanted, written only when the call succeeds:
+/// Outputs, each NULL if not wanted, written only when the call succeeds (a failing call returns
+/// `HWSIM_ERR_INVALID_ARGUMENT`, or `HWSIM_ERR_NO_MEMORY` when the case's buffers cannot be
+/// allocated: the memory the sizes need is checked before anything is allocated):
 ///
 /// - `exp_bf16[heads * kv]`, `exp_sum[heads]`, `scaled_v[heads * head_dim]`, `inv[heads]`,
 ///   `out[heads * head_dim]`: BF16, row-major as the dumps;
@@ -116,27 +118,28 @@ pub unsafe extern "C" fn hwsim_softmax_v(
     out: *mut u16,
     stage_flags: *mut u32,
 ) -> c_int {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        hwsim_softmax_v_ex(
-            ctx,
-            heads,
-            kv,
-            head_dim,
-            HWSIM_ROUND_NEAREST_AWAY,
-            qk_t,
-            v_scales,
-            v_elems,
-            exp_bf16,
-            exp_sum,
-            exp_scales,
-            exp_elems,
-            scaled_v,
-            inv,
-            out,
-            stage_flags,
-        )
-    }
+    let outputs = (
+        exp_bf16,
+        exp_sum,
+        exp_scales,
+        exp_elems,
+        scaled_v,
+        inv,
+        out,
+        stage_flags,
+    );
+    status("hwsim_softmax_v", || {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            softmax(
+                ctx,
+                (heads, kv, head_dim),
+                HWSIM_ROUND_NEAREST_AWAY,
+                (qk_t, v_scales, v_elems),
+                outputs,
+            )
+        }
+    })
 }
 
 /// `hwsim_softmax_v` with the quantizer's element rounding, `HWSIM_ROUND_NEAREST_AWAY` or
@@ -163,57 +166,107 @@ pub unsafe extern "C" fn hwsim_softmax_v_ex(
     out: *mut u16,
     stage_flags: *mut u32,
 ) -> c_int {
-    status("hwsim_softmax_v", || -> Result<()> {
-        // SAFETY (whole block): the caller's contract on every pointer.
+    let outputs = (
+        exp_bf16,
+        exp_sum,
+        exp_scales,
+        exp_elems,
+        scaled_v,
+        inv,
+        out,
+        stage_flags,
+    );
+    status("hwsim_softmax_v_ex", || {
+        // SAFETY: the caller's contract, passed on.
         unsafe {
-            let ctx = args::context(ctx)?;
-            let heads = args::nonzero(heads, "heads")?;
-            let kv = args::nonzero(kv, "kv")?;
-            let head_dim = args::nonzero(head_dim, "head_dim")?;
-            let params = Params {
-                heads,
-                head_dim,
-                element_rounding: args::element_rounding(element_rounding, "element_rounding")?,
-            };
-            let nb = kv.div_ceil(BLOCK);
-            let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
-            let cols = args::product(&[(heads, "heads"), (head_dim, "head_dim")])?;
-            let exp_blocks = args::product(&[(heads, "heads"), (nb, "ceil(kv / 32)")])?;
-            let exp_elems_len =
-                args::product(&[(exp_blocks, "heads x ceil(kv / 32)"), (BLOCK, "32")])?;
-            let qk: Vec<Bf16> = args::input(qk_t, rows, "qk_t")?
-                .iter()
-                .map(|&b| Bf16(b))
-                .collect();
-            let v = read_grid(
-                GridShape {
-                    outer: (heads, "heads"),
-                    len: (kv, "kv"),
-                    inner: (head_dim, "head_dim"),
-                },
-                (v_scales, v_elems),
-                ["v_scales", "v_elems"],
-            )?;
-            let outputs = Outputs {
-                exp_bf16: Out::optional(exp_bf16, rows, "exp_bf16")?,
-                exp_sum: Out::optional(exp_sum, heads, "exp_sum")?,
-                exp_scales: Out::optional(exp_scales, exp_blocks, "exp_scales")?,
-                exp_elems: Out::optional(exp_elems, exp_elems_len, "exp_elems")?,
-                scaled_v: Out::optional(scaled_v, cols, "scaled_v")?,
-                inv: Out::optional(inv, heads, "inv")?,
-                out: Out::optional(out, cols, "out")?,
-                stage_flags: Out::optional(stage_flags, HWSIM_SOFTMAX_STAGES, "stage_flags")?,
-            };
-            let inputs = Inputs {
-                qk_t: Tensor::new(vec![1, heads, 1, kv], qk),
-                v: MxTensor {
-                    shape: vec![1, heads, kv, head_dim],
-                    block_axis: 2,
-                    blocks: v,
-                },
-            };
-            outputs.write(&run_with(inputs, &params, &ctx.units));
+            softmax(
+                ctx,
+                (heads, kv, head_dim),
+                element_rounding,
+                (qk_t, v_scales, v_elems),
+                outputs,
+            )
         }
-        Ok(())
     })
+}
+
+/// The caller's output pointers, in the order of the C signature.
+type OutPtrs = (
+    *mut u16,
+    *mut u16,
+    *mut u8,
+    *mut i8,
+    *mut u16,
+    *mut u16,
+    *mut u16,
+    *mut u32,
+);
+
+/// The body of both entry points (each names itself in the errors).
+///
+/// # Safety
+/// As for `hwsim_softmax_v`.
+unsafe fn softmax(
+    ctx: *const Context,
+    (heads, kv, head_dim): (usize, usize, usize),
+    element_rounding: u32,
+    (qk_t, v_scales, v_elems): (*const u16, *const u8, *const i8),
+    (exp_bf16, exp_sum, exp_scales, exp_elems, scaled_v, inv, out, stage_flags): OutPtrs,
+) -> Outcome<()> {
+    // SAFETY (whole block): the caller's contract on every pointer.
+    unsafe {
+        let ctx = args::context(ctx)?;
+        let heads = args::nonzero(heads, "heads")?;
+        let kv = args::nonzero(kv, "kv")?;
+        let head_dim = args::nonzero(head_dim, "head_dim")?;
+        let params = Params {
+            heads,
+            head_dim,
+            element_rounding: args::element_rounding(element_rounding, "element_rounding")?,
+        };
+        let nb = kv.div_ceil(BLOCK);
+        let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
+        let cols = args::product(&[(heads, "heads"), (head_dim, "head_dim")])?;
+        let exp_blocks = args::product(&[(heads, "heads"), (nb, "ceil(kv / 32)")])?;
+        let exp_elems_len = args::product(&[(exp_blocks, "heads x ceil(kv / 32)"), (BLOCK, "32")])?;
+        let qk = args::input(qk_t, rows, "qk_t")?;
+        let v = grid(
+            GridShape {
+                outer: (heads, "heads"),
+                len: (kv, "kv"),
+                inner: (head_dim, "head_dim"),
+            },
+            (v_scales, v_elems),
+            ["v_scales", "v_elems"],
+        )?;
+        let outputs = Outputs {
+            exp_bf16: Out::optional(exp_bf16, rows, "exp_bf16")?,
+            exp_sum: Out::optional(exp_sum, heads, "exp_sum")?,
+            exp_scales: Out::optional(exp_scales, exp_blocks, "exp_scales")?,
+            exp_elems: Out::optional(exp_elems, exp_elems_len, "exp_elems")?,
+            scaled_v: Out::optional(scaled_v, cols, "scaled_v")?,
+            inv: Out::optional(inv, heads, "inv")?,
+            out: Out::optional(out, cols, "out")?,
+            stage_flags: Out::optional(stage_flags, HWSIM_SOFTMAX_STAGES, "stage_flags")?,
+        };
+        // Every buffer the case allocates, checked before the first (an allocation that fails
+        // aborts the process): `sim run`'s estimate, and this library's copies of qk_t and v.
+        let (vb, vsize) = v.copy_bytes();
+        memory_need(heads, kv, head_dim)
+            .add(&[vb], vsize)
+            .add(&[rows], std::mem::size_of::<Bf16>())
+            .check(&format!(
+                "softmax_v with heads = {heads}, kv = {kv}, head_dim = {head_dim}"
+            ))?;
+        let inputs = Inputs {
+            qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&b| Bf16(b)).collect()),
+            v: MxTensor {
+                shape: vec![1, heads, kv, head_dim],
+                block_axis: 2,
+                blocks: v.blocks(),
+            },
+        };
+        outputs.write(&run_with(inputs, &params, &ctx.units));
+    }
+    Ok(())
 }

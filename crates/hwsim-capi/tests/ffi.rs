@@ -108,12 +108,74 @@ fn open_accepts_profiles_and_config_files_and_names_what_is_wrong() {
     cfg.mac.block_lanes = 3;
     std::fs::write(&invalid, cfg.to_json()).unwrap();
     let e = open_error(&CString::new(invalid.to_str().unwrap()).unwrap());
-    assert!(e.contains("block_lanes a divisor of 32"), "{e}");
+    assert!(e.contains("mac.block_lanes must divide 32"), "{e}");
     // SAFETY: NULL is an accepted argument (an error).
     assert!(unsafe { hwsim_open(null()) }.is_null());
     assert_eq!(last_error(), "hwsim_open: profile_or_config is NULL");
     // SAFETY: NULL is ignored.
     unsafe { hwsim_close(null_mut()) };
+}
+
+/// hwsim_open's error for `path`, which must come within a second.
+fn open_error_at_once(path: &std::path::Path) -> String {
+    let t0 = std::time::Instant::now();
+    let e = open_error(&CString::new(path.to_str().unwrap()).unwrap());
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "{}: {took:?}",
+        path.display()
+    );
+    e
+}
+
+#[test]
+fn open_refuses_devices_fifos_directories_and_huge_files_at_once() {
+    let e = open_error_at_once(std::path::Path::new("/dev/zero"));
+    assert!(
+        e.starts_with("hwsim_open: profile_or_config: config file /dev/zero: ")
+            && e.contains("character device, not a regular file"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let e = open_error_at_once(dir.path());
+    assert!(
+        e.starts_with("hwsim_open: profile_or_config: config file")
+            && e.ends_with("is a directory, not a regular file"),
+        "{e}"
+    );
+    // A FIFO with no writer: opening it for reading would block forever.
+    let fifo = dir.path().join("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || tx.send(open_error_at_once(&f)).unwrap());
+    let e = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("hwsim_open on a FIFO returns");
+    assert!(e.ends_with("is a FIFO, not a regular file"), "{e}");
+    // 2 GB of holes: refused from its size, nothing read.
+    let sparse = dir.path().join("sparse.json");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let e = open_error_at_once(&sparse);
+    assert!(
+        e.contains("is 2147483648 bytes, over the 1048576-byte limit"),
+        "{e}"
+    );
+    // A config padded with whitespace, well under the limit, is read and opens.
+    let padded = dir.path().join("padded.json");
+    let mut text = HwConfig::reference().to_json();
+    text.push_str(&" ".repeat(1000));
+    std::fs::write(&padded, text).unwrap();
+    let ctx = Ctx::open(padded.to_str().unwrap());
+    drop(ctx);
 }
 
 #[test]
@@ -182,10 +244,43 @@ fn scalar_errors_return_nan_with_the_error_flag() {
             (f, last_error().as_str()),
             (HWSIM_FLAG_ERROR, "hwsim_sum_bf16: x is NULL")
         );
-        // An empty row needs no pointer and sums to +0.
-        assert_eq!(hwsim_sum_bf16(ctx.ptr(), null(), 0, &mut f), 0);
+        // n = 0 is an error as every zero size is (docs/dpi.md), with or without an array.
+        let one = [0x3f80u16];
+        for x in [null(), one.as_ptr()] {
+            f = 0;
+            assert_eq!(hwsim_sum_bf16(ctx.ptr(), x, 0, &mut f), 0x7fc0);
+            assert_eq!(
+                (f, last_error().as_str()),
+                (
+                    HWSIM_FLAG_ERROR,
+                    "hwsim_sum_bf16: n is 0 (must be at least 1)"
+                )
+            );
+        }
+        assert_eq!(hwsim_sum_bf16(ctx.ptr(), one.as_ptr(), 1, &mut f), 0x3f80);
         assert_eq!(f, 0);
     }
+}
+
+#[test]
+fn error_count_counts_the_failures_of_this_thread() {
+    let ctx = Ctx::open("reference");
+    let n = hwsim_error_count();
+    // SAFETY: an open context; NULL arguments are accepted (errors).
+    unsafe {
+        hwsim_exp_bf16(ctx.ptr(), 0, null_mut());
+        assert_eq!(hwsim_error_count(), n, "a success is no failure");
+        hwsim_exp_bf16(null(), 0, null_mut());
+        assert_eq!(hwsim_error_count(), n + 1);
+        assert_eq!(
+            hwsim_quantize_mxint8(ctx.ptr(), null(), 1, null_mut(), null_mut()),
+            HWSIM_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(hwsim_error_count(), n + 2);
+    }
+    std::thread::spawn(|| assert_eq!(hwsim_error_count(), 0))
+        .join()
+        .unwrap();
 }
 
 fn flat(blocks: &[MxInt8Block]) -> (Vec<u8>, Vec<i8>) {
@@ -267,6 +362,52 @@ fn quantize_is_the_quantizer_and_rejects_long_blocks() {
         );
         assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
         assert!(last_error().contains("element_rounding = 2"));
+    }
+    // n = 0 is an error in both, with or without x_bf16 (docs/dpi.md: zero sizes and NULL arrays).
+    // SAFETY: `long` has 33 elements, q 32; NULL is an accepted argument (an error).
+    unsafe {
+        for x in [null(), long.as_ptr()] {
+            let rc = hwsim_quantize_mxint8(ctx.ptr(), x, 0, &mut scale, q.as_mut_ptr());
+            assert_eq!(
+                (rc, last_error().as_str()),
+                (
+                    HWSIM_ERR_INVALID_ARGUMENT,
+                    "hwsim_quantize_mxint8: n is 0 (must be at least 1)"
+                )
+            );
+            let rc = hwsim_quantize_mxint8_ex(
+                ctx.ptr(),
+                x,
+                0,
+                HWSIM_ROUND_NEAREST_EVEN,
+                &mut scale,
+                q.as_mut_ptr(),
+                null_mut(),
+            );
+            assert_eq!(
+                (rc, last_error().as_str()),
+                (
+                    HWSIM_ERR_INVALID_ARGUMENT,
+                    "hwsim_quantize_mxint8_ex: n is 0 (must be at least 1)"
+                )
+            );
+        }
+        let rc = hwsim_quantize_mxint8_ex(
+            ctx.ptr(),
+            null(),
+            5,
+            HWSIM_ROUND_NEAREST_EVEN,
+            &mut scale,
+            q.as_mut_ptr(),
+            null_mut(),
+        );
+        assert_eq!(
+            (rc, last_error().as_str()),
+            (
+                HWSIM_ERR_INVALID_ARGUMENT,
+                "hwsim_quantize_mxint8_ex: x_bf16 is NULL"
+            )
+        );
     }
     assert_eq!((scale, q), (0xaa, [5; 32]), "a failed call wrote an output");
 }
@@ -624,6 +765,61 @@ fn softmax_v_rejects_bad_sizes_and_pointers() {
     };
     assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
     assert!(last_error().starts_with("hwsim_softmax_v: ctx is NULL"));
+    // The _ex variant names itself in every message.
+    // SAFETY: as above; the call fails before reading anything.
+    let rc = unsafe {
+        hwsim_softmax_v_ex(
+            ctx.ptr(),
+            2,
+            0,
+            8,
+            HWSIM_ROUND_NEAREST_EVEN,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            ve.as_ptr(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+    assert_eq!(
+        last_error(),
+        "hwsim_softmax_v_ex: kv is 0 (must be at least 1)"
+    );
+    ve[13 * 32 + 30] = 0;
+    // SAFETY: as above.
+    let rc = unsafe {
+        hwsim_softmax_v_ex(
+            ctx.ptr(),
+            2,
+            40,
+            8,
+            9,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            ve.as_ptr(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().starts_with("hwsim_softmax_v_ex: element_rounding = 9"),
+        "{}",
+        last_error()
+    );
 }
 
 #[test]
@@ -644,4 +840,134 @@ fn one_context_serves_many_threads() {
             });
         }
     });
+}
+
+/// `setrlimit(RLIMIT_AS)`, declared here so the tests need no libc crate (Linux on x86-64 and
+/// AArch64, where RLIMIT_AS is 9 and rlim_t 64 bits).
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod rlimit {
+    #[repr(C)]
+    struct RLimit {
+        cur: u64,
+        max: u64,
+    }
+    extern "C" {
+        fn setrlimit(resource: std::ffi::c_int, rlim: *const RLimit) -> std::ffi::c_int;
+    }
+    const RLIMIT_AS: std::ffi::c_int = 9;
+
+    /// Limit this process's address space to `bytes`.
+    pub fn limit_address_space(bytes: u64) {
+        let r = RLimit {
+            cur: bytes,
+            max: bytes,
+        };
+        // SAFETY: a valid rlimit structure, read during the call only.
+        assert_eq!(unsafe { setrlimit(RLIMIT_AS, &r) }, 0, "setrlimit failed");
+    }
+
+    /// VmSize of this process, in bytes.
+    pub fn address_space() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
+        let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kb * 1024
+    }
+}
+
+/// The child of `allocation_failure_is_an_error_not_an_abort`: its own process, since the
+/// limit would hold for every test of this one.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn memory_child() {
+    let ctx = Ctx::open("reference");
+    let (heads, kv, head_dim) = (32usize, 65536usize, 128usize);
+    let nb = kv / 32;
+    // The caller's buffers first: v alone is 264 MiB.
+    let qk = vec![0u16; heads * kv];
+    let vs = vec![0x7fu8; heads * nb * head_dim];
+    let ve = vec![0i8; heads * nb * head_dim * 32];
+    let mut out = vec![0x5555u16; heads * head_dim];
+    // A small case before the limit (it also starts the library's threads), and after.
+    let p = Params {
+        heads: 1,
+        head_dim: 4,
+        element_rounding: RoundingMode::NearestAway,
+    };
+    let want = softmax_via_c(&ctx, &Inputs::generate(40, 0, &p), &p).out;
+    let margin = 96 << 20;
+    let vm = rlimit::address_space();
+    rlimit::limit_address_space(vm + margin);
+    println!(
+        "child: address space limited to {} MiB",
+        (vm + margin) >> 20
+    );
+    // SAFETY: every array has its documented length.
+    let rc = unsafe {
+        hwsim_softmax_v(
+            ctx.ptr(),
+            heads,
+            kv,
+            head_dim,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            ve.as_ptr(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            out.as_mut_ptr(),
+            null_mut(),
+        )
+    };
+    let e = last_error();
+    assert_eq!(rc, HWSIM_ERR_NO_MEMORY, "{e}");
+    assert!(
+        e.starts_with("hwsim_softmax_v: cannot allocate ")
+            && e.ends_with("for softmax_v with heads = 32, kv = 65536, head_dim = 128"),
+        "{e}"
+    );
+    assert!(out.iter().all(|&x| x == 0x5555), "a refused call wrote out");
+    // The process goes on, under the same limit.
+    let again = softmax_via_c(&ctx, &Inputs::generate(40, 0, &p), &p).out;
+    assert_eq!(again, want, "a small call after the refusal");
+    println!("child: refused with HWSIM_ERR_NO_MEMORY ({e}), then went on");
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn allocation_failure_is_an_error_not_an_abort() {
+    const NAME: &str = "allocation_failure_is_an_error_not_an_abort";
+    if std::env::var_os("HWSIM_MEMORY_CHILD").is_some() {
+        return memory_child();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("HWSIM_MEMORY_CHILD", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the child failed ({}):\n{text}",
+        out.status
+    );
+    assert!(
+        text.contains("child: refused with HWSIM_ERR_NO_MEMORY"),
+        "the child did not run:\n{text}"
+    );
 }
