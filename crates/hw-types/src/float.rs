@@ -17,14 +17,42 @@ pub struct FormatSpec {
     pub exp_bits: u32,
     pub emin: i32,
     pub emax: i32,
+    /// What the all-ones exponent field means (APFloat's non-finite behaviour).
+    pub non_finite: NonFinite,
+}
+
+/// What a format does with its all-ones exponent field. IEEE formats spend it on infinities
+/// and NaNs; the OCP MX element formats spend it (or all but one code of it) on larger finite
+/// values, one more binade, so their bias is `emax - 1` instead of `emax`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonFinite {
+    /// IEEE 754: all-ones exponent with zero fraction is infinity, any other fraction NaN.
+    Ieee,
+    /// No infinity; only the all-ones code `S.1..1.1..1` is NaN (FP8 E4M3 "FN").
+    NanOnly,
+    /// Every code is finite (FP6 E3M2 and E2M3, FP4 E2M1).
+    FiniteOnly,
+}
+
+/// What a rounding does when the result's magnitude exceeds the largest finite value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOverflow {
+    /// IEEE 754: infinity or the largest finite value as the mode directs; a format without
+    /// infinity gives NaN when it has one (FN), else the largest finite value.
+    Ieee,
+    /// The largest finite value of the sign, in every mode (what MX quantizers do).
+    Saturate,
 }
 
 impl FormatSpec {
     pub const fn total_bits(&self) -> u32 {
         self.exp_bits + self.precision
     }
-    const fn bias(&self) -> i32 {
-        self.emax
+    pub const fn bias(&self) -> i32 {
+        match self.non_finite {
+            NonFinite::Ieee => self.emax,
+            NonFinite::NanOnly | NonFinite::FiniteOnly => self.emax - 1,
+        }
     }
     const fn frac_mask(&self) -> u32 {
         (1 << (self.precision - 1)) - 1
@@ -44,8 +72,15 @@ impl FormatSpec {
     pub const fn infinity(&self, neg: bool) -> u32 {
         (if neg { self.sign_bit() } else { 0 }) | (self.exp_mask() << (self.precision - 1))
     }
+    /// The largest finite magnitude with the sign `neg`: below infinity (IEEE), below the NaN
+    /// code (FN), or the all-ones code (finite-only).
     pub const fn max_finite(&self, neg: bool) -> u32 {
-        self.infinity(neg) - 1
+        let all_ones = self.infinity(neg) | self.frac_mask();
+        match self.non_finite {
+            NonFinite::Ieee => self.infinity(neg) - 1,
+            NonFinite::NanOnly => all_ones - 1,
+            NonFinite::FiniteOnly => all_ones,
+        }
     }
     pub const fn zero(&self, neg: bool) -> u32 {
         if neg {
@@ -62,6 +97,7 @@ pub const BF16_SPEC: FormatSpec = FormatSpec {
     exp_bits: 8,
     emin: -126,
     emax: 127,
+    non_finite: NonFinite::Ieee,
 };
 
 pub const FP32_SPEC: FormatSpec = FormatSpec {
@@ -70,6 +106,7 @@ pub const FP32_SPEC: FormatSpec = FormatSpec {
     exp_bits: 8,
     emin: -126,
     emax: 127,
+    non_finite: NonFinite::Ieee,
 };
 
 /// An exact nonzero magnitude `sig * 2^exp` with a sign. With `sticky` set the true magnitude is
@@ -151,6 +188,17 @@ pub(crate) fn round_shifted(
 /// output of the MAC) takes [`round_normal_u64`]; everything else the general path.
 #[inline]
 pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<u32> {
+    round_pack_with(spec, v, mode, OnOverflow::Ieee)
+}
+
+/// [`round_pack`] with the overflow behaviour as a parameter (saturating for MX elements).
+#[inline]
+pub fn round_pack_with(
+    spec: &FormatSpec,
+    v: Value,
+    mode: RoundingMode,
+    on_overflow: OnOverflow,
+) -> StatusAnd<u32> {
     if let Value::Finite(d) = v {
         if !d.sticky && d.sig != 0 && d.sig >> 64 == 0 {
             if let Some(r) = round_normal_u64(spec, d.neg, d.sig as u64, d.exp, mode) {
@@ -158,13 +206,22 @@ pub fn round_pack(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<
             }
         }
     }
-    round_pack_general(spec, v, mode)
+    round_pack_general(spec, v, mode, on_overflow)
 }
 
-fn round_pack_general(spec: &FormatSpec, v: Value, mode: RoundingMode) -> StatusAnd<u32> {
+fn round_pack_general(
+    spec: &FormatSpec,
+    v: Value,
+    mode: RoundingMode,
+    on_overflow: OnOverflow,
+) -> StatusAnd<u32> {
     let d = match v {
         Value::Zero { neg } => return StatusAnd::new(spec.zero(neg), Status::OK),
-        Value::Inf { neg } => return StatusAnd::new(spec.infinity(neg), Status::OK),
+        Value::Inf { neg } => return StatusAnd::new(infinite(spec, neg, on_overflow), Status::OK),
+        Value::NaN if spec.non_finite == NonFinite::FiniteOnly => {
+            // Nothing to encode it with: +0 and the invalid flag (policy::FINITE_ONLY_NAN).
+            return StatusAnd::new(policy::FINITE_ONLY_NAN, Status::INVALID);
+        }
         Value::NaN => return StatusAnd::new(spec.canonical_nan(), Status::OK),
         Value::Finite(d) if d.sig == 0 && !d.sticky => {
             return StatusAnd::new(spec.zero(d.neg), Status::OK)
@@ -192,17 +249,15 @@ fn round_pack_general(spec: &FormatSpec, v: Value, mode: RoundingMode) -> Status
         return StatusAnd::new(sign, status | Status::UNDERFLOW);
     }
     let normal = mant >> (p - 1) == 1;
-    if normal {
-        let e = exp_lsb + p - 1;
-        if e > spec.emax {
-            status |= Status::OVERFLOW | Status::INEXACT;
-            let bits = if mode.overflows_to_infinity(d.neg) {
-                spec.infinity(d.neg)
-            } else {
-                spec.max_finite(d.neg)
-            };
-            return StatusAnd::new(bits, status);
-        }
+    // Past the largest finite value: a larger exponent, or (FN formats) the NaN code itself.
+    let past_max = |e: i32| {
+        e > spec.emax
+            || (e == spec.emax
+                && (mant as u32 & spec.frac_mask()) > (spec.max_finite(false) & spec.frac_mask()))
+    };
+    if normal && past_max(exp_lsb + p - 1) {
+        let status = status | Status::OVERFLOW | Status::INEXACT;
+        return overflowed(spec, d.neg, mode, on_overflow, status);
     }
     if inexact && is_tiny_after_rounding(spec, &d, mode) {
         status |= Status::UNDERFLOW;
@@ -213,6 +268,38 @@ fn round_pack_general(spec: &FormatSpec, v: Value, mode: RoundingMode) -> Status
         0
     };
     let bits = sign | (biased << (p - 1)) | (mant as u32 & spec.frac_mask());
+    StatusAnd::new(bits, status)
+}
+
+/// An infinite value in `spec`: infinity where the format has it, else the largest finite value
+/// when saturating, else NaN (FN).
+fn infinite(spec: &FormatSpec, neg: bool, on_overflow: OnOverflow) -> u32 {
+    match (spec.non_finite, on_overflow) {
+        (NonFinite::Ieee, _) => spec.infinity(neg),
+        (NonFinite::NanOnly, OnOverflow::Ieee) => spec.canonical_nan(),
+        (_, OnOverflow::Saturate) | (NonFinite::FiniteOnly, _) => spec.max_finite(neg),
+    }
+}
+
+/// The result of a rounding past the largest finite value (or of an infinite input), with the
+/// flags `status` the caller has decided.
+fn overflowed(
+    spec: &FormatSpec,
+    neg: bool,
+    mode: RoundingMode,
+    on_overflow: OnOverflow,
+    status: Status,
+) -> StatusAnd<u32> {
+    let bits = match (on_overflow, spec.non_finite) {
+        (OnOverflow::Saturate, _) | (OnOverflow::Ieee, NonFinite::FiniteOnly) => {
+            spec.max_finite(neg)
+        }
+        (OnOverflow::Ieee, NonFinite::NanOnly) => spec.canonical_nan(),
+        (OnOverflow::Ieee, NonFinite::Ieee) if mode.overflows_to_infinity(neg) => {
+            spec.infinity(neg)
+        }
+        (OnOverflow::Ieee, NonFinite::Ieee) => spec.max_finite(neg),
+    };
     StatusAnd::new(bits, status)
 }
 
@@ -280,11 +367,12 @@ pub fn decode(spec: &FormatSpec, bits: u32) -> Value {
     let biased = (bits >> (p - 1)) & spec.exp_mask();
     let frac = bits & spec.frac_mask();
     if biased == spec.exp_mask() {
-        return if frac == 0 {
-            Value::Inf { neg }
-        } else {
-            Value::NaN
-        };
+        match spec.non_finite {
+            NonFinite::Ieee if frac == 0 => return Value::Inf { neg },
+            NonFinite::Ieee => return Value::NaN,
+            NonFinite::NanOnly if frac == spec.frac_mask() => return Value::NaN,
+            NonFinite::NanOnly | NonFinite::FiniteOnly => {}
+        }
     }
     if biased == 0 && frac == 0 {
         return Value::Zero { neg };

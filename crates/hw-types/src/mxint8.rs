@@ -117,7 +117,7 @@ impl MxInt8Block {
 /// done on the FP32 bit fields: `|x| = m * 2^(be - 150)` (m with its hidden bit, `be` the biased
 /// exponent, 1 for subnormals), so `|x| * 2^(6-e) = m / 2^s` with `s = 144 + e - be`. Since `e`
 /// is at least the element's own exponent (or clamped to -127), `s >= 16`.
-fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<i8> {
+pub(crate) fn quantize_element(x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<i8> {
     let bits = x.0;
     let neg = bits >> 31 == 1;
     let biased = ((bits >> 23) & 0xff) as i32;

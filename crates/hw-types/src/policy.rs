@@ -4,23 +4,33 @@
 //!
 //! | choice | rule |
 //! | --- | --- |
-//! | NaN results | always the canonical quiet NaN of the format ([`canonical_nan`]) |
+//! | NaN results | always the canonical quiet NaN of the format ([`canonical_nan`]); none in FP6/FP4 ([`FINITE_ONLY_NAN`]) |
 //! | tininess | detected after rounding ([`TININESS_AFTER_ROUNDING`]) |
 //! | sign of an exact zero sum | `-0` only when every addend was `-0`, else `+0` ([`exact_zero_sum_is_negative`]) |
 //! | MXINT8 block of zeros | scale byte [`ZERO_BLOCK_SCALE`] (`0x00`), all elements 0 |
 //! | MXINT8 block holding inf or NaN | scale byte [`NAN_BLOCK_SCALE`] (`0xff`, the E8M0 NaN), all elements 0 |
 //! | MXINT8 element clamp | symmetric, `-ELEM_MAX..=ELEM_MAX` ([`ELEM_MAX`]); `-128` is never produced |
 
-use crate::float::FormatSpec;
+use crate::float::{FormatSpec, NonFinite};
 
 /// The canonical quiet NaN every operation returns: exponent all ones, only the top fraction
-/// bit set, sign clear (BF16 `0x7fc0`, FP32 `0x7fc00000`). Input NaN payloads are not kept.
+/// bit set, sign clear (BF16 `0x7fc0`, FP32 `0x7fc00000`). Input NaN payloads are not kept. A
+/// format whose only NaN is the all-ones code (FP8 E4M3 "FN") returns that code, `0x7f`.
 pub const fn canonical_nan(spec: &FormatSpec) -> u32 {
     let exp_mask = (1u32 << spec.exp_bits) - 1;
+    let frac_mask = (1u32 << (spec.precision - 1)) - 1;
+    let quiet_bit = match spec.non_finite {
+        NonFinite::NanOnly => frac_mask,
+        NonFinite::Ieee | NonFinite::FiniteOnly => 1 << (spec.precision - 2),
+    };
     // The two sides of `|` occupy disjoint bits, so `^` gives the same word (a mutant that
     // cannot change a result; excluded in .cargo/mutants.toml).
-    (exp_mask << (spec.precision - 1)) | (1 << (spec.precision - 2))
+    (exp_mask << (spec.precision - 1)) | quiet_bit
 }
+
+/// What rounding a NaN to a format without NaN codes (FP6, FP4) gives: `+0`, with the invalid
+/// flag. The MX quantizer never asks (a block holding a NaN becomes the NaN block).
+pub const FINITE_ONLY_NAN: u32 = 0;
 
 /// Tininess is detected after rounding (the x86 SSE, RISC-V and SoftFloat-default convention):
 /// a result is tiny when rounding it to the target precision with an unbounded exponent range

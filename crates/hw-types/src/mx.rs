@@ -1,0 +1,343 @@
+//! The OCP MX block formats (OCP Microscaling v1.0): MXINT8, MXFP8 (E4M3, E5M2), MXFP6 (E3M2,
+//! E2M3) and MXFP4 (E2M1). A block is one E8M0 scale and 32 element codes; every format is one
+//! row of [`MX_FORMATS`], and the quantizer, the decoder and the block product are written once
+//! over that row (docs/numerics.md §8). MXINT8 keeps its own element rounding
+//! ([`MxInt8Block::quantize`], §4), which `floor` with `mxint8` reproduces bit for bit.
+
+use crate::e8m0::E8m0;
+use crate::float::Fp32;
+use crate::float::{self, Dyadic, FormatSpec, NonFinite, OnOverflow, Value, FP32_SPEC};
+use crate::mxint8::{quantize_element, BLOCK, ELEM_FRAC_BITS};
+use crate::policy;
+use crate::status::{RoundingMode, Status, StatusAnd};
+
+/// How an element code is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    /// Two's-complement int8 `q`, value `q * 2^-6`.
+    Int8,
+    /// A small float of this description (sign, exponent, fraction in `width` bits).
+    Float(FormatSpec),
+}
+
+/// One row of the format table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MxFormat {
+    /// The name everywhere: CLI values, manifest `dtype`, Python, C.
+    pub name: &'static str,
+    /// Bits of an element code.
+    pub width: u32,
+    /// Fraction bits of an element (the `even` rule rounds amax to these).
+    pub mbits: u32,
+    /// Exponent of the largest normal element, `floor(log2 max_normal)`.
+    pub emax: i32,
+    /// The largest element magnitude as `sig * 2^exp`.
+    pub max_normal: (u32, i32),
+    pub element: Element,
+    /// The element rounding when none is given.
+    pub default_rounding: RoundingMode,
+}
+
+const fn small_float(name: &'static str, exp_bits: u32, mbits: u32, nf: NonFinite) -> FormatSpec {
+    let bias = (1 << (exp_bits - 1)) - 1;
+    let emax = match nf {
+        NonFinite::Ieee => bias,
+        NonFinite::NanOnly | NonFinite::FiniteOnly => bias + 1,
+    };
+    FormatSpec {
+        name,
+        precision: mbits + 1,
+        exp_bits,
+        emin: 1 - bias,
+        emax,
+        non_finite: nf,
+    }
+}
+
+const fn fp(
+    name: &'static str,
+    exp_bits: u32,
+    mbits: u32,
+    nf: NonFinite,
+    max_sig: u32,
+) -> MxFormat {
+    let spec = small_float(name, exp_bits, mbits, nf);
+    MxFormat {
+        name,
+        width: 1 + exp_bits + mbits,
+        mbits,
+        emax: spec.emax,
+        max_normal: (max_sig, spec.emax - mbits as i32),
+        element: Element::Float(spec),
+        default_rounding: RoundingMode::NearestEven,
+    }
+}
+
+pub const MXINT8: MxFormat = MxFormat {
+    name: "mxint8",
+    width: 8,
+    mbits: ELEM_FRAC_BITS as u32,
+    emax: 0,
+    max_normal: (policy::ELEM_MAX as u32, -ELEM_FRAC_BITS),
+    element: Element::Int8,
+    default_rounding: RoundingMode::NearestAway,
+};
+
+/// Every MX format. `max_normal` significands: E4M3 1.110b (its 1.111b at emax is NaN), the
+/// others all fraction bits set.
+pub const MX_FORMATS: [MxFormat; 6] = [
+    MXINT8,
+    fp("mxfp8-e4m3", 4, 3, NonFinite::NanOnly, 0b1110),
+    fp("mxfp8-e5m2", 5, 2, NonFinite::Ieee, 0b111),
+    fp("mxfp6-e3m2", 3, 2, NonFinite::FiniteOnly, 0b111),
+    fp("mxfp6-e2m3", 2, 3, NonFinite::FiniteOnly, 0b1111),
+    fp("mxfp4-e2m1", 2, 1, NonFinite::FiniteOnly, 0b11),
+];
+
+impl MxFormat {
+    pub fn from_name(name: &str) -> Option<MxFormat> {
+        MX_FORMATS.iter().copied().find(|f| f.name == name)
+    }
+
+    /// Every name, for help texts and errors.
+    pub fn names() -> String {
+        MX_FORMATS.map(|f| f.name).join(", ")
+    }
+
+    /// Hex digits of a dump line: the scale byte and 32 codes of `width` bits.
+    pub fn hex_digits(&self) -> usize {
+        2 + (BLOCK * self.width as usize).div_ceil(4)
+    }
+
+    /// The exact value of an element code (its low `width` bits).
+    pub fn decode(&self, code: u8) -> Value {
+        match self.element {
+            Element::Int8 => Value::int(code as i8 as i128, -ELEM_FRAC_BITS),
+            Element::Float(spec) => float::decode(&spec, code as u32 & ((1 << self.width) - 1)),
+        }
+    }
+
+    /// The shared exponent of a block whose largest magnitude is the finite nonzero `amax`,
+    /// under `rule`, clamped to E8M0's range.
+    pub fn scale_exponent(&self, amax: &Dyadic, rule: ScaleRule) -> i32 {
+        let floor = amax.top_exp();
+        let e = match rule {
+            ScaleRule::Floor => floor - self.emax,
+            ScaleRule::Ceil => floor + i32::from(!is_power_of_two(amax)) - self.emax,
+            ScaleRule::Even => floor + i32::from(rounds_up_a_binade(amax, self.mbits)) - self.emax,
+            ScaleRule::Rceil => floor - self.emax + i32::from(exceeds_max(amax, self.max_normal)),
+        };
+        e.clamp(E8m0::MIN_EXP, E8m0::MAX_EXP)
+    }
+
+    /// Quantize up to 32 exact values (a shorter slice is zero-padded) into one block:
+    /// docs/numerics.md §8. Flags: `invalid` for a block holding inf or NaN (it becomes the NaN
+    /// block), `inexact`, `overflow` (an element saturated) and `underflow` (FP elements: tiny
+    /// after rounding and inexact; MXINT8: a nonzero element became 0) from the elements.
+    ///
+    /// # Panics
+    /// When given more than 32 values (a caller bug: blocks are cut by the caller).
+    pub fn quantize(
+        &self,
+        values: &[Fp32],
+        rule: ScaleRule,
+        mode: RoundingMode,
+    ) -> StatusAnd<MxBlock> {
+        assert!(values.len() <= BLOCK, "an MX block holds at most 32 values");
+        if values.iter().any(|v| v.0 & 0x7f80_0000 == 0x7f80_0000) {
+            let nan = MxBlock {
+                scale: E8m0(policy::NAN_BLOCK_SCALE),
+                codes: [0; BLOCK],
+            };
+            return StatusAnd::new(nan, Status::INVALID);
+        }
+        let amax = values.iter().map(|v| v.0 & 0x7fff_ffff).max().unwrap_or(0);
+        let e = match float::decode(&FP32_SPEC, amax) {
+            Value::Finite(d) => self.scale_exponent(&d, rule),
+            _ => E8m0::MIN_EXP,
+        };
+        let mut codes = [0u8; BLOCK];
+        let mut status = Status::OK;
+        for (c, v) in codes.iter_mut().zip(values) {
+            let r = self.quantize_element(*v, e, mode);
+            *c = r.value;
+            status |= r.status;
+        }
+        let scale = E8m0::from_exponent(e);
+        StatusAnd::new(MxBlock { scale, codes }, status)
+    }
+
+    /// `x / 2^e` rounded to the element (exact scaling, one rounding, saturating).
+    fn quantize_element(&self, x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<u8> {
+        match self.element {
+            Element::Int8 => {
+                let q = quantize_element(x, e, mode);
+                StatusAnd::new(q.value as u8, q.status)
+            }
+            Element::Float(spec) => {
+                let y = match float::decode(&FP32_SPEC, x.0) {
+                    Value::Finite(d) => Value::Finite(Dyadic {
+                        exp: d.exp - e,
+                        ..d
+                    }),
+                    v => v,
+                };
+                let r = float::round_pack_with(&spec, y, mode, OnOverflow::Saturate);
+                StatusAnd::new(r.value as u8, r.status)
+            }
+        }
+    }
+}
+
+/// `amax` is a power of two.
+fn is_power_of_two(d: &Dyadic) -> bool {
+    d.sig.is_power_of_two() && !d.sticky
+}
+
+/// Rounding `amax` to `1 + mbits` significant bits, ties away from zero, carries it into the
+/// next binade (the `even` rule's only effect on E).
+fn rounds_up_a_binade(d: &Dyadic, mbits: u32) -> bool {
+    let bits = 128 - d.sig.leading_zeros();
+    if bits <= mbits + 1 {
+        return false;
+    }
+    let drop = bits - (mbits + 1);
+    let kept = d.sig >> drop;
+    let half = (d.sig >> (drop - 1)) & 1 == 1;
+    half && kept.count_ones() == mbits + 1
+}
+
+/// `amax > max_normal * 2^(floor(log2 amax) - emax)`: the significands compared exactly, both
+/// aligned to a leading bit at position 127.
+fn exceeds_max(d: &Dyadic, (sig, _): (u32, i32)) -> bool {
+    let a = d.sig << d.sig.leading_zeros();
+    let m = (sig as u128) << (sig as u128).leading_zeros();
+    a > m
+}
+
+/// How a block's shared exponent follows from its largest magnitude (docs/numerics.md §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ScaleRule {
+    /// `floor(log2 amax) - emax`: OCP MX v1.0 §6.3, microxcaling, torchao FLOOR (the default).
+    #[default]
+    Floor,
+    /// `ceil(log2 amax) - emax`: torchao CEIL.
+    Ceil,
+    /// amax rounded to the element's fraction bits (ties away), then `floor`: torchao EVEN.
+    Even,
+    /// The smallest E with `amax <= max_normal * 2^E` (no element saturates): NVIDIA's rule,
+    /// torchao RCEIL.
+    Rceil,
+}
+
+impl ScaleRule {
+    pub const ALL: [ScaleRule; 4] = [
+        ScaleRule::Floor,
+        ScaleRule::Ceil,
+        ScaleRule::Even,
+        ScaleRule::Rceil,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScaleRule::Floor => "floor",
+            ScaleRule::Ceil => "ceil",
+            ScaleRule::Even => "even",
+            ScaleRule::Rceil => "rceil",
+        }
+    }
+}
+
+impl std::str::FromStr for ScaleRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ScaleRule, String> {
+        ScaleRule::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                format!("unknown scale rule '{s}' (expected floor, ceil, even or rceil)")
+            })
+    }
+}
+
+/// One block of any MX format: the scale and 32 element codes (the format is the tensor's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct MxBlock {
+    pub scale: E8m0,
+    pub codes: [u8; BLOCK],
+}
+
+/// The exact sum of a block pair's element products times both scales.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockSum {
+    /// A NaN scale or element, `inf * 0`, or infinities of both signs.
+    NaN,
+    Inf {
+        neg: bool,
+    },
+    /// `int * 2^exp`.
+    Finite {
+        int: i128,
+        exp: i32,
+    },
+}
+
+/// An element as `int * 2^lsb` with one `lsb` per format (the smallest subnormal's exponent),
+/// or a special.
+fn element_int(f: &MxFormat, code: u8) -> Result<i64, Value> {
+    match f.decode(code) {
+        Value::Zero { .. } => Ok(0),
+        Value::Finite(d) => {
+            let m = (d.sig as i64) << (d.exp - lsb(f));
+            Ok(if d.neg { -m } else { m })
+        }
+        v => Err(v),
+    }
+}
+
+/// Exponent of an element's integer grid: `-6` for MXINT8, the smallest subnormal's for floats.
+fn lsb(f: &MxFormat) -> i32 {
+    match f.element {
+        Element::Int8 => -ELEM_FRAC_BITS,
+        Element::Float(spec) => spec.emin - f.mbits as i32,
+    }
+}
+
+/// `sum_i a_i * b_i * 2^(Ea + Eb)` exactly (docs/numerics.md §8): at most 32 products of
+/// 32-bit integers, so an i128 holds the sum.
+pub fn block_sum(fa: &MxFormat, a: &MxBlock, fb: &MxFormat, b: &MxBlock) -> BlockSum {
+    let (Some(ea), Some(eb)) = (a.scale.exponent(), b.scale.exponent()) else {
+        return BlockSum::NaN;
+    };
+    let mut sum: i128 = 0;
+    let mut inf: Option<bool> = None;
+    for (&ca, &cb) in a.codes.iter().zip(&b.codes) {
+        match (element_int(fa, ca), element_int(fb, cb)) {
+            (Ok(x), Ok(y)) => sum += x as i128 * y as i128,
+            (Err(Value::NaN), _) | (_, Err(Value::NaN)) => return BlockSum::NaN,
+            (Err(Value::Inf { neg }), Ok(y)) | (Ok(y), Err(Value::Inf { neg })) if y != 0 => {
+                let sign = neg != (y < 0);
+                if inf.is_some_and(|s| s != sign) {
+                    return BlockSum::NaN;
+                }
+                inf = Some(sign);
+            }
+            (Err(Value::Inf { neg: n1 }), Err(Value::Inf { neg: n2 })) => {
+                let sign = n1 != n2;
+                if inf.is_some_and(|s| s != sign) {
+                    return BlockSum::NaN;
+                }
+                inf = Some(sign);
+            }
+            // inf * 0.
+            _ => return BlockSum::NaN,
+        }
+    }
+    match inf {
+        Some(neg) => BlockSum::Inf { neg },
+        None => BlockSum::Finite {
+            int: sum,
+            exp: lsb(fa) + lsb(fb) + ea + eb,
+        },
+    }
+}
