@@ -5,13 +5,14 @@ use crate::diff::{compare, find_cases, CaseRow, Report, Source};
 use crate::dump::{self, DumpError};
 use crate::layout::{self, Hints, Layout};
 use crate::manifest::{Manifest, FILE_NAME};
+use crate::mx_op::{MxChoice, MxOpCase};
 use crate::ops::{dims_from_manifest, Dims, OpCase, OpKind, OutDtype};
 use crate::quantize_op::{self, QuantizeCase};
 use crate::rope::{RopeParams, RopeTables};
 use crate::softmax::{self, Inputs, Params};
 use crate::tensor::{Dtype, DumpRef};
 use anyhow::{anyhow, Result};
-use hw_types::{RoundingMode, Status};
+use hw_types::{RoundingMode, ScaleRule, Status};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use std::collections::HashMap;
@@ -155,10 +156,24 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
         }
         "quantize" => {
             let case = QuantizeCase::read(Some(layout.files[0].shape[0]), dir)?;
-            let mode = mode_param(manifest.as_ref(), "element_rounding", o.element_rounding)?;
-            let out = case.compute(mode);
-            for (n, d) in case.dumps(&out) {
-                put(n, d, (n == quantize_op::OUTPUT).then_some(&out.flags[..]));
+            let choice = mx_choice(manifest.as_ref(), &mpath)?;
+            let format = choice.formats[0];
+            let default = if choice.is_mxint8() {
+                o.element_rounding
+            } else {
+                format.default_rounding
+            };
+            let mode = mode_param(manifest.as_ref(), "element_rounding", default)?;
+            if choice.is_mxint8() {
+                let out = case.compute(mode);
+                for (n, d) in case.dumps(&out) {
+                    put(n, d, (n == quantize_op::OUTPUT).then_some(&out.flags[..]));
+                }
+            } else {
+                let out = case.compute_mx(format, choice.rule, mode);
+                for (n, d) in case.dumps_mx(&out) {
+                    put(n, d, (n == quantize_op::OUTPUT).then_some(&out.flags[..]));
+                }
             }
         }
         name => {
@@ -174,16 +189,50 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
                 Dtype::Fp32 => OutDtype::Fp32,
                 _ => OutDtype::Bf16,
             };
-            let case = OpCase::read(op, dims, dir)?;
             let mode = mode_param(manifest.as_ref(), "rounding", o.rounding)?;
+            let choice = mx_choice(manifest.as_ref(), &mpath)?;
             let [a, b] = op.operand_names();
-            put(&op.file(a), DumpRef::MxInt8(&case.operands[0]), None);
-            put(&op.file(b), DumpRef::MxInt8(&case.operands[1]), None);
-            let output = case.compute_with(out, mode, &cfg.mac.accumulator);
-            put(&op.file("output"), output.dump(), Some(&output.flags));
+            if choice.is_mxint8() {
+                let case = OpCase::read(op, dims, dir)?;
+                put(&op.file(a), DumpRef::MxInt8(&case.operands[0]), None);
+                put(&op.file(b), DumpRef::MxInt8(&case.operands[1]), None);
+                let output = case.compute_with(out, mode, &cfg.mac.accumulator);
+                put(&op.file("output"), output.dump(), Some(&output.flags));
+            } else {
+                let case = MxOpCase::read(op, dims, choice, dir)?;
+                let output = case.compute(out, mode);
+                for (n, d) in case.dumps(&output) {
+                    let flags = (n == op.file("output")).then_some(&output.flags[..]);
+                    put(&n, d, flags);
+                }
+            }
         }
     }
     Ok((layout, model))
+}
+
+/// The MX formats and scale rule a manifest records (`params.mx_format`, `params.scale_rule`);
+/// MXINT8 with `floor` when it records none.
+fn mx_choice(m: Option<&Manifest>, path: &Path) -> Result<MxChoice, DumpError> {
+    let param = |k: &str| m.and_then(|m| m.params.get(k)).and_then(|v| v.as_str());
+    let bad = |e: String| DumpError::new(path, 0, e);
+    let formats = match param("mx_format") {
+        Some(s) => {
+            crate::mx_op::parse_formats(s).map_err(|e| bad(format!("params.mx_format: {e}")))?
+        }
+        None => [hw_types::mx::MXINT8; 2],
+    };
+    let rule = match param("scale_rule") {
+        Some(s) => s
+            .parse()
+            .map_err(|e| bad(format!("params.scale_rule: {e}")))?,
+        None => ScaleRule::Floor,
+    };
+    Ok(MxChoice {
+        formats,
+        rule,
+        element_rounding: None,
+    })
 }
 
 fn dims_of(layout: &Layout, op: OpKind) -> Dims {

@@ -7,6 +7,7 @@ use crate::diff::{self, Source};
 use crate::gen::Dist;
 use crate::layout::{self, Hints};
 use crate::manifest::Manifest;
+use crate::mx_op::{self, MxChoice, MxOpCase};
 use crate::ops::{self, Dims, OpCase, OpKind, OutDtype};
 use crate::quantize_op::QuantizeCase;
 use crate::rope::{RopeParams, RopeTables};
@@ -15,7 +16,7 @@ use crate::sweep;
 use crate::tensor::DumpRef;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use hw_types::{Bf16, FlagCounts, RoundingMode};
+use hw_types::{Bf16, FlagCounts, MxFormat, RoundingMode, ScaleRule};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use std::path::PathBuf;
@@ -49,12 +50,14 @@ pub enum Command {
     /// Writes OUT/kv-size-N_seed-S/ (or, with --inputs, OUT/<input folder name>/) atomically: the
     /// folder appears only when complete.
     Run(RunArgs),
-    /// Run one MXINT8 operation (dot, gevm, gemm) or the quantizer alone (quantize).
+    /// Run one MX operation (dot, gevm, gemm) or the quantizer alone (quantize).
     ///
     /// Writes OUT/<op>_m-M[_k-K][_n-N]_seed-S/ with <op>.<operand> dumps (dot.a, dot.b;
     /// gevm.vector, gevm.matrix; gemm.input, gemm.other), <op>.output and manifest.json. Blocks of 32
     /// run along the reduction axis (docs/numerics.md §6). quantize writes quantize.input (BF16
-    /// [m]) and quantize.output (MXINT8). A non-uniform --dist adds _dist-D to the folder name.
+    /// [m]) and quantize.output. Operands are MXINT8 unless --mx-format names other MX formats
+    /// (docs/numerics.md §8), which the folder name then ends with (and _rule-R for a
+    /// --scale-rule other than floor). A non-uniform --dist adds _dist-D to the folder name.
     Op(OpArgs),
     /// Write the RoPE constant tables (BF16 and FP32 freq, cos, sin) or report BF16's error.
     ///
@@ -312,16 +315,49 @@ pub struct OpArgs {
     #[arg(long, default_value = "nearest-even")]
     pub rounding: RoundingMode,
     /// Element rounding of quantize, and of the generated operands of dot, gevm and gemm:
-    /// nearest-away (default) or nearest-even.
-    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
-    pub element_rounding: RoundingMode,
+    /// nearest-away or nearest-even [default: nearest-away for mxint8, nearest-even for the
+    /// other MX formats].
+    #[arg(long, value_parser = parse_element_rounding)]
+    pub element_rounding: Option<RoundingMode>,
     /// Input distribution of generated operands (docs/numerics.md §5.1).
     #[arg(long, value_enum, default_value_t = Dist::Uniform, conflicts_with = "inputs")]
     pub dist: Dist,
+    /// Block format of the operands: one name for both, or A,B for the first (a, vector,
+    /// input) and the second (b, matrix, other): mxint8, mxfp8-e4m3, mxfp8-e5m2, mxfp6-e3m2,
+    /// mxfp6-e2m3, mxfp4-e2m1 (docs/numerics.md §8) [default: the --inputs manifest's, else
+    /// mxint8].
+    #[arg(long, value_parser = mx_op::parse_formats)]
+    pub mx_format: Option<[MxFormat; 2]>,
+    /// How a block's shared exponent follows from its largest magnitude: floor (OCP MX),
+    /// ceil, even or rceil (docs/numerics.md §8).
+    #[arg(long, default_value = "floor")]
+    pub scale_rule: ScaleRule,
     /// The hardware description whose MAC accumulator sums the block products of dot, gevm
-    /// and gemm.
+    /// and gemm (MXINT8 operands with the floor rule; the other formats are summed exactly).
     #[command(flatten)]
     pub hw: HwArgs,
+}
+
+impl OpArgs {
+    /// The operand formats: --mx-format, else the --inputs manifest's `params.mx_format`, else
+    /// MXINT8.
+    fn mx_choice(&self, manifest: Option<&Manifest>) -> Result<MxChoice> {
+        let from_manifest = manifest
+            .and_then(|m| m.params.get("mx_format"))
+            .and_then(|v| v.as_str())
+            .map(mx_op::parse_formats)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let formats = self
+            .mx_format
+            .or(from_manifest)
+            .unwrap_or([hw_types::mx::MXINT8; 2]);
+        Ok(MxChoice {
+            formats,
+            rule: self.scale_rule,
+            element_rounding: self.element_rounding,
+        })
+    }
 }
 
 /// The operations of `sim op`.
@@ -804,8 +840,15 @@ fn write_case(
         say!("{line}");
     }
     let mut w = CaseWriter::create(out, m)?;
+    // The dtype column fits the longest name (the MX formats' are longer than "mxint8").
+    let dw = dumps
+        .iter()
+        .map(|(_, d)| d.dtype().name().len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
     say!(
-        "  {:<24} {:<7} {:<20} {:>9}  {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "  {:<24} {:<dw$} {:<20} {:>9}  {:>8} {:>9} {:>8} {:>8} {:>8}",
         "file",
         "dtype",
         "shape",
@@ -825,7 +868,7 @@ fn write_case(
             )
         });
         say!(
-            "  {name:<24} {:<7} {:<20} {:>9}{counts}",
+            "  {name:<24} {:<dw$} {:<20} {:>9}{counts}",
             d.dtype().name(),
             format!("{:?}", d.shape()),
             written.lines
@@ -864,17 +907,17 @@ fn run_op(a: OpArgs) -> Result<()> {
             n: flag(a.n, "n", op == OpKind::Gemm)?,
         })
     };
-    let (case, seed) = match &a.inputs {
+    // Sizes and formats: from --inputs' manifest where it has them, else from the flags.
+    let (dims, manifest) = match &a.inputs {
         Some(dir) => {
             let mpath = dir.join(crate::manifest::FILE_NAME);
-            let dims = if a.m.is_none() && mpath.exists() {
-                let man = Manifest::read(&mpath)?;
-                ops::dims_from_manifest(op, &man)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}; pass --m/--k/--n", mpath.display()))?
-            } else {
-                from_flags()?
+            let man = mpath.exists().then(|| Manifest::read(&mpath)).transpose()?;
+            let dims = match &man {
+                Some(man) if a.m.is_none() => ops::dims_from_manifest(op, man)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}; pass --m/--k/--n", mpath.display()))?,
+                _ => from_flags()?,
             };
-            (OpCase::read(op, dims, dir)?, None)
+            (dims, man)
         }
         None => {
             let dims = from_flags()?;
@@ -898,29 +941,87 @@ fn run_op(a: OpArgs) -> Result<()> {
             }
             dims.memory_need(op)
                 .check(&format!("sim op {}", op.name()))?;
-            (
-                OpCase::generate_with(op, dims, a.seed, a.dist, a.element_rounding),
-                Some(a.seed),
-            )
+            (dims, None)
         }
     };
+    let choice = a.mx_choice(manifest.as_ref())?;
     let cfg = a.hw.load()?;
-    let output = case.compute_with(a.out_dtype, a.rounding, &cfg.mac.accumulator);
-    let mut m = case.manifest(seed, a.dist, a.out_dtype, a.rounding);
-    if seed.is_some() && a.element_rounding != RoundingMode::NearestAway {
-        m.params
-            .insert("element_rounding".into(), a.element_rounding.name().into());
+    let seed = a.inputs.is_none().then_some(a.seed);
+    if choice.is_mxint8() {
+        let element_rounding = a.element_rounding.unwrap_or(RoundingMode::NearestAway);
+        let case = match &a.inputs {
+            Some(dir) => OpCase::read(op, dims, dir)?,
+            None => OpCase::generate_with(op, dims, a.seed, a.dist, element_rounding),
+        };
+        let output = case.compute_with(a.out_dtype, a.rounding, &cfg.mac.accumulator);
+        let mut m = case.manifest(seed, a.dist, a.out_dtype, a.rounding);
+        if seed.is_some() && element_rounding != RoundingMode::NearestAway {
+            m.params
+                .insert("element_rounding".into(), element_rounding.name().into());
+        }
+        m.record_config(&cfg);
+        write_op(
+            &a,
+            op,
+            m,
+            &case.dumps(&output),
+            &output,
+            &cfg.name,
+            "mxint8",
+            t0,
+        )
+    } else {
+        if cfg.mac.accumulator != hw_units::config::AccKind::Exact {
+            bail!(
+                "sim op {}: the MX formats other than mxint8 with floor are summed exactly; \
+                 --profile/--config choose the MAC accumulator of MXINT8 operations only",
+                op.name()
+            );
+        }
+        let case = match &a.inputs {
+            Some(dir) => MxOpCase::read(op, dims, choice, dir)?,
+            None => MxOpCase::generate(op, dims, a.seed, a.dist, choice),
+        };
+        let output = case.compute(a.out_dtype, a.rounding);
+        let mut m = case.manifest(seed, a.dist, a.out_dtype, a.rounding);
+        m.record_config(&cfg);
+        let formats = format!(
+            "{} scale_rule={}",
+            choice.formats_name(),
+            choice.rule.name()
+        );
+        write_op(
+            &a,
+            op,
+            m,
+            &case.dumps(&output),
+            &output,
+            &cfg.name,
+            &formats,
+            t0,
+        )
     }
-    m.record_config(&cfg);
+}
+
+/// Write an operation's case folder and print its summary.
+#[allow(clippy::too_many_arguments)]
+fn write_op(
+    a: &OpArgs,
+    op: OpKind,
+    m: Manifest,
+    dumps: &[(String, DumpRef); 3],
+    output: &ops::OpOutput,
+    profile: &str,
+    formats: &str,
+    t0: Instant,
+) -> Result<()> {
     let header = [format!(
-        "params   {} out_dtype={} rounding={} dist={} profile={}",
+        "params   {} mx_format={formats} out_dtype={} rounding={} dist={} profile={profile}",
         op.name(),
         a.out_dtype.name(),
         a.rounding,
         a.dist.name(),
-        cfg.name
     )];
-    let dumps = case.dumps(&output);
     let dumps: Vec<(&str, DumpRef)> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let flags = [(dumps[2].0, output.flag_counts())];
     write_case(&a.out, m, &header, &dumps, &flags, t0)
@@ -941,15 +1042,29 @@ fn run_quantize(a: OpArgs) -> Result<()> {
             (QuantizeCase::generate(m, a.seed, a.dist), Some(a.seed))
         }
     };
-    let out = case.compute(a.element_rounding);
-    let m = case.manifest(seed, a.dist, a.element_rounding);
+    let [format, other] = a.mx_choice(None)?.formats;
+    if format != other {
+        bail!("sim op quantize takes one --mx-format (the output's)");
+    }
+    let mode = a.element_rounding.unwrap_or(format.default_rounding);
     let header = [format!(
-        "params   quantize element_rounding={} dist={}",
-        a.element_rounding,
+        "params   quantize mx_format={} scale_rule={} element_rounding={mode} dist={}",
+        format.name,
+        a.scale_rule.name(),
         a.dist.name()
     )];
-    let flags = [(crate::quantize_op::OUTPUT, out.flag_counts())];
-    write_case(&a.out, m, &header, &case.dumps(&out), &flags, t0)
+    let output = crate::quantize_op::OUTPUT;
+    if format.name == "mxint8" && a.scale_rule == ScaleRule::Floor {
+        let out = case.compute(mode);
+        let m = case.manifest(seed, a.dist, mode);
+        let flags = [(output, out.flag_counts())];
+        write_case(&a.out, m, &header, &case.dumps(&out), &flags, t0)
+    } else {
+        let out = case.compute_mx(format, a.scale_rule, mode);
+        let m = case.manifest_mx(seed, a.dist, format, a.scale_rule, mode);
+        let flags = [(output, FlagCounts::of(out.flags.iter().copied()))];
+        write_case(&a.out, m, &header, &case.dumps_mx(&out), &flags, t0)
+    }
 }
 
 fn run_rope(a: RopeArgs) -> Result<()> {

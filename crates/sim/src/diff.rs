@@ -238,7 +238,7 @@ fn ulp_distance(dtype: Dtype, a: &[u8], b: &[u8]) -> Option<u64> {
     let (nan, sign) = match dtype {
         Dtype::Bf16 => (Bf16(x as u16).is_nan() || Bf16(y as u16).is_nan(), 0x8000),
         Dtype::Fp32 => (Fp32(x).is_nan() || Fp32(y).is_nan(), 0x8000_0000),
-        Dtype::MxInt8 => return None,
+        Dtype::MxInt8 | Dtype::Mx(_) => return None,
     };
     (!nan).then(|| ordered(x, sign).abs_diff(ordered(y, sign)))
 }
@@ -257,7 +257,7 @@ fn value_string(dtype: Dtype, w: &[u8]) -> String {
     let v = match dtype {
         Dtype::Bf16 => Bf16(float_bits(dtype, w) as u16).to_f64(),
         Dtype::Fp32 => Fp32(float_bits(dtype, w)).to_f64(),
-        Dtype::MxInt8 => return String::new(),
+        Dtype::MxInt8 | Dtype::Mx(_) => return String::new(),
     };
     if v.is_nan() {
         "NaN".into()

@@ -4,7 +4,7 @@
 //! they go out. Reading is strict: every deviation is an error naming the file and line.
 
 use crate::tensor::{Dtype, DumpRef};
-use hw_types::{Bf16, Fp32, MxInt8Block};
+use hw_types::{Bf16, Fp32, MxBlock, MxInt8Block, BLOCK};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -64,8 +64,50 @@ fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&[u8]) -> Result<(), E>) -> Re
                 pair.copy_from_slice(&HEX[byte as usize]);
             }
         }),
+        DumpRef::Mx(t) => {
+            let w = t.format.width;
+            each!(t.blocks, |dst: &mut [u8], b: &MxBlock| {
+                for (pair, byte) in dst.chunks_exact_mut(2).zip(pack_block(b, w)) {
+                    pair.copy_from_slice(&HEX[byte as usize]);
+                }
+            })
+        }
     }
     Ok(())
+}
+
+/// A block's line as big-endian bytes (docs/dump-format.md): the scale byte, then a field of
+/// `32 * width` bits holding element `i` at bits `[width * i, width * i + width)` from its
+/// least significant bit. `32 * width` is a multiple of 8 for every format.
+pub fn pack_block(b: &MxBlock, width: u32) -> Vec<u8> {
+    let field = BLOCK * width as usize / 8;
+    let mut out = vec![0u8; 1 + field];
+    out[0] = b.scale.0;
+    for (i, &c) in b.codes.iter().enumerate() {
+        for bit in 0..width as usize {
+            if c >> bit & 1 == 1 {
+                let pos = width as usize * i + bit;
+                out[field - pos / 8] |= 1 << (pos % 8);
+            }
+        }
+    }
+    out
+}
+
+/// Inverse of [`pack_block`].
+pub fn unpack_block(word: &[u8], width: u32) -> MxBlock {
+    let field = word.len() - 1;
+    let mut codes = [0u8; BLOCK];
+    for (i, c) in codes.iter_mut().enumerate() {
+        for bit in 0..width as usize {
+            let pos = width as usize * i + bit;
+            *c |= (word[field - pos / 8] >> (pos % 8) & 1) << bit;
+        }
+    }
+    MxBlock {
+        scale: hw_types::E8m0(word[0]),
+        codes,
+    }
 }
 
 /// Four lowercase hex digits for every 16-bit value (256 KiB, built once): a BF16 line is one
@@ -153,6 +195,13 @@ fn encode_bin(d: DumpRef<'_>, sink: Sink<'_>) -> std::io::Result<()> {
             for (o, q) in w[1..].iter_mut().zip(b.elems) {
                 *o = q as u8;
             }
+            w
+        })),
+        // Any other MX format: the scale byte, then one element code a byte.
+        DumpRef::Mx(t) => each!(t.blocks.iter().map(|b| {
+            let mut w = [0u8; 33];
+            w[0] = b.scale.0;
+            w[1..].copy_from_slice(&b.codes);
             w
         })),
     }
@@ -411,6 +460,55 @@ pub fn read_mx_tensor(
         ));
     }
     Ok(t)
+}
+
+/// Read a dump of MX format `format` of a known logical shape; checks the line count (and so the
+/// line width) and the zero padding.
+pub fn read_mx_codes(
+    path: &Path,
+    format: hw_types::MxFormat,
+    shape: Vec<usize>,
+    block_axis: usize,
+) -> Result<crate::tensor::MxCodes, DumpError> {
+    let lines = crate::tensor::grid_shape(&shape, block_axis)
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| DumpError::new(path, 0, format!("shape {shape:?} is too large")))?;
+    let t = crate::tensor::MxCodes {
+        format,
+        blocks: read_mx_blocks(path, format, Some(lines))?,
+        shape,
+        block_axis,
+    };
+    if let Some((g, i)) = t.nonzero_padding() {
+        return Err(DumpError::new(
+            path,
+            g + 1,
+            format!(
+                "element {i} lies past the logical length {} of axis {block_axis} and must be the \
+                 +0 code (padding of a partial block), found {:#x}",
+                t.shape[block_axis], t.blocks[g].codes[i]
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// The blocks of a dump of MX format `format` (any format, MXINT8 included).
+pub fn read_mx_blocks(
+    path: &Path,
+    format: hw_types::MxFormat,
+    expected: Option<usize>,
+) -> Result<Vec<MxBlock>, DumpError> {
+    let dtype = if format.name == "mxint8" {
+        Dtype::MxInt8
+    } else {
+        Dtype::Mx(format)
+    };
+    let words = parse_words(path, &read_file(path)?, dtype, expected)?;
+    Ok((0..words.len())
+        .map(|i| unpack_block(words.word(i), format.width))
+        .collect())
 }
 
 pub fn read_mxint8(path: &Path, expected: Option<usize>) -> Result<Vec<MxInt8Block>, DumpError> {

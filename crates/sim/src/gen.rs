@@ -5,7 +5,10 @@
 //! any element can be computed directly, which lets tensors be generated in parallel and in any
 //! order while staying identical to the sequential definition.
 
-use hw_types::{Bf16, Dyadic, E8m0, Format, Fp32, MxInt8Block, RoundingMode, Value, BLOCK};
+use hw_types::{
+    Bf16, Dyadic, E8m0, Format, Fp32, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule,
+    Value, BLOCK,
+};
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 const STREAM_KEY: u64 = 0xD1B5_4A32_D192_ED03;
@@ -84,6 +87,68 @@ pub fn mx_tensor(
     dist: Dist,
 ) -> crate::tensor::MxTensor {
     let stream = Stream::new(seed, k);
+    let blocks = grid_blocks(seed, k, shape, axis, r, dist, |plan, g, vals| match plan {
+        Plan::Corner(p) => corner_block(p, &stream, g as u64, vals.len()),
+        // The inputs' own quantization flags are not reported: only computed stages have flags.
+        Plan::Uniform => MxInt8Block::quantize(vals, mode).value,
+    });
+    crate::tensor::MxTensor {
+        shape: shape.to_vec(),
+        block_axis: axis,
+        blocks,
+    }
+}
+
+/// [`mx_tensor`] for any MX format: the same reals quantized to `format` by `rule` and `mode`;
+/// corner blocks are §5.1's MXINT8 ones for MXINT8 (so its tensors equal [`mx_tensor`]'s) and
+/// raw codes aimed at the format's edges otherwise ([`corner_codes`]).
+#[allow(clippy::too_many_arguments)]
+pub fn mx_codes(
+    seed: u64,
+    k: u64,
+    shape: &[usize],
+    axis: usize,
+    r: i32,
+    format: MxFormat,
+    rule: ScaleRule,
+    mode: RoundingMode,
+    dist: Dist,
+) -> crate::tensor::MxCodes {
+    let stream = Stream::new(seed, k);
+    let int8 = format.name == "mxint8";
+    let blocks = grid_blocks(seed, k, shape, axis, r, dist, |plan, g, vals| match plan {
+        Plan::Corner(p) if int8 => {
+            let b = corner_block(p, &stream, g as u64, vals.len());
+            MxBlock {
+                scale: b.scale,
+                codes: b.elems.map(|q| q as u8),
+            }
+        }
+        Plan::Corner(p) => corner_codes(&format, p, &stream, g as u64, vals.len()),
+        Plan::Uniform => format.quantize(vals, rule, mode).value,
+    });
+    crate::tensor::MxCodes {
+        format,
+        shape: shape.to_vec(),
+        block_axis: axis,
+        blocks,
+    }
+}
+
+/// The blocks of a tensor of logical `shape` blocked along `axis`, in grid order: `block(plan,
+/// g, reals)` makes grid block `g` from its plan (docs/numerics.md §5.1) and the exact reals of
+/// its logical elements (draws of stream `k`, row-major over the logical shape, on `[-2^r,
+/// 2^r)`; fewer than 32 in a partial block).
+fn grid_blocks<B: Send>(
+    seed: u64,
+    k: u64,
+    shape: &[usize],
+    axis: usize,
+    r: i32,
+    dist: Dist,
+    block: impl Fn(Plan, usize, &[Fp32]) -> B + Sync,
+) -> Vec<B> {
+    let stream = Stream::new(seed, k);
     let plans = Stream::new(seed, k + PLAN_STREAM_OFFSET);
     use rayon::prelude::*;
     let grid = crate::tensor::grid_shape(shape, axis);
@@ -93,7 +158,7 @@ pub fn mx_tensor(
         strides[i] = strides[i + 1] * shape[i + 1];
     }
     let n_blocks: usize = grid.iter().product();
-    let blocks = (0..n_blocks)
+    (0..n_blocks)
         .into_par_iter()
         .map(|g| {
             // Decompose the grid index; the blocked coordinate b covers logical 32b..32b+32.
@@ -110,22 +175,16 @@ pub fn mx_tensor(
                 }
             }
             let len = (shape[axis] - b * BLOCK).min(BLOCK);
-            if let Plan::Corner(p) = plan(dist, &plans, g as u64) {
-                return corner_block(p, &stream, g as u64, len);
-            }
+            let p = plan(dist, &plans, g as u64);
             let mut vals = [Fp32::ZERO; BLOCK];
-            for (i, v) in vals[..len].iter_mut().enumerate() {
-                *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
+            if p == Plan::Uniform {
+                for (i, v) in vals[..len].iter_mut().enumerate() {
+                    *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
+                }
             }
-            // The inputs' own quantization flags are not reported: only computed stages have flags.
-            MxInt8Block::quantize(&vals[..len], mode).value
+            block(p, g, &vals[..len])
         })
-        .collect();
-    crate::tensor::MxTensor {
-        shape: shape.to_vec(),
-        block_axis: axis,
-        blocks,
-    }
+        .collect()
 }
 
 /// Input distribution (docs/numerics.md §5.1).
@@ -168,6 +227,7 @@ impl Dist {
 const PLAN_STREAM_OFFSET: u64 = 8;
 
 /// How one row or block is drawn.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Plan {
     Uniform,
     /// A corner row or block with this plan draw.
@@ -281,6 +341,52 @@ fn corner_block(p: u64, s: &Stream, g: u64, len: usize) -> MxInt8Block {
     MxInt8Block {
         scale: E8m0(scale),
         elems,
+    }
+}
+
+/// A corner block of an MX format other than MXINT8: §5.1's plans with raw `width`-bit codes,
+/// the format's edges in place of MXINT8's (its largest magnitudes, its NaN and infinity codes
+/// where it has them, its smallest subnormal, -0).
+fn corner_codes(f: &MxFormat, p: u64, s: &Stream, g: u64, len: usize) -> MxBlock {
+    let q = p >> 8;
+    let w = f.width;
+    let sign = 1u8 << (w - 1);
+    let max = (0..1u16 << (w - 1))
+        .map(|c| c as u8)
+        .filter(|&c| matches!(f.decode(c), hw_types::Value::Finite(_)))
+        .max()
+        .unwrap_or(0);
+    let mut edges = vec![max, max | sign];
+    edges.extend((max + 1..sign).filter(|&c| !matches!(f.decode(c), hw_types::Value::Finite(_))));
+    let codes = |c: &dyn Fn(u64) -> u8| -> [u8; BLOCK] {
+        std::array::from_fn(|i| {
+            if i < len {
+                c(s.raw(32 * g + i as u64))
+            } else {
+                0
+            }
+        })
+    };
+    let raw = |z: u64| (z % (1 << w)) as u8;
+    let (scale, codes) = match p % 32 {
+        0 => (0xff, codes(&raw)),
+        1 | 2 => ((q % 255) as u8, [0; BLOCK]),
+        3 | 4 => (0x00, codes(&raw)),
+        5 | 6 => (0xfe, codes(&raw)),
+        7 | 8 => (
+            127 + (q % 4) as u8,
+            codes(&|z| if z % 2 == 0 { max } else { max | sign }),
+        ),
+        9..=11 => (120 + (q % 16) as u8, codes(&|z| pick(&edges, z))),
+        12..=15 => (
+            pick(&[0x01, 0x02, 0x10, 0x40], q),
+            codes(&|z| pick(&[0, 0, 0, 0, 0, 1, sign | 1, sign], z)),
+        ),
+        _ => (100 + (q % 56) as u8, codes(&raw)),
+    };
+    MxBlock {
+        scale: E8m0(scale),
+        codes,
     }
 }
 

@@ -336,6 +336,13 @@ pub fn from_manifest(m: &Manifest) -> Result<Layout, String> {
             op_layout(kind, dims, out)
         }
     };
+    let mut layout = layout;
+    // Blocked files of another MX format say so in their dtype (docs/dump-format.md).
+    for f in layout.files.iter_mut().filter(|f| f.dtype == Dtype::MxInt8) {
+        if let Some(d @ Dtype::Mx(_)) = m.files.get(&f.name).and_then(|e| e.dtype()) {
+            f.dtype = d;
+        }
+    }
     match layout.files.iter().find(|f| checked_lines(f).is_none()) {
         Some(f) => Err(format!(
             "{} of shape {:?} would exceed {MAX_LINES} lines",

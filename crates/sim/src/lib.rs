@@ -15,6 +15,7 @@ pub mod gen;
 pub mod layout;
 pub mod manifest;
 pub mod memory;
+pub mod mx_op;
 pub mod ops;
 pub mod quantize_op;
 pub mod rope;

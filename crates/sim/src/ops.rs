@@ -34,7 +34,7 @@ impl OpKind {
         }
     }
     /// Logical operand shapes and their blocked axes for sizes m, k, n.
-    fn operand_layout(self, d: Dims) -> [(Vec<usize>, usize); 2] {
+    pub(crate) fn operand_layout(self, d: Dims) -> [(Vec<usize>, usize); 2] {
         match self {
             OpKind::Dot => [(vec![d.m], 0), (vec![d.m], 0)],
             OpKind::Gevm => [(vec![d.m], 0), (vec![d.m, d.k], 0)],
@@ -179,24 +179,7 @@ impl OpCase {
         dtype: OutDtype,
         mode: RoundingMode,
     ) -> Manifest {
-        let name =
-            self.dims.case_name(self.op, seed) + &seed.map_or(String::new(), |_| dist.suffix());
-        let mut m = Manifest::new(self.op.name(), &name, "reference");
-        m.seed = seed;
-        let Dims { m: dm, k, n } = self.dims;
-        m.params.insert("m".into(), dm.into());
-        if self.op != OpKind::Dot {
-            m.params.insert("k".into(), k.into());
-        }
-        if self.op == OpKind::Gemm {
-            m.params.insert("n".into(), n.into());
-        }
-        m.params.insert("out_dtype".into(), dtype.name().into());
-        m.params.insert("rounding".into(), mode.name().into());
-        if dist != Dist::Uniform {
-            m.params.insert("dist".into(), dist.name().into());
-        }
-        m
+        op_manifest(self.op, self.dims, seed, dist, dtype, mode)
     }
 
     /// The three dumps (operands, output) with their file names.
@@ -258,6 +241,34 @@ impl OpOutput {
     pub fn flag_counts(&self) -> FlagCounts {
         FlagCounts::of(self.flags.iter().copied())
     }
+}
+
+/// The manifest of an operation (files are added as they are written).
+pub fn op_manifest(
+    op: OpKind,
+    dims: Dims,
+    seed: Option<u64>,
+    dist: Dist,
+    dtype: OutDtype,
+    mode: RoundingMode,
+) -> Manifest {
+    let name = dims.case_name(op, seed) + &seed.map_or(String::new(), |_| dist.suffix());
+    let mut m = Manifest::new(op.name(), &name, "reference");
+    m.seed = seed;
+    let Dims { m: dm, k, n } = dims;
+    m.params.insert("m".into(), dm.into());
+    if op != OpKind::Dot {
+        m.params.insert("k".into(), k.into());
+    }
+    if op == OpKind::Gemm {
+        m.params.insert("n".into(), n.into());
+    }
+    m.params.insert("out_dtype".into(), dtype.name().into());
+    m.params.insert("rounding".into(), mode.name().into());
+    if dist != Dist::Uniform {
+        m.params.insert("dist".into(), dist.name().into());
+    }
+    m
 }
 
 /// Bytes held per operand element and per output element at an operation's peak, upper bounds

@@ -6,9 +6,9 @@
 use crate::dump::{read_bf16, DumpError};
 use crate::gen::Dist;
 use crate::manifest::Manifest;
-use crate::tensor::{DumpRef, MxTensor, Tensor};
+use crate::tensor::{DumpRef, MxCodes, MxTensor, Tensor};
 use hw_types::mxint8::quantize_row;
-use hw_types::{Bf16, FlagCounts, Fp32, RoundingMode, Status};
+use hw_types::{Bf16, FlagCounts, Fp32, MxFormat, RoundingMode, ScaleRule, Status, BLOCK};
 use std::path::Path;
 
 pub const INPUT: &str = "quantize.input";
@@ -105,6 +105,72 @@ impl QuantizeCase {
         [
             (INPUT, DumpRef::Bf16(&self.input)),
             (OUTPUT, DumpRef::MxInt8(&out.blocks)),
+        ]
+    }
+}
+
+/// The quantizer of another MX format or scale rule (docs/numerics.md §8), and its flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxQuantizeOutput {
+    pub codes: MxCodes,
+    pub flags: Vec<Status>,
+}
+
+impl QuantizeCase {
+    /// Quantize along the vector in blocks of 32 to `format` by `rule`, elements in `mode`.
+    pub fn compute_mx(
+        &self,
+        format: MxFormat,
+        rule: ScaleRule,
+        mode: RoundingMode,
+    ) -> MxQuantizeOutput {
+        let widened: Vec<Fp32> = self.input.data.iter().map(|x| x.to_fp32()).collect();
+        let (blocks, flags) = widened
+            .chunks(BLOCK)
+            .map(|c| {
+                let r = format.quantize(c, rule, mode);
+                (r.value, r.status)
+            })
+            .unzip();
+        MxQuantizeOutput {
+            codes: MxCodes {
+                format,
+                shape: vec![self.m()],
+                block_axis: 0,
+                blocks,
+            },
+            flags,
+        }
+    }
+
+    /// The manifest of an MX quantize case: the format and rule in the name and the params.
+    pub fn manifest_mx(
+        &self,
+        seed: Option<u64>,
+        dist: Dist,
+        format: MxFormat,
+        rule: ScaleRule,
+        mode: RoundingMode,
+    ) -> Manifest {
+        let mut man = self.manifest(seed, dist, mode);
+        let mut name = format!(
+            "{}_{}",
+            Self::case_name(self.m(), seed, Dist::Uniform),
+            format.name
+        );
+        if rule != ScaleRule::Floor {
+            name += &format!("_rule-{}", rule.name());
+        }
+        man.case = name + &dist.suffix();
+        man.params.insert("mx_format".into(), format.name.into());
+        man.params.insert("scale_rule".into(), rule.name().into());
+        man
+    }
+
+    pub fn dumps_mx<'a>(&'a self, out: &'a MxQuantizeOutput) -> [(&'static str, DumpRef<'a>); 2] {
+        [
+            (INPUT, DumpRef::Bf16(&self.input)),
+            (OUTPUT, DumpRef::Mx(&out.codes)),
         ]
     }
 }

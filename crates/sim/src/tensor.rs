@@ -1,7 +1,7 @@
 //! Tensors as the dumps see them: BF16/FP32 element arrays and MXINT8 block grids, each with its
 //! logical shape.
 
-use hw_types::{Bf16, Fp32, MxInt8Block, BLOCK};
+use hw_types::{Bf16, Fp32, MxBlock, MxFormat, MxInt8Block, BLOCK};
 
 /// Element type of a dump file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,6 +9,8 @@ pub enum Dtype {
     Bf16,
     Fp32,
     MxInt8,
+    /// Any other MX format (docs/numerics.md §8): one block a line, the scale byte first.
+    Mx(MxFormat),
 }
 
 impl Dtype {
@@ -17,12 +19,14 @@ impl Dtype {
             Dtype::Bf16 => "bf16",
             Dtype::Fp32 => "fp32",
             Dtype::MxInt8 => "mxint8",
+            Dtype::Mx(f) => f.name,
         }
     }
     pub fn from_name(s: &str) -> Option<Dtype> {
         [Dtype::Bf16, Dtype::Fp32, Dtype::MxInt8]
             .into_iter()
             .find(|d| d.name() == s)
+            .or_else(|| MxFormat::from_name(s).map(Dtype::Mx))
     }
     /// Hex digits of one line.
     pub fn hex_digits(self) -> usize {
@@ -30,6 +34,7 @@ impl Dtype {
             Dtype::Bf16 => 4,
             Dtype::Fp32 => 8,
             Dtype::MxInt8 => 66,
+            Dtype::Mx(f) => f.hex_digits(),
         }
     }
 }
@@ -70,22 +75,8 @@ impl MxTensor {
     /// offending element. Padding past the logical length must be zero (docs/dump-format.md); a
     /// dump that breaks this is malformed, not a different tensor.
     pub fn nonzero_padding(&self) -> Option<(usize, usize)> {
-        let len = self.shape[self.block_axis];
-        let valid = len % BLOCK;
-        if valid == 0 {
-            return None;
-        }
-        let grid = self.grid_shape();
-        let inner: usize = grid[self.block_axis + 1..].iter().product();
-        let nb = grid[self.block_axis];
-        self.blocks.iter().enumerate().find_map(|(g, blk)| {
-            let last = (g / inner) % nb == nb - 1;
-            let bad = blk.elems[valid..].iter().position(|&e| e != 0);
-            if last {
-                bad.map(|i| (g, valid + i))
-            } else {
-                None
-            }
+        padding_violation(&self.shape, self.block_axis, |g, i| {
+            self.blocks[g].elems[i] != 0
         })
     }
 }
@@ -97,12 +88,62 @@ pub fn grid_shape(shape: &[usize], axis: usize) -> Vec<usize> {
     g
 }
 
+/// A tensor of any MX format (docs/numerics.md §8): the format, the logical shape, the blocked
+/// axis, and the blocks in row-major order of the block grid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxCodes {
+    pub format: MxFormat,
+    pub shape: Vec<usize>,
+    pub block_axis: usize,
+    pub blocks: Vec<MxBlock>,
+}
+
+impl MxCodes {
+    /// The dump dtype: MXINT8 keeps its own.
+    pub fn dtype(&self) -> Dtype {
+        if self.format.name == "mxint8" {
+            Dtype::MxInt8
+        } else {
+            Dtype::Mx(self.format)
+        }
+    }
+
+    /// The first block (grid index) of a partial last block whose padding code is not 0, with
+    /// the offending element (padding is a +0 code, docs/dump-format.md).
+    pub fn nonzero_padding(&self) -> Option<(usize, usize)> {
+        padding_violation(&self.shape, self.block_axis, |g, i| {
+            self.blocks[g].codes[i] != 0
+        })
+    }
+}
+
+/// The first `(grid index, element)` of a partial last block along `axis` whose padding element
+/// `nonzero(g, i)` says is not zero.
+fn padding_violation(
+    shape: &[usize],
+    axis: usize,
+    nonzero: impl Fn(usize, usize) -> bool,
+) -> Option<(usize, usize)> {
+    let valid = shape[axis] % BLOCK;
+    if valid == 0 {
+        return None;
+    }
+    let grid = grid_shape(shape, axis);
+    let inner: usize = grid[axis + 1..].iter().product();
+    let nb = grid[axis];
+    let total: usize = grid.iter().product();
+    (0..total)
+        .filter(|g| (g / inner) % nb == nb - 1)
+        .find_map(|g| (valid..BLOCK).find(|&i| nonzero(g, i)).map(|i| (g, i)))
+}
+
 /// A tensor of any dump dtype, borrowed, as the dump writer takes it.
 #[derive(Clone, Copy, Debug)]
 pub enum DumpRef<'a> {
     Bf16(&'a Tensor<Bf16>),
     Fp32(&'a Tensor<Fp32>),
     MxInt8(&'a MxTensor),
+    Mx(&'a MxCodes),
 }
 
 impl DumpRef<'_> {
@@ -111,6 +152,7 @@ impl DumpRef<'_> {
             DumpRef::Bf16(_) => Dtype::Bf16,
             DumpRef::Fp32(_) => Dtype::Fp32,
             DumpRef::MxInt8(_) => Dtype::MxInt8,
+            DumpRef::Mx(t) => t.dtype(),
         }
     }
     pub fn shape(&self) -> &[usize] {
@@ -118,6 +160,7 @@ impl DumpRef<'_> {
             DumpRef::Bf16(t) => &t.shape,
             DumpRef::Fp32(t) => &t.shape,
             DumpRef::MxInt8(t) => &t.shape,
+            DumpRef::Mx(t) => &t.shape,
         }
     }
     pub fn lines(&self) -> usize {
@@ -125,11 +168,13 @@ impl DumpRef<'_> {
             DumpRef::Bf16(t) => t.data.len(),
             DumpRef::Fp32(t) => t.data.len(),
             DumpRef::MxInt8(t) => t.blocks.len(),
+            DumpRef::Mx(t) => t.blocks.len(),
         }
     }
     pub fn block_axis(&self) -> Option<usize> {
         match self {
             DumpRef::MxInt8(t) => Some(t.block_axis),
+            DumpRef::Mx(t) => Some(t.block_axis),
             _ => None,
         }
     }
