@@ -83,12 +83,17 @@ pub fn pack_block(b: &MxBlock, width: u32) -> Vec<u8> {
     let field = BLOCK * width as usize / 8;
     let mut out = vec![0u8; 1 + field];
     out[0] = b.scale.0;
-    for (i, &c) in b.codes.iter().enumerate() {
-        for bit in 0..width as usize {
-            if c >> bit & 1 == 1 {
-                let pos = width as usize * i + bit;
-                out[field - pos / 8] |= 1 << (pos % 8);
-            }
+    // Codes go in from element 0 at the least significant end: a bit buffer of at most
+    // 7 + 8 bits drains a byte at a time from the last byte of the line backwards.
+    let (mut acc, mut bits, mut at) = (0u32, 0u32, field);
+    for &c in &b.codes {
+        acc |= (c as u32 & ((1 << width) - 1)) << bits;
+        bits += width;
+        while bits >= 8 {
+            out[at] = acc as u8;
+            at -= 1;
+            acc >>= 8;
+            bits -= 8;
         }
     }
     out
