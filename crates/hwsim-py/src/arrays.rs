@@ -12,6 +12,33 @@ pub fn value_error(msg: impl Into<String>) -> PyErr {
     PyValueError::new_err(msg.into())
 }
 
+/// The element count of `shape`, or `None` when it does not fit `usize` (0 when any axis is 0,
+/// however large the others: an empty tensor, never an overflow).
+pub fn product(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// The element count of `shape` when a buffer of `item` bytes per element can exist at all (at
+/// most `isize::MAX` bytes, Rust's and numpy's limit); otherwise a `ValueError` (as numpy's
+/// "array is too big") naming `what`. Whether it can be had now is `check_memory`'s question.
+pub fn elements(shape: &[usize], item: usize, what: &str) -> PyResult<usize> {
+    match product(shape) {
+        Some(n)
+            if n.checked_mul(item)
+                .is_some_and(|b| b <= isize::MAX as usize) =>
+        {
+            Ok(n)
+        }
+        _ => Err(value_error(format!(
+            "{what}: shape {shape:?} is too big (more than the {} bytes any array can hold)",
+            isize::MAX
+        ))),
+    }
+}
+
 /// The elements of a 1-D array. The Python layer passes contiguous arrays; a strided one is
 /// refused rather than read in the wrong order.
 pub fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
@@ -30,12 +57,13 @@ pub fn rounding(name: &str, what: &str) -> PyResult<RoundingMode> {
         .map_err(|e: String| value_error(format!("{what}: {e}")))
 }
 
-/// The quantizer's element rounding: nearest-away or nearest-even (docs/numerics.md §4).
-pub fn element_rounding(name: &str) -> PyResult<RoundingMode> {
-    match rounding(name, "element_rounding")? {
+/// The quantizer's element rounding: nearest-away or nearest-even (docs/numerics.md §4); `what`
+/// names the argument.
+pub fn element_rounding(name: &str, what: &str) -> PyResult<RoundingMode> {
+    match rounding(name, what)? {
         m @ (RoundingMode::NearestAway | RoundingMode::NearestEven) => Ok(m),
         m => Err(value_error(format!(
-            "element_rounding: must be nearest-away or nearest-even, not {m}"
+            "{what}: must be nearest-away or nearest-even, not {m}"
         ))),
     }
 }
@@ -73,10 +101,11 @@ pub fn mx_tensor(
             "{what}: block axis {axis} is outside shape {shape:?}"
         )));
     }
-    let grid: usize = grid_shape(&shape, axis).iter().product();
-    if scales.len() != grid {
+    let grid = grid_shape(&shape, axis);
+    if product(&grid) != Some(scales.len()) {
         return Err(value_error(format!(
-            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has {grid}",
+            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has the block grid \
+             {grid:?}",
             scales.len()
         )));
     }
@@ -85,6 +114,10 @@ pub fn mx_tensor(
         shape,
         block_axis: axis,
     };
+    // (No block, no padding: and the grid's partial products might not fit usize.)
+    if t.blocks.is_empty() {
+        return Ok(t);
+    }
     if let Some((g, i)) = t.nonzero_padding() {
         return Err(value_error(format!(
             "{what}: block {g} (grid order) has the nonzero element {} at lane {i}, past the \

@@ -3,11 +3,13 @@
 //! the IEEE flags of every result (`hw_types::Status::bits()`).
 
 use crate::arrays::{slice, to_numpy, value_error};
-use crate::profile;
+use crate::{check_memory, guarded, profile};
 use hw_types::{Bf16, StatusAnd};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use rayon::prelude::*;
+use sim::memory::Need;
+use std::path::PathBuf;
 
 /// Elements per parallel task: small calls (a testbench's one transaction) stay on the caller's
 /// thread, large arrays split over the cores.
@@ -47,6 +49,12 @@ fn map(
     (vals, want_flags.then_some(flags))
 }
 
+/// The outputs of an elementwise call on `n` elements (values, and flags when asked) must fit.
+fn check_outputs(what: &str, n: usize, want_flags: bool) -> PyResult<()> {
+    let need = Need::new().add(&[n], 2).add(&[n], usize::from(want_flags));
+    check_memory(need, &format!("the {n} results of {what}"))
+}
+
 fn finish<'py>(py: Python<'py>, (vals, flags): (Vec<u16>, Option<Vec<u8>>)) -> BitsAndFlags<'py> {
     (to_numpy(py, vals), flags.map(|f| to_numpy(py, f)))
 }
@@ -57,13 +65,16 @@ fn finish<'py>(py: Python<'py>, (vals, flags): (Vec<u16>, Option<Vec<u8>>)) -> B
 pub fn exp_bf16<'py>(
     py: Python<'py>,
     x: PyReadonlyArray1<'py, u16>,
-    profile: &str,
+    profile: PathBuf,
     flags: bool,
 ) -> PyResult<BitsAndFlags<'py>> {
-    let u = profile::units(profile)?;
-    let x = slice(&x, "x")?;
-    let out = py.detach(|| map(x.len(), flags, |i| u.exp.eval(Bf16(x[i]))));
-    Ok(finish(py, out))
+    guarded(|| {
+        let u = profile::units(&profile)?;
+        let x = slice(&x, "x")?;
+        check_outputs("exp_bf16", x.len(), flags)?;
+        let out = py.detach(|| map(x.len(), flags, |i| u.exp.eval(Bf16(x[i]))));
+        Ok(finish(py, out))
+    })
 }
 
 /// `1/x` per element through the profile's reciprocal unit.
@@ -72,13 +83,16 @@ pub fn exp_bf16<'py>(
 pub fn recip_bf16<'py>(
     py: Python<'py>,
     x: PyReadonlyArray1<'py, u16>,
-    profile: &str,
+    profile: PathBuf,
     flags: bool,
 ) -> PyResult<BitsAndFlags<'py>> {
-    let u = profile::units(profile)?;
-    let x = slice(&x, "x")?;
-    let out = py.detach(|| map(x.len(), flags, |i| u.recip.eval(Bf16(x[i]))));
-    Ok(finish(py, out))
+    guarded(|| {
+        let u = profile::units(&profile)?;
+        let x = slice(&x, "x")?;
+        check_outputs("recip_bf16", x.len(), flags)?;
+        let out = py.detach(|| map(x.len(), flags, |i| u.recip.eval(Bf16(x[i]))));
+        Ok(finish(py, out))
+    })
 }
 
 /// `a * b` per element through the profile's output multiplier (the exact product rounded in
@@ -89,18 +103,21 @@ pub fn mul_bf16<'py>(
     py: Python<'py>,
     a: PyReadonlyArray1<'py, u16>,
     b: PyReadonlyArray1<'py, u16>,
-    profile: &str,
+    profile: PathBuf,
     flags: bool,
 ) -> PyResult<BitsAndFlags<'py>> {
-    let u = profile::units(profile)?;
-    let (a, b) = (slice(&a, "a")?, slice(&b, "b")?);
-    if a.len() != b.len() {
-        return Err(value_error(format!(
-            "a and b: {} and {} elements (broadcast them to one shape)",
-            a.len(),
-            b.len()
-        )));
-    }
-    let out = py.detach(|| map(a.len(), flags, |i| u.mul(Bf16(a[i]), Bf16(b[i]))));
-    Ok(finish(py, out))
+    guarded(|| {
+        let u = profile::units(&profile)?;
+        let (a, b) = (slice(&a, "a")?, slice(&b, "b")?);
+        if a.len() != b.len() {
+            return Err(value_error(format!(
+                "a and b: {} and {} elements (broadcast them to one shape)",
+                a.len(),
+                b.len()
+            )));
+        }
+        check_outputs("mul_bf16", a.len(), flags)?;
+        let out = py.detach(|| map(a.len(), flags, |i| u.mul(Bf16(a[i]), Bf16(b[i]))));
+        Ok(finish(py, out))
+    })
 }

@@ -6,19 +6,22 @@
 //! data)` in the dumps' order, data being BF16 bits or `(scales, elements)`, plus its manifest as
 //! JSON text and its flags.
 
-use crate::arrays::{element_rounding, mx_tensor, slice, split_blocks, to_numpy, value_error};
-use crate::profile;
+use crate::arrays::{
+    element_rounding, mx_tensor, product, slice, split_blocks, to_numpy, value_error,
+};
+use crate::{check_memory, guarded, profile};
 use hw_types::{Bf16, FlagCounts};
 use hw_units::config::HwConfig;
 use indexmap::IndexMap;
 use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError};
+use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use sim::case::CaseWriter;
+use sim::case::{CaseWriter, Refusal};
 use sim::dump::{read_bf16, read_mx_tensor};
-use sim::layout::{self, softmax_layout, Hints};
+use sim::layout::{self, softmax_layout, Hints, MAX_LINES};
 use sim::manifest::{Manifest, FILE_NAME};
+use sim::memory::Need;
 use sim::softmax::{self, Inputs, Params, Stages, FILES, QK_T, V};
 use sim::tensor::{DumpRef, MxTensor, Tensor};
 use std::path::{Path, PathBuf};
@@ -44,7 +47,8 @@ impl Entry {
                 let (s, e) = split_blocks(&t.blocks);
                 Data::Mx(s, e)
             }
-            DumpRef::Fp32(_) => unreachable!("softmax_v has no FP32 dump"),
+            // softmax_v's dumps are BF16 and MXINT8 only.
+            _ => unreachable!("softmax_v has no {:?} dump", d.dtype()),
         };
         Entry {
             name,
@@ -83,6 +87,22 @@ fn manifest(case: &str, kv: usize, seed: Option<u64>, p: &Params, cfg: &HwConfig
     m
 }
 
+/// The memory a case of these shapes needs in this door: the pipeline's peak
+/// (`softmax::memory_need`, what every door checks) and the copies handed to numpy (v and
+/// exp_mxint8 as scales and elements, the BF16 stages, the flags), with margin.
+fn case_need(heads: usize, kv: usize, head_dim: usize) -> Need {
+    softmax::memory_need(heads, kv, head_dim)
+        .add(&[heads, kv, head_dim], 2)
+        .add(&[heads, kv], 8)
+}
+
+fn check_case_memory(what: &str, heads: usize, kv: usize, head_dim: usize) -> PyResult<()> {
+    check_memory(
+        case_need(heads, kv, head_dim),
+        &format!("{what} of {heads} heads, kv {kv}, head_dim {head_dim}"),
+    )
+}
+
 fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
     if heads == 0 || head_dim == 0 {
         return Err(value_error(format!(
@@ -92,7 +112,7 @@ fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
     Ok(Params {
         heads,
         head_dim,
-        element_rounding: element_rounding(rounding)?,
+        element_rounding: element_rounding(rounding, "element_rounding")?,
     })
 }
 
@@ -106,10 +126,12 @@ pub fn softmax_manifest(
     heads: usize,
     head_dim: usize,
     element_rounding: &str,
-    profile: &str,
+    profile: PathBuf,
 ) -> PyResult<String> {
-    let p = params(heads, head_dim, element_rounding)?;
-    Ok(manifest(name, kv, seed, &p, &profile::load(profile)?).to_json())
+    guarded(|| {
+        let p = params(heads, head_dim, element_rounding)?;
+        Ok(manifest(name, kv, seed, &p, &profile::load(&profile)?).to_json())
+    })
 }
 
 /// Every stage with its flags: `(manifest JSON, entries, per-element flags, flag counts JSON)`.
@@ -154,36 +176,39 @@ pub fn softmax_v<'py>(
     heads: usize,
     kv: usize,
     head_dim: usize,
-    profile: &str,
+    profile: PathBuf,
     element_rounding: &str,
     name: &str,
 ) -> PyResult<CaseOut<'py>> {
-    let p = params(heads, head_dim, element_rounding)?;
-    if kv == 0 {
-        return Err(value_error("qk_t: kv (its last axis) must be at least 1"));
-    }
-    let cfg = profile::load(profile)?;
-    let qk = slice(&qk, "qk_t")?;
-    if qk.len() != heads * kv {
-        return Err(value_error(format!(
-            "qk_t: {} elements, expected heads x kv = {heads} x {kv}",
-            qk.len()
-        )));
-    }
-    let v = mx_tensor(
-        slice(&v_scales, "v")?,
-        slice(&v_elems, "v")?,
-        vec![1, heads, kv, head_dim],
-        2,
-        "v",
-    )?;
-    let inputs = Inputs {
-        qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&x| Bf16(x)).collect()),
-        v,
-    };
-    let units = hw_units::units::Units::new(&cfg);
-    let stages = py.detach(|| softmax::run_with(inputs, &p, &units));
-    stages_to_py(py, manifest(name, kv, None, &p, &cfg), stages)
+    guarded(|| {
+        let p = params(heads, head_dim, element_rounding)?;
+        if kv == 0 {
+            return Err(value_error("qk_t: kv (its last axis) must be at least 1"));
+        }
+        let cfg = profile::load(&profile)?;
+        let qk = slice(&qk, "qk_t")?;
+        if product(&[heads, kv]) != Some(qk.len()) {
+            return Err(value_error(format!(
+                "qk_t: {} elements, expected heads x kv = {heads} x {kv}",
+                qk.len()
+            )));
+        }
+        check_case_memory("softmax_v", heads, kv, head_dim)?;
+        let v = mx_tensor(
+            slice(&v_scales, "v")?,
+            slice(&v_elems, "v")?,
+            vec![1, heads, kv, head_dim],
+            2,
+            "v",
+        )?;
+        let inputs = Inputs {
+            qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&x| Bf16(x)).collect()),
+            v,
+        };
+        let units = hw_units::units::Units::new(&cfg);
+        let stages = py.detach(|| softmax::run_with(inputs, &p, &units));
+        stages_to_py(py, manifest(name, kv, None, &p, &cfg), stages)
+    })
 }
 
 /// The generated case `kv-size-N_seed-S`, as `sim run --kv-size N --seed S` computes it.
@@ -195,23 +220,26 @@ pub fn run_case<'py>(
     seed: u64,
     heads: usize,
     head_dim: usize,
-    profile: &str,
+    profile: PathBuf,
     element_rounding: &str,
 ) -> PyResult<CaseOut<'py>> {
-    let p = params(heads, head_dim, element_rounding)?;
-    p.check_kv(kv)
-        .map_err(|e| value_error(format!("kv_size: {e}")))?;
-    let cfg = profile::load(profile)?;
-    let units = hw_units::units::Units::new(&cfg);
-    let stages = py.detach(|| softmax::run_with(Inputs::generate(kv, seed, &p), &p, &units));
-    let m = manifest(
-        &format!("kv-size-{kv}_seed-{seed}"),
-        kv,
-        Some(seed),
-        &p,
-        &cfg,
-    );
-    stages_to_py(py, m, stages)
+    guarded(|| {
+        let p = params(heads, head_dim, element_rounding)?;
+        p.check_kv(kv)
+            .map_err(|e| value_error(format!("kv_size: {e}")))?;
+        let cfg = profile::load(&profile)?;
+        check_case_memory("run_case", heads, kv, head_dim)?;
+        let units = hw_units::units::Units::new(&cfg);
+        let stages = py.detach(|| softmax::run_with(Inputs::generate(kv, seed, &p), &p, &units));
+        let m = manifest(
+            &format!("kv-size-{kv}_seed-{seed}"),
+            kv,
+            Some(seed),
+            &p,
+            &cfg,
+        );
+        stages_to_py(py, m, stages)
+    })
 }
 
 /// Read a softmax_v case folder as `sim run --inputs` and `sim check` read it (the `$readmemh`
@@ -219,6 +247,11 @@ pub fn run_case<'py>(
 /// the qk_T line count with `heads` and `head_dim`. Both inputs must be there; every other stage
 /// file is read when present. Returns `(manifest JSON, entries)`; without a manifest.json, the one
 /// `sim run --inputs` would write (the folder's name as the case name).
+///
+/// Every file is read through the sim crate's readers, which read only regular files; before
+/// anything is read, a case file that is not a regular file (a FIFO, a device, a folder) is
+/// refused from its metadata, so nothing here can block on a FIFO. Sizes are checked without
+/// overflow and against the memory available before the dumps are read.
 #[pyfunction]
 #[pyo3(signature = (folder, heads, head_dim))]
 pub fn load_case<'py>(
@@ -227,82 +260,144 @@ pub fn load_case<'py>(
     heads: usize,
     head_dim: usize,
 ) -> PyResult<(String, Bound<'py, PyList>)> {
-    let p = params(heads, head_dim, "nearest-away")?;
-    if !folder.exists() {
-        return Err(PyFileNotFoundError::new_err(format!(
-            "{}: no such folder",
-            folder.display()
-        )));
-    }
-    if !folder.is_dir() {
-        return Err(value_error(format!("{}: not a folder", folder.display())));
-    }
-    let read = || -> Result<(String, Vec<Entry>), String> {
-        let layout = layout::detect(&folder, Hints { heads, head_dim })
-            .map_err(|e| e.to_string())?
+    guarded(|| {
+        let p = params(heads, head_dim, "nearest-away")?;
+        if !folder.exists() {
+            return Err(PyFileNotFoundError::new_err(format!(
+                "{}: no such folder",
+                folder.display()
+            )));
+        }
+        if !folder.is_dir() {
+            return Err(value_error(format!("{}: not a folder", folder.display())));
+        }
+        for name in FILES.iter().copied().chain([FILE_NAME]) {
+            let path = folder.join(name);
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if !meta.is_file() {
+                    return Err(value_error(format!(
+                        "{}: is {}, not a regular file",
+                        path.display(),
+                        file_kind(&meta)
+                    )));
+                }
+            }
+        }
+        let layout = py
+            .detach(|| layout::detect(&folder, Hints { heads, head_dim }))
+            .map_err(|e| value_error(e.to_string()))?
             .ok_or_else(|| {
-                format!(
+                value_error(format!(
                     "{}: no softmax_v case here (no {QK_T} and no manifest.json)",
                     folder.display()
-                )
+                ))
             })?;
         if layout.op != "softmax_v" {
-            return Err(format!(
+            return Err(value_error(format!(
                 "{}: holds a '{}' case; load_case reads softmax_v cases",
                 folder.display(),
                 layout.op
-            ));
+            )));
         }
-        let mut entries = Vec::new();
-        for name in FILES {
-            let spec = layout
-                .files
-                .iter()
-                .find(|f| f.name == name)
-                .expect("softmax layout has every file");
-            let path = folder.join(name);
-            if !path.exists() && name != QK_T && name != V {
-                continue;
+        // The shapes, from the manifest or from the line count with heads and head_dim: every
+        // file's line count must fit (no product overflows), as a manifest's must.
+        for f in &layout.files {
+            if product(&f.grid()).is_none_or(|n| n > MAX_LINES) {
+                return Err(value_error(format!(
+                    "{}: {} of shape {:?} would have more than {MAX_LINES} lines (heads {heads}, \
+                     head_dim {head_dim})",
+                    folder.display(),
+                    f.name,
+                    f.shape
+                )));
             }
-            let data = match spec.block_axis {
-                None => Data::Bf16(
-                    read_bf16(&path, Some(spec.lines()))
-                        .map_err(|e| e.to_string())?
-                        .iter()
-                        .map(|x| x.0)
-                        .collect(),
-                ),
-                Some(axis) => {
-                    let t = read_mx_tensor(&path, spec.shape.clone(), axis)
-                        .map_err(|e| e.to_string())?;
-                    let (s, e) = split_blocks(&t.blocks);
-                    Data::Mx(s, e)
-                }
-            };
-            entries.push(Entry {
-                name,
-                shape: spec.shape.clone(),
-                axis: spec.block_axis,
-                data,
-            });
         }
-        let mpath = folder.join(FILE_NAME);
-        let manifest = if mpath.exists() {
-            std::fs::read_to_string(&mpath)
-                .map_err(|e| format!("{}: cannot read: {e}", mpath.display()))?
-        } else {
-            let kv = layout.files[0].shape[3];
-            let case = folder
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| format!("kv-size-{kv}_inputs"));
-            manifest(&case, kv, None, &p, &HwConfig::reference()).to_json()
+        let &[_, h, kv, d] = layout
+            .files
+            .iter()
+            .find(|f| f.name == V)
+            .map(|f| f.shape.as_slice())
+            .unwrap_or_default()
+        else {
+            return Err(value_error(format!(
+                "{}: the softmax_v layout has no 4-D {V}",
+                folder.display()
+            )));
         };
-        Ok((manifest, entries))
-    };
-    let (manifest, entries) = py.detach(read).map_err(value_error)?;
-    Ok((manifest, entries_to_py(py, entries)?))
+        check_case_memory("load_case", h, kv, d)?;
+        let read = || -> Result<(String, Vec<Entry>), String> {
+            let mut entries = Vec::new();
+            for name in FILES {
+                let Some(spec) = layout.files.iter().find(|f| f.name == name) else {
+                    return Err(format!("{}: the layout has no {name}", folder.display()));
+                };
+                let path = folder.join(name);
+                if !path.exists() && name != QK_T && name != V {
+                    continue;
+                }
+                let data = match spec.block_axis {
+                    None => Data::Bf16(
+                        read_bf16(&path, Some(spec.lines()))
+                            .map_err(|e| e.to_string())?
+                            .iter()
+                            .map(|x| x.0)
+                            .collect(),
+                    ),
+                    Some(axis) => {
+                        let t = read_mx_tensor(&path, spec.shape.clone(), axis)
+                            .map_err(|e| e.to_string())?;
+                        let (s, e) = split_blocks(&t.blocks);
+                        Data::Mx(s, e)
+                    }
+                };
+                entries.push(Entry {
+                    name,
+                    shape: spec.shape.clone(),
+                    axis: spec.block_axis,
+                    data,
+                });
+            }
+            let mpath = folder.join(FILE_NAME);
+            let manifest = if mpath.exists() {
+                hw_units::files::read_regular(&mpath, Manifest::MANIFEST_LIMIT)
+                    .and_then(|b| String::from_utf8(b).map_err(|_| "is not UTF-8 text".into()))
+                    .map_err(|e| format!("{}: {e}", mpath.display()))?
+            } else {
+                let case = folder
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| format!("kv-size-{kv}_inputs"));
+                manifest(&case, kv, None, &p, &HwConfig::reference()).to_json()
+            };
+            Ok((manifest, entries))
+        };
+        let (manifest, entries) = py.detach(read).map_err(value_error)?;
+        Ok((manifest, entries_to_py(py, entries)?))
+    })
+}
+
+/// What a path that is not a regular file is, for errors.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// One tensor as the Python layer passes it to `write_case`: `(file name, dtype, logical shape,
@@ -328,7 +423,7 @@ fn owned(e: &PyEntry<'_>) -> PyResult<Owned> {
     match (dtype.as_str(), axis) {
         ("bf16", None) => {
             let bits: PyReadonlyArray1<u16> = data.extract()?;
-            if bits.len() != shape.iter().product::<usize>() {
+            if product(shape) != Some(bits.len()) {
                 return Err(value_error(format!(
                     "{name}: {} elements do not fill shape {shape:?}",
                     bits.len()
@@ -353,16 +448,32 @@ fn owned(e: &PyEntry<'_>) -> PyResult<Owned> {
 }
 
 /// Write a case into `out/<manifest case name>/` with `CaseWriter` (atomic: nothing appears under
-/// the case's name unless every file was written). Tensors are checked against the softmax_v
-/// layout of their sizes and the manifest's sizes before anything is written.
+/// the case's name unless every file was written; concurrent writers of one name end with the
+/// last one's complete folder). Tensors are checked against the softmax_v layout of their sizes
+/// and the manifest's sizes, and the memory the write needs is checked, before anything is
+/// written. An existing case folder holding entries other than the case's files is replaced only
+/// with `replace`. Returns the folder and warnings (a replaced folder that could not be removed).
 #[pyfunction]
+#[pyo3(signature = (out, manifest_json, flag_counts_json, entries, replace))]
 pub fn write_case(
     py: Python<'_>,
     out: PathBuf,
     manifest_json: &str,
     flag_counts_json: &str,
     entries: Vec<PyEntry<'_>>,
-) -> PyResult<PathBuf> {
+    replace: bool,
+) -> PyResult<(PathBuf, Vec<String>)> {
+    guarded(|| write_case_checked(py, out, manifest_json, flag_counts_json, entries, replace))
+}
+
+fn write_case_checked(
+    py: Python<'_>,
+    out: PathBuf,
+    manifest_json: &str,
+    flag_counts_json: &str,
+    entries: Vec<PyEntry<'_>>,
+    replace: bool,
+) -> PyResult<(PathBuf, Vec<String>)> {
     let mut m = Manifest::parse(Path::new("case.manifest"), manifest_json)
         .map_err(|e| value_error(e.to_string()))?;
     if m.op != "softmax_v" {
@@ -372,7 +483,7 @@ pub fn write_case(
         )));
     }
     // The case name becomes a folder inside `out`, never a path elsewhere.
-    if m.case.is_empty() || m.case == "." || m.case == ".." || m.case.contains(['/', '\\']) {
+    if m.case.is_empty() || m.case == "." || m.case == ".." || m.case.contains(['/', '\\', '\0']) {
         return Err(value_error(format!(
             "case.manifest: case name {:?} is not a folder name",
             m.case
@@ -380,12 +491,21 @@ pub fn write_case(
     }
     let counts: IndexMap<String, FlagCounts> = serde_json::from_str(flag_counts_json)
         .map_err(|e| value_error(format!("case.flag_counts: {e}")))?;
+    // The copies made below and the dump text streamed out: 8 bytes per BF16 element and 4 per
+    // MXINT8 element bound both (a block is 33 bytes, its text 67).
+    let need = entries.iter().fold(Need::new(), |n, e| {
+        n.add(&e.2, if e.1 == "bf16" { 8 } else { 4 })
+    });
+    check_memory(need, &format!("write_case of {}", m.case))?;
     let mut tensors: Vec<(&'static str, Owned)> = Vec::new();
     for e in &entries {
         let name = FILES
             .iter()
             .find(|f| **f == e.0)
             .ok_or_else(|| value_error(format!("case: unknown file name '{}'", e.0)))?;
+        if tensors.iter().any(|(n, _)| n == name) {
+            return Err(value_error(format!("case: '{name}' is given twice")));
+        }
         tensors.push((name, owned(e)?));
     }
     let find = |n: &str| tensors.iter().find(|(name, _)| *name == n).map(|(_, t)| t);
@@ -448,13 +568,32 @@ pub fn write_case(
         .filter(|(n, _)| tensors.iter().any(|(t, _)| t == n))
         .map(|(n, c)| (n.as_str(), *c))
         .collect();
-    let write = || -> anyhow::Result<PathBuf> {
+    let write = || -> anyhow::Result<(PathBuf, Vec<String>)> {
         let dumps: Vec<(&str, DumpRef<'_>)> = tensors.iter().map(|(n, t)| (*n, t.dump())).collect();
-        let mut w = CaseWriter::create(&out, m)?;
+        let mut w = CaseWriter::create_guarded(&out, m, &FILES, replace)?;
         w.write_all(&dumps)?;
         w.set_flags(&flags);
-        Ok(w.finish()?.0)
+        let done = w.commit()?;
+        let warnings = done
+            .leftovers
+            .iter()
+            .map(|(old, e)| {
+                format!(
+                    "wrote {}, but the folder it replaced, moved aside to {}, cannot be removed: \
+                     {e}",
+                    done.dir.display(),
+                    old.display()
+                )
+            })
+            .collect();
+        Ok((done.dir, warnings))
     };
     py.detach(write)
-        .map_err(|e| PyOSError::new_err(format!("{e:#}")))
+        .map_err(|e| match e.downcast_ref::<Refusal>() {
+            Some(Refusal::ForeignFiles { .. }) => PyFileExistsError::new_err(format!(
+                "{e:#}; write_case(..., replace=True) replaces it anyway"
+            )),
+            Some(Refusal::NotAFolder { .. }) => PyFileExistsError::new_err(format!("{e:#}")),
+            None => PyOSError::new_err(format!("{e:#}")),
+        })
 }

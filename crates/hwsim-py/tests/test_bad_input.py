@@ -30,7 +30,7 @@ def test_softmax_v_shapes_that_do_not_fit(small):
     wrong_axis = hwsim.quantize_mxint8(np.zeros((1, 2, 40, 8), np.float32), axis=3)
     with pytest.raises(ValueError, match="v: shape \\(1, 2, 40, 8\\) blocked on axis 3"):
         hwsim.softmax_v(qk, wrong_axis)
-    with pytest.raises(ValueError, match="v: expected an hwsim.MxTensor, got ndarray"):
+    with pytest.raises(TypeError, match="v: expected an hwsim.MxTensor, got ndarray"):
         hwsim.softmax_v(qk, v.dequantize())
     with pytest.raises(ValueError, match="qk_t: expected BF16 bit patterns.*float32"):
         hwsim.softmax_v(qk.astype(np.float32), v)
@@ -48,16 +48,16 @@ def test_a_v_with_nonzero_padding_is_refused_on_the_rust_side_too(small):
         hwsim.softmax_v(small[QK], bad)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"kv_size": 0}, "kv_size: 0 is outside 1"),
-    ({"seed": -1}, "seed: -1 is outside 0"),
-    ({"heads": True}, "heads: expected an integer, got bool"),
-    ({"head_dim": 2.0}, "head_dim: expected an integer, got float"),
-    ({"kv_size": 1 << 40}, "kv_size: kv-size 1099511627776 is out of range"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"kv_size": 0}, ValueError, "kv_size: 0 is outside 1"),
+    ({"seed": -1}, ValueError, "seed: -1 is outside 0"),
+    ({"heads": True}, TypeError, "heads: expected an integer, got bool"),
+    ({"head_dim": 2.0}, TypeError, "head_dim: expected an integer, got float"),
+    ({"kv_size": 1 << 40}, ValueError, "kv_size: kv-size 1099511627776 is out of range"),
 ])
-def test_run_case_arguments(kwargs, match):
+def test_run_case_arguments(kwargs, error, match):
     args = {"kv_size": 4, "seed": 0, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         hwsim.run_case(**args)
 
 

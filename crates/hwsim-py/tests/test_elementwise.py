@@ -123,14 +123,15 @@ def test_mul_broadcasts_and_returns_bfloat16_if_either_is():
     np.testing.assert_array_equal(out.view(np.uint16).reshape(-1), want)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.float32([1.0]), "x: expected BF16 bit patterns.*float32"),
-    (np.array([-1, 5]), "x: BF16 bit patterns lie in 0..0xffff"),
-    (np.array([0x10000]), "x: BF16 bit patterns lie in 0..0xffff"),
-    (np.array(["a"]), "x: expected BF16 bit patterns"),
+@pytest.mark.parametrize("bad, error, match", [
+    (np.float32([1.0]), ValueError, "x: expected BF16 bit patterns.*float32"),
+    (np.array([-1, 5]), ValueError, "x: BF16 bit patterns lie in 0..0xffff"),
+    (np.array([0x10000]), ValueError, "x: BF16 bit patterns lie in 0..0xffff"),
+    (np.array(["a"]), TypeError, "x: expected an array of numbers"),
+    (None, TypeError, "x: expected an array of numbers, got NoneType"),
 ])
-def test_bad_arguments_raise_value_errors_naming_them(bad, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_raise_errors_naming_them(bad, error, match):
+    with pytest.raises(error, match=match):
         hwsim.exp_bf16(bad)
 
 

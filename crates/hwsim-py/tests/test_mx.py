@@ -90,7 +90,9 @@ def test_dequantize_matches_the_dump_loader(shape, axis):
     t = hwsim.quantize_mxint8(random_fp32(shape, 5), axis=axis)
     want = dumps.dequantize_mxint8(t.scales, t.elements, shape, axis)
     np.testing.assert_array_equal(t.dequantize(), want)
-    assert t.dequantize().dtype == np.float32 and t.dequantize().shape == shape
+    assert t.dequantize().dtype == np.float64 and t.dequantize().shape == shape
+    np.testing.assert_array_equal(t.dequantize(np.float32), want)
+    assert t.dequantize(np.float32).dtype == np.float32
 
 
 def test_mxtensor_checks_its_arrays():
@@ -114,7 +116,7 @@ def test_quantize_rejects_what_it_cannot_take_exactly():
         hwsim.quantize_mxint8(np.zeros(4))
     with pytest.raises(ValueError, match="axis: 2 is outside"):
         hwsim.quantize_mxint8(np.zeros((2, 3), np.float32), axis=2)
-    with pytest.raises(ValueError, match="element_rounding: must be nearest-away or nearest-even"):
+    with pytest.raises(ValueError, match="rounding: must be nearest-away or nearest-even"):
         hwsim.quantize_mxint8(np.zeros(4, np.float32), rounding="toward-zero")
     with pytest.raises(ValueError, match="0-d"):
         hwsim.quantize_mxint8(np.float32(1.0))

@@ -97,7 +97,7 @@ def test_operand_shapes_are_checked():
         hwsim.gemm(random_mx((4, 64), 1, 4), random_mx((63, 2), 0, 5))
     with pytest.raises(ValueError, match="other: expected a matrix blocked on axis 0"):
         hwsim.gemm(random_mx((4, 64), 1, 4), random_mx((64, 2), 1, 5))
-    with pytest.raises(ValueError, match="b: expected an hwsim.MxTensor"):
+    with pytest.raises(TypeError, match="b: expected an hwsim.MxTensor"):
         hwsim.dot(a, np.zeros(64, np.int8))
     with pytest.raises(ValueError, match="out_dtype: 'fp16' is not bf16 or fp32"):
         hwsim.dot(a, a, out_dtype="fp16")

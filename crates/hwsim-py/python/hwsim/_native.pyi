@@ -1,5 +1,6 @@
 # Type stubs of the extension module (crates/hwsim-py/src). The public API is the Python package;
-# these functions take flat C-contiguous arrays plus shapes.
+# these functions take flat C-contiguous arrays plus shapes. (`_force_panic(message, in_worker)`
+# is a test-only hook, tests/test_hostile.py, and not declared here.)
 from os import PathLike
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -49,8 +50,12 @@ def load_case(
     folder: Union[str, PathLike[str]], heads: int, head_dim: int
 ) -> Tuple[str, List[Entry]]: ...
 def write_case(
-    out: Union[str, PathLike[str]], manifest_json: str, flag_counts_json: str, entries: List[Entry]
-) -> Path: ...
+    out: Union[str, PathLike[str]],
+    manifest_json: str,
+    flag_counts_json: str,
+    entries: List[Entry],
+    replace: bool,
+) -> Tuple[Path, List[str]]: ...
 def softmax_manifest(
     name: str,
     kv: int,

@@ -4,9 +4,11 @@ reads and writes them."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -14,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _native
-from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, count, profile_name
+from ._convert import (Array, FlagArray, Profile, as_bf16, bf16_bits, count, flag, path,
+                       profile_name, text)
 from .mx import MxTensor
 
 QK_T = "softmaxed_v.qk_T"
@@ -50,6 +53,14 @@ class Case(Dict[str, Tensor]):
         self.manifest = manifest
         self.flags = dict(flags or {})
         self.flag_counts = dict(flag_counts or {})
+
+    def copy(self) -> "Case":
+        """A new Case with the same tensors (not copied, as dict.copy) and its own copies of
+        manifest, flags and flag_counts."""
+        return Case(self, copy.deepcopy(self.manifest), dict(self.flags),
+                    copy.deepcopy(self.flag_counts))
+
+    __copy__ = copy
 
     @property
     def name(self) -> str:
@@ -100,8 +111,12 @@ def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
     else:
         raise ValueError(f"qk_t: shape {bits.shape} is neither [heads, kv] nor [1, heads, 1, kv]")
     if not isinstance(v, MxTensor):
-        raise ValueError(f"v: expected an hwsim.MxTensor, got {type(v).__name__} "
-                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
+        raise TypeError(f"v: expected an hwsim.MxTensor, got {type(v).__name__} "
+                        "(hwsim.quantize_mxint8(x, axis=...) makes one)")
+    v = v._checked("v")
+    profile, element_rounding = profile_name(profile), text(element_rounding, "element_rounding")
+    if name is not None:
+        name = text(name, "name")
     if len(v.shape) == 3 and v.axis == 1:
         vh, vkv, head_dim = v.shape
     elif len(v.shape) == 4 and v.shape[0] == 1 and v.axis == 2:
@@ -112,10 +127,10 @@ def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
     if (vh, vkv) != (heads, kv):
         raise ValueError(f"v: shape {v.shape} does not fit qk_t {bits.shape}: v has {vh} heads "
                          f"and kv {vkv}, qk_t {heads} heads and kv {kv}")
-    name = f"kv-size-{kv}_inputs" if name is None else str(name)
+    name = f"kv-size-{kv}_inputs" if name is None else name
     return _computed(_native.softmax_v(
         bits.reshape(-1), v.scales.reshape(-1), v.elements.reshape(-1), heads, kv, head_dim,
-        profile_name(profile), element_rounding, name))
+        profile, element_rounding, name))
 
 
 def run_case(kv_size: int, seed: int, heads: int = 32, head_dim: int = 128,
@@ -124,7 +139,8 @@ def run_case(kv_size: int, seed: int, heads: int = 32, head_dim: int = 128,
     `sim run --kv-size N --seed S` (write_case writes its folder byte for byte)."""
     return _computed(_native.run_case(
         count(kv_size, "kv_size"), count(seed, "seed", minimum=0), count(heads, "heads"),
-        count(head_dim, "head_dim"), profile_name(profile), element_rounding))
+        count(head_dim, "head_dim"), profile_name(profile),
+        text(element_rounding, "element_rounding")))
 
 
 def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
@@ -136,11 +152,15 @@ def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
     softmaxed_v.qk_T and softmaxed_v.v and no manifest.json (then heads and head_dim give the
     shapes and the manifest is the one `sim run --inputs` would write).  Other stage files are
     read when present.  verify=True also checks every file against the SHA-256 in manifest.json.
-    Malformed files raise ValueError naming the file and line.
+    Malformed files raise ValueError naming the file and line; a case file that is not a regular
+    file (a FIFO, a device, a folder) is refused from its metadata, never opened; sizes that
+    cannot be allocated raise MemoryError before anything is read.
     """
-    folder = os.fspath(folder)
-    text, entries = _native.load_case(folder, count(heads, "heads"), count(head_dim, "head_dim"))
-    manifest = json.loads(text)
+    folder = path(folder, "folder")
+    verify = flag(verify, "verify")
+    manifest_text, entries = _native.load_case(folder, count(heads, "heads"),
+                                               count(head_dim, "head_dim"))
+    manifest = json.loads(manifest_text)
     tensors = dict(_tensor(e) for e in entries)
     files = manifest.get("files", {})
     if verify:
@@ -158,24 +178,38 @@ def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
 
 def _entry(name: str, t: Any) -> _native.Entry:
     if isinstance(t, MxTensor):
+        t = t._checked(f"case[{name!r}]")
         return (name, "mxint8", list(t.shape), t.axis,
                 (t.scales.reshape(-1), t.elements.reshape(-1)))
     bits, _ = bf16_bits(t, f"case[{name!r}]")
     return (name, "bf16", list(bits.shape), None, bits.reshape(-1))
 
 
-def write_case(case: Mapping[str, Tensor], out: PathArg) -> Path:
+def write_case(case: Mapping[str, Tensor], out: PathArg, replace: bool = False) -> Path:
     """Write a case into out/<case name>/ exactly as `sim run --out OUT` writes it: the dumps
     present (in pipeline order) and manifest.json with their line counts, SHA-256 and flag
-    counts.  The folder appears atomically (a hidden temporary sibling renamed into place), and
-    nothing is written when a tensor or the manifest is wrong.  Returns the case folder.
+    counts.  Returns the case folder.
+
+    The folder appears atomically: the files go into a hidden temporary folder unique to the
+    call, which is renamed into place; an existing case folder is moved aside just before and
+    removed after.  Several threads or processes writing one case name end with one complete
+    folder, the last writer's.  Everything that can be checked is checked before anything is
+    written, and on an error nothing is: a wrong tensor or manifest (ValueError), a case name
+    taken by a file (FileExistsError), an existing case folder holding files other than the
+    case's own dumps and manifest.json (FileExistsError naming them; replace=True replaces the
+    folder, and those files, anyway), a folder whose files cannot be removed (PermissionError),
+    sizes that cannot be allocated (MemoryError).  Should the replaced folder, once moved aside,
+    resist removal after all, the new case is in place and a RuntimeWarning names the hidden
+    `.CASE.old-` folder left behind.
 
     A Case brings its manifest and flag counts; a plain dict of tensors is written with the
     manifest `sim run --inputs` would write for a folder named kv-size-N_inputs (no flag counts).
     """
     if not isinstance(case, Mapping):
-        raise ValueError(f"case: expected a Case or a dict of tensors, got {type(case).__name__}")
-    entries = [_entry(name, t) for name, t in case.items()]
+        raise TypeError(f"case: expected a Case or a dict of tensors, got {type(case).__name__}")
+    out = path(out, "out")
+    replace = flag(replace, "replace")
+    entries = [_entry(text(name, "case key"), t) for name, t in case.items()]
     if isinstance(case, Case):
         manifest, counts = case.manifest, case.flag_counts
     else:
@@ -188,4 +222,32 @@ def write_case(case: Mapping[str, Tensor], out: PathArg) -> Path:
         manifest = json.loads(_native.softmax_manifest(
             f"kv-size-{kv}_inputs", kv, None, heads, head_dim, "nearest-away", "reference"))
         counts = {}
-    return _native.write_case(os.fspath(out), json.dumps(manifest), json.dumps(counts), entries)
+    try:
+        manifest_json, counts_json = json.dumps(manifest), json.dumps(counts)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"case.manifest: cannot be written as JSON: {e}") from None
+    _check_removable(out, manifest)
+    folder, notes = _native.write_case(out, manifest_json, counts_json, entries, replace)
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+    return folder
+
+
+def _check_removable(out: str, manifest: Any) -> None:
+    """PermissionError, before anything is written, when an existing case folder's files could
+    not be removed once the new folder had replaced it."""
+    name = manifest.get("case") if isinstance(manifest, dict) else None
+    if not isinstance(name, str) or not name or "/" in name or "\0" in name:
+        return                                     # the native checks refuse it with a message
+    target = os.path.join(out, name)
+    kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+
+    def denied() -> bool:
+        # os.access is also False for a folder that has just gone (another writer of the case
+        # moved it aside): only a folder that is there and denied counts.
+        return (os.path.isdir(target) and not os.path.islink(target)
+                and not os.access(target, os.W_OK | os.X_OK, **kwargs))
+
+    if denied() and denied():
+        raise PermissionError(f"{target}: its files cannot be removed (no write permission on "
+                              "the folder), so it cannot be replaced")

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _native
-from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, profile_name
+from ._convert import Array, FlagArray, Profile, as_bf16, bf16_bits, flag, profile_name
 
 Result = Union[Array, Tuple[Array, FlagArray]]
 
@@ -39,8 +39,9 @@ def exp_bf16(x: npt.ArrayLike, profile: Profile = "reference", flags: bool = Fal
     returns (values, flags) where flags is a uint8 array of the IEEE flags each result raised
     (FLAG_INEXACT 1, FLAG_UNDERFLOW 2, FLAG_OVERFLOW 4, FLAG_DIV_BY_ZERO 8, FLAG_INVALID 16).
     """
+    flags = flag(flags, "flags")
     bits, is_bf16 = bf16_bits(x, "x")
-    out, fl = _native.exp_bf16(bits.reshape(-1), profile_name(profile), bool(flags))
+    out, fl = _native.exp_bf16(bits.reshape(-1), profile_name(profile), flags)
     return _result(out, fl, bits.shape, is_bf16, flags)
 
 
@@ -57,8 +58,9 @@ def recip_bf16(x: npt.ArrayLike, profile: Profile = "reference", flags: bool = F
     1/+-0 = +-inf (div-by-zero), 1/+-inf = +-0, NaN gives 0x7fc0.  Arguments and result as
     exp_bf16.
     """
+    flags = flag(flags, "flags")
     bits, is_bf16 = bf16_bits(x, "x")
-    out, fl = _native.recip_bf16(bits.reshape(-1), profile_name(profile), bool(flags))
+    out, fl = _native.recip_bf16(bits.reshape(-1), profile_name(profile), flags)
     return _result(out, fl, bits.shape, is_bf16, flags)
 
 
@@ -78,6 +80,7 @@ def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = "reference",
 
     a and b broadcast against each other (numpy rules); the result is bfloat16 when either is.
     """
+    flags = flag(flags, "flags")
     a_bits, a_bf16 = bf16_bits(a, "a")
     b_bits, b_bf16 = bf16_bits(b, "b")
     if a_bits.shape == b_bits.shape:         # no broadcasting to do (every testbench call)
@@ -90,5 +93,5 @@ def mul_bf16(a: npt.ArrayLike, b: npt.ArrayLike, profile: Profile = "reference",
                              "broadcast together") from None
         a_flat = np.ascontiguousarray(np.broadcast_to(a_bits, shape)).reshape(-1)
         b_flat = np.ascontiguousarray(np.broadcast_to(b_bits, shape)).reshape(-1)
-    out, fl = _native.mul_bf16(a_flat, b_flat, profile_name(profile), bool(flags))
+    out, fl = _native.mul_bf16(a_flat, b_flat, profile_name(profile), flags)
     return _result(out, fl, shape, a_bf16 or b_bf16, flags)

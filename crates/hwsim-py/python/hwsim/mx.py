@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _native
-from ._convert import Array, FlagArray
+from ._convert import Array, FlagArray, flag, integer, numeric_array, shape_arg, text
 
 BLOCK = 32
 NAN_SCALE = 0xFF
@@ -23,6 +23,31 @@ def grid_shape(shape: Sequence[int], axis: int) -> Tuple[int, ...]:
     return tuple(grid)
 
 
+def _checked(scales: Any, elements: Any, shape: Any,
+             axis: Any) -> Tuple[Array, Array, Tuple[int, ...], int]:
+    """The MxTensor arguments checked against each other (all but the padding)."""
+    scales = numeric_array(scales, "scales")
+    elements = numeric_array(elements, "elements")
+    if scales.dtype != np.uint8:
+        raise ValueError(f"scales: expected uint8 E8M0 bytes, got dtype {scales.dtype}")
+    if elements.dtype != np.int8:
+        raise ValueError(f"elements: expected int8, got dtype {elements.dtype}")
+    shape = shape_arg(shape, "shape")
+    if not shape:
+        raise ValueError(f"shape: {shape} is not a shape with at least one axis")
+    axis = integer(axis, "axis")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"axis: {axis} is outside the {len(shape)} axes of shape {shape}")
+    axis %= len(shape)
+    grid = grid_shape(shape, axis)
+    if scales.shape != grid:
+        raise ValueError(f"scales: shape {scales.shape}, but {shape} blocked on axis {axis} "
+                         f"has the block grid {grid}")
+    if elements.shape != grid + (BLOCK,):
+        raise ValueError(f"elements: shape {elements.shape}, expected {grid + (BLOCK,)}")
+    return scales, elements, shape, axis
+
+
 class MxTensor:
     """An MXINT8 tensor of logical `shape`, blocked in 32s along `axis`.
 
@@ -33,7 +58,9 @@ class MxTensor:
               (padding of a partial last block) are zero.
 
     The constructor checks dtypes, shapes and the padding; arrays are kept (made C-contiguous if
-    they were not).  Two MxTensors are equal when shape, axis and every byte are.
+    they were not).  Two MxTensors are equal when shape, axis and every byte are.  The attributes
+    can be reassigned, but every function that takes an MxTensor checks them again (shape
+    against the block grid) and raises rather than misread the blocks.
     """
 
     __slots__ = ("scales", "elements", "shape", "axis")
@@ -45,34 +72,29 @@ class MxTensor:
     axis: int
 
     def __init__(self, scales: Any, elements: Any, shape: Sequence[int], axis: int):
-        scales, elements = np.asarray(scales), np.asarray(elements)
-        if scales.dtype != np.uint8:
-            raise ValueError(f"scales: expected uint8 E8M0 bytes, got dtype {scales.dtype}")
-        if elements.dtype != np.int8:
-            raise ValueError(f"elements: expected int8, got dtype {elements.dtype}")
-        try:
-            shape = tuple(int(s) for s in shape)
-        except TypeError:
-            raise ValueError(f"shape: expected a sequence of sizes, got {shape!r}") from None
-        if any(s < 0 for s in shape) or not shape:
-            raise ValueError(f"shape: {shape} is not a shape with at least one axis")
-        if not -len(shape) <= axis < len(shape):
-            raise ValueError(f"axis: {axis} is outside the {len(shape)} axes of shape {shape}")
-        axis %= len(shape)
+        scales, elements, shape, axis = _checked(scales, elements, shape, axis)
         grid = grid_shape(shape, axis)
-        if scales.shape != grid:
-            raise ValueError(f"scales: shape {scales.shape}, but {shape} blocked on axis {axis} "
-                             f"has the block grid {grid}")
-        if elements.shape != grid + (BLOCK,):
-            raise ValueError(f"elements: shape {elements.shape}, expected {grid + (BLOCK,)}")
         valid = shape[axis] % BLOCK
-        if valid and grid[axis]:
+        if valid and grid[axis] and elements.size:
             last = np.take(elements, [grid[axis] - 1], axis=axis)[..., valid:]
             if np.any(last):
                 raise ValueError(f"elements: nonzero padding past the logical length "
                                  f"{shape[axis]} of axis {axis} (lanes {valid}..31 of the last "
                                  "block must be zero)")
         self._set(np.ascontiguousarray(scales), np.ascontiguousarray(elements), shape, axis)
+
+    def _checked(self, name: str) -> "MxTensor":
+        """This tensor with its attributes checked again (they may have been reassigned since it
+        was made): the dtypes, the shape (a sequence of ints) and axis, and the block grid the
+        shape implies against the arrays.  ValueError / TypeError naming `name`."""
+        try:
+            scales, elements, shape, axis = _checked(self.scales, self.elements, self.shape,
+                                                     self.axis)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}: {e}") from None
+        t = MxTensor.__new__(MxTensor)
+        t._set(np.ascontiguousarray(scales), np.ascontiguousarray(elements), shape, axis)
+        return t
 
     def _set(self, scales: Array, elements: Array, shape: Tuple[int, ...], axis: int) -> None:
         self.scales, self.elements, self.shape, self.axis = scales, elements, shape, axis
@@ -91,21 +113,33 @@ class MxTensor:
         """Shape of `scales`: the logical shape with the blocked axis counted in blocks."""
         return tuple(self.scales.shape)
 
-    def dequantize(self) -> npt.NDArray[np.float32]:
-        """The exact values as float32 of the logical shape (NaN in a block whose scale is 0xff).
+    def dequantize(self, dtype: Any = np.float64) -> npt.NDArray[Any]:
+        """The exact values, float64 by default, of the logical shape (NaN in a block whose
+        scale is 0xff).
 
-        Every element value q * 2^(s - 133) is a float32 exactly (|q| <= 128, s <= 254), so
-        nothing is rounded.
+        Every element value q * 2^(s - 133) (|q| <= 128, s <= 254) is a float64 exactly, so
+        nothing is rounded.  dtype=np.float32 halves the memory and is exact too, except for
+        the one value no float32 holds, -2^128 (element -128 under scale 0xfe): a tensor with it
+        raises ValueError rather than round it to -inf.
         """
-        values = np.ldexp(self.elements.astype(np.float32),
-                          self.scales.astype(np.int32)[..., None] - 133)
-        values[self.scales == NAN_SCALE] = np.nan
-        axis = self.axis
+        t = self._checked("self")
+        dt = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else None
+        if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise ValueError(f"dtype: {dtype!r} is not np.float64 or np.float32")
+        values = np.ldexp(t.elements.astype(np.float64),
+                          t.scales.astype(np.int32)[..., None] - 133)
+        values[t.scales == NAN_SCALE] = np.nan
+        axis = t.axis
         values = np.moveaxis(values, -1, axis + 1)                 # [..., nb, 32, ...]
         merged = values.shape[:axis] + (values.shape[axis] * BLOCK,) + values.shape[axis + 2:]
         values = values.reshape(merged)
-        out: npt.NDArray[np.float32] = np.ascontiguousarray(
-            np.take(values, np.arange(self.shape[axis]), axis=axis))
+        out: npt.NDArray[Any] = np.ascontiguousarray(
+            np.take(values, np.arange(t.shape[axis]), axis=axis))
+        if dt == np.float32:
+            if np.any(out == -(2.0 ** 128)):
+                raise ValueError("dtype: the tensor holds -2^128 (element -128 under scale "
+                                 "0xfe), which no float32 holds; dequantize() gives float64")
+            return out.astype(np.float32)
         return out
 
     def __eq__(self, other: object) -> bool:
@@ -122,8 +156,9 @@ class MxTensor:
 
 def _fp32_bits(x: Any) -> Array:
     """The exact FP32 bit patterns of x's values (float32, bfloat16 or uint16 BF16 bits,
-    float16); refuses dtypes whose values would need a rounding to reach FP32."""
-    a = np.asarray(x)
+    float16, in any byte order); refuses dtypes whose values would need a rounding to reach
+    FP32."""
+    a = numeric_array(x, "x")                      # byte-swapped arrays come back in order
     if a.dtype == np.float32:
         return np.ascontiguousarray(a).view(np.uint32).reshape(a.shape)
     if a.dtype == np.float16:
@@ -153,9 +188,12 @@ def quantize_mxint8(x: npt.ArrayLike, axis: int = -1, rounding: str = "nearest-a
     has scale 0x00; otherwise E = clamp(floor(log2 amax), -127, 127), scale E + 127 and
     q = clamp(round(x * 2^(6 - E)), -127, 127), one rounding ("nearest-away" or "nearest-even").
     The last block along the axis is zero-padded.  x: float32, ml_dtypes.bfloat16 (or uint16
-    BF16 bit patterns) or float16, with at least one axis.  With flags=True returns
+    BF16 bit patterns) or float16, in any byte order, with at least one axis.  With flags=True returns
     (MxTensor, flags) with one uint8 flag word per block (the block grid's shape).
     """
+    axis = integer(axis, "axis")
+    rounding = text(rounding, "rounding")
+    flags = flag(flags, "flags")
     bits = _fp32_bits(x)
     if bits.ndim == 0:
         raise ValueError("x: a 0-d array has no axis to block along")

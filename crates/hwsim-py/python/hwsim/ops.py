@@ -8,7 +8,7 @@ from typing import List, Literal, Tuple, Union, overload
 import numpy as np
 
 from . import _native
-from ._convert import BFLOAT16, Array, FlagArray
+from ._convert import BFLOAT16, Array, FlagArray, flag, text
 from .mx import MxTensor
 
 Result = Union[Array, Tuple[Array, FlagArray]]
@@ -16,7 +16,8 @@ Result = Union[Array, Tuple[Array, FlagArray]]
 
 def _operand(t: object, name: str, ndim: int, axis: int) -> MxTensor:
     if not isinstance(t, MxTensor):
-        raise ValueError(f"{name}: expected an hwsim.MxTensor, got {type(t).__name__}")
+        raise TypeError(f"{name}: expected an hwsim.MxTensor, got {type(t).__name__}")
+    t = t._checked(name)
     if len(t.shape) != ndim or t.axis != axis:
         want = "[m]" if ndim == 1 else "a matrix"
         raise ValueError(f"{name}: expected {want} blocked on axis {axis}, got shape {t.shape} "
@@ -30,6 +31,8 @@ def _flat(t: MxTensor) -> Tuple[Array, Array, List[int], int]:
 
 def _run(op: str, dims: Tuple[int, int, int], a: MxTensor, b: MxTensor, shape: Tuple[int, ...],
          out_dtype: str, rounding: str, flags: bool) -> Result:
+    out_dtype, rounding = text(out_dtype, "out_dtype"), text(rounding, "rounding")
+    flags = flag(flags, "flags")
     bits, fl = _native.block_matmul(op, dims, _flat(a), _flat(b), out_dtype, rounding)
     values = bits.view(BFLOAT16 if out_dtype == "bf16" else np.float32).reshape(shape)
     return (values, fl.reshape(shape)) if flags else values
@@ -52,8 +55,7 @@ def dot(a: MxTensor, b: MxTensor, out_dtype: str = "bf16", rounding: str = "near
     nearest-even, nearest-away, toward-zero, toward-pos, toward-neg.  NaN if any scale is 0xff.
     With flags=True returns (value, flags).
     """
-    _operand(a, "a", 1, 0)
-    _operand(b, "b", 1, 0)
+    a, b = _operand(a, "a", 1, 0), _operand(b, "b", 1, 0)
     if a.shape != b.shape:
         raise ValueError(f"a and b: lengths {a.shape[0]} and {b.shape[0]} differ")
     return _run("dot", (a.shape[0], 1, 1), a, b, (), out_dtype, rounding, flags)
@@ -71,8 +73,7 @@ def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = ..., rounding: str
 def gevm(vector: MxTensor, matrix: MxTensor, out_dtype: str = "bf16",
          rounding: str = "nearest-even", flags: bool = False) -> Result:
     """vector [m] @ matrix [m, k], both blocked along m (axis 0): an array [k]."""
-    _operand(vector, "vector", 1, 0)
-    _operand(matrix, "matrix", 2, 0)
+    vector, matrix = _operand(vector, "vector", 1, 0), _operand(matrix, "matrix", 2, 0)
     m, k = matrix.shape
     if vector.shape[0] != m:
         raise ValueError(f"vector and matrix: vector has m = {vector.shape[0]}, matrix "
@@ -92,8 +93,7 @@ def gemm(input: MxTensor, other: MxTensor, out_dtype: str = ..., rounding: str =
 def gemm(input: MxTensor, other: MxTensor, out_dtype: str = "bf16",
          rounding: str = "nearest-even", flags: bool = False) -> Result:
     """input [m, k] (blocked along k, axis 1) @ other [k, n] (blocked along k, axis 0): [m, n]."""
-    _operand(input, "input", 2, 1)
-    _operand(other, "other", 2, 0)
+    input, other = _operand(input, "input", 2, 1), _operand(other, "other", 2, 0)
     (m, k), (k2, n) = input.shape, other.shape
     if k != k2:
         raise ValueError(f"input and other: input {input.shape} has k = {k}, other "
