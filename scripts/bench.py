@@ -215,6 +215,11 @@ def main():
     g = lambda k: c.get(k, {}).get("thrpt", float("nan"))
     row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
     row("quantize", fmt(g("quantize/blocks"), "blocks/s"), "", "-", True)
+    mx8 = g("quantize_mx/mxint8")
+    for f in ("mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e3m2", "mxfp6-e2m3", "mxfp4-e2m1"):
+        r = g(f"quantize_mx/{f}")
+        row(f"quantize {f} (floor)", fmt(r, "blocks/s") + f" ({r / mx8:.2f}x)", f"mxint8 {fmt(mx8, 'blocks/s')}",
+            "within 2x of mxint8", r >= 0.5 * mx8)
     row("gevm kv 4096 head", fmt(g("gevm/kv4096_head"), "MAC/s"), f"int8 peak {fmt(peak, 'MAC/s')}", "-", True)
     gemm = g("gemm/macs/1024")
     i16 = g("peak/i16_mul")

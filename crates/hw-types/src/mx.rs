@@ -174,19 +174,98 @@ impl MxFormat {
                 let q = quantize_element(x, e, mode);
                 StatusAnd::new(q.value as u8, q.status)
             }
-            Element::Float(spec) => {
-                let y = match float::decode(&FP32_SPEC, x.0) {
-                    Value::Finite(d) => Value::Finite(Dyadic {
-                        exp: d.exp - e,
-                        ..d
-                    }),
-                    v => v,
-                };
-                let r = float::round_pack_with(&spec, y, mode, OnOverflow::Saturate);
-                StatusAnd::new(r.value as u8, r.status)
-            }
+            Element::Float(spec) => float_element(&spec, x, e, mode),
         }
     }
+}
+
+/// `x / 2^e` rounded to the small float `spec`, saturating: [`float_element_definition`]'s
+/// result and flags, on the FP32 bit fields in 64-bit integers (the quantizer's hot loop).
+/// `|x| = m * 2^(be - 150)` (`m` with its hidden bit, `be` the biased exponent, 1 for
+/// subnormals), so `y = m * 2^q` with `q = be - 150 - e`; the result's grid has its last bit at
+/// `lsb = max(top, emin) - mbits` where `top = floor(log2 y)`, and `m` loses `lsb - q` bits.
+pub fn float_element(spec: &FormatSpec, x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<u8> {
+    let neg = x.0 >> 31 == 1;
+    let sign = if neg { spec.zero(true) as u8 } else { 0 };
+    let biased = ((x.0 >> 23) & 0xff) as i32;
+    let frac = (x.0 & 0x7f_ffff) as u64;
+    let (m, be) = if biased == 0 {
+        (frac, 1)
+    } else {
+        (frac | 1 << 23, biased)
+    };
+    if m == 0 {
+        return StatusAnd::new(sign, Status::OK);
+    }
+    let mbits = spec.precision as i32 - 1;
+    let q = be - 150 - e;
+    let top = q + 63 - m.leading_zeros() as i32;
+    let round = |lsb: i32| -> (u64, bool) {
+        // Bits of m below 2^lsb are dropped; lsb > q always (m has 24 bits, p at most 4).
+        let s = (lsb - q) as u32;
+        let (kept, half, rest) = if s >= 64 {
+            (0, false, true)
+        } else {
+            (
+                m >> s,
+                (m >> (s - 1)) & 1 == 1,
+                m & ((1u64 << (s - 1)) - 1) != 0,
+            )
+        };
+        (
+            kept + mode.increments(neg, kept & 1 == 1, half, rest) as u64,
+            half || rest,
+        )
+    };
+    let lsb = top.max(spec.emin) - mbits;
+    let (mag, inexact) = round(lsb);
+    let mut status = if inexact { Status::INEXACT } else { Status::OK };
+    // Tininess after rounding: rounded to p bits with an unbounded exponent, still below 2^emin.
+    let tiny =
+        top < spec.emin - 1 || (top == spec.emin - 1 && round(top - mbits).0 >> (mbits + 1) == 0);
+    if inexact && tiny {
+        status |= Status::UNDERFLOW;
+    }
+    if mag == 0 {
+        return StatusAnd::new(sign, status);
+    }
+    // mag * 2^lsb: below 2^(mbits) it is a subnormal code; 2^(mbits+1) is a carry into the next
+    // binade.
+    let (biased, frac) = if mag >> mbits == 0 {
+        (0, mag)
+    } else if mag >> (mbits + 1) == 1 {
+        (lsb + mbits + 1 + spec.bias(), 0)
+    } else {
+        (lsb + mbits + spec.bias(), mag - (1 << mbits))
+    };
+    let code = (biased as u32) << mbits | frac as u32;
+    let max = spec.max_finite(false);
+    if biased > spec.emax + spec.bias() || code > max {
+        return StatusAnd::new(
+            sign | max as u8,
+            status | Status::OVERFLOW | Status::INEXACT,
+        );
+    }
+    StatusAnd::new(sign | code as u8, status)
+}
+
+/// The definition of an element: `x / 2^e` exactly, then [`float::round_pack_with`] (one
+/// rounding, saturating). The quantizer uses [`float_element`]; tests compare the two.
+pub fn float_element_definition(
+    spec: &FormatSpec,
+    x: Fp32,
+    e: i32,
+    mode: RoundingMode,
+) -> StatusAnd<u8> {
+    let y = match float::decode(&FP32_SPEC, x.0) {
+        Value::Finite(d) => Value::Finite(Dyadic {
+            exp: d.exp - e,
+            ..d
+        }),
+        v => v,
+    };
+    let r = float::round_pack_with(spec, y, mode, OnOverflow::Saturate);
+    StatusAnd::new(r.value as u8, r.status)
 }
 
 /// `amax` is a power of two.
@@ -270,8 +349,10 @@ pub struct MxBlock {
 /// The exact sum of a block pair's element products times both scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockSum {
-    /// A NaN scale or element, `inf * 0`, or infinities of both signs.
+    /// A NaN scale or a NaN element code took part: a quiet NaN, no flag.
     NaN,
+    /// `inf * 0`, or infinite products of both signs (and no NaN): NaN with the invalid flag.
+    Invalid,
     Inf {
         neg: bool,
     },
@@ -310,32 +391,29 @@ pub fn block_sum(fa: &MxFormat, a: &MxBlock, fb: &MxFormat, b: &MxBlock) -> Bloc
         return BlockSum::NaN;
     };
     let mut sum: i128 = 0;
-    let mut inf: Option<bool> = None;
+    let (mut nan, mut invalid) = (false, false);
+    // Infinite products seen, by sign: [positive, negative].
+    let mut inf = [false; 2];
     for (&ca, &cb) in a.codes.iter().zip(&b.codes) {
         match (element_int(fa, ca), element_int(fb, cb)) {
             (Ok(x), Ok(y)) => sum += x as i128 * y as i128,
-            (Err(Value::NaN), _) | (_, Err(Value::NaN)) => return BlockSum::NaN,
+            (Err(Value::NaN), _) | (_, Err(Value::NaN)) => nan = true,
             (Err(Value::Inf { neg }), Ok(y)) | (Ok(y), Err(Value::Inf { neg })) if y != 0 => {
-                let sign = neg != (y < 0);
-                if inf.is_some_and(|s| s != sign) {
-                    return BlockSum::NaN;
-                }
-                inf = Some(sign);
+                inf[usize::from(neg != (y < 0))] = true;
             }
             (Err(Value::Inf { neg: n1 }), Err(Value::Inf { neg: n2 })) => {
-                let sign = n1 != n2;
-                if inf.is_some_and(|s| s != sign) {
-                    return BlockSum::NaN;
-                }
-                inf = Some(sign);
+                inf[usize::from(n1 != n2)] = true;
             }
             // inf * 0.
-            _ => return BlockSum::NaN,
+            _ => invalid = true,
         }
     }
-    match inf {
-        Some(neg) => BlockSum::Inf { neg },
-        None => BlockSum::Finite {
+    match (nan, invalid, inf) {
+        (true, _, _) => BlockSum::NaN,
+        (_, true, _) | (_, _, [true, true]) => BlockSum::Invalid,
+        (_, _, [true, false]) => BlockSum::Inf { neg: false },
+        (_, _, [false, true]) => BlockSum::Inf { neg: true },
+        _ => BlockSum::Finite {
             int: sum,
             exp: lsb(fa) + lsb(fb) + ea + eb,
         },

@@ -327,19 +327,58 @@ fn block_sums_are_exact_and_follow_ieee_for_specials() {
     };
     let want = 57344.0 * 6.0 * 4.0 - 2f64.powi(-16) * 0.5 * 4.0;
     assert_eq!(int as f64 * 2f64.powi(exp), want);
-    // inf * 6 is inf; inf * 0 is NaN; inf - inf is NaN; a NaN scale is NaN.
+    // inf * 6 is inf; inf * 0 and inf - inf are invalid; a NaN code or scale is a quiet NaN,
+    // also beside an invalid product.
     a.codes[0] = 0x7c;
     assert_eq!(
         block_sum(&e5m2, &a, &e2m1, &b),
         BlockSum::Inf { neg: false }
     );
     b.codes[0] = 0;
+    assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::Invalid);
+    a.codes[3] = 0x7d;
     assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::NaN);
+    a.codes[3] = 0;
     b.codes[0] = 0x7;
     a.codes[2] = 0xfc;
     b.codes[2] = 0x1;
-    assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::NaN);
+    assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::Invalid);
     a.codes[2] = 0;
     b.scale = E8m0::NAN;
     assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::NaN);
+}
+
+/// The quantizer's integer element path against its definition (exact scaling, then the one
+/// generic round_pack): every BF16 pattern, at shared exponents around the pattern's own (where
+/// the format's normals, subnormals, ties, saturation and underflow all occur) and at the E8M0
+/// extremes, in every rounding mode, value and flags.
+#[test]
+fn the_fast_element_path_equals_round_pack() {
+    use hw_types::mx::{float_element, float_element_definition, Element};
+    for f in MX_FORMATS {
+        let Element::Float(spec) = f.element else {
+            continue;
+        };
+        for p in 0..=u16::MAX {
+            let x = Fp32((p as u32) << 16);
+            if x.0 & 0x7f80_0000 == 0x7f80_0000 {
+                continue;
+            }
+            let own = ((x.0 >> 23) & 0xff) as i32 - 127;
+            let es = (-6..=6).map(|d| own - f.emax + d).chain([-127, 127]);
+            for e in es.filter(|e| (-127..=127).contains(e)) {
+                for mode in RoundingMode::ALL {
+                    let fast = float_element(&spec, x, e, mode);
+                    let def = float_element_definition(&spec, x, e, mode);
+                    assert_eq!(
+                        (fast.value, fast.status),
+                        (def.value, def.status),
+                        "{} x {:#010x} e {e} {mode:?}",
+                        f.name,
+                        x.0
+                    );
+                }
+            }
+        }
+    }
 }

@@ -49,6 +49,23 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
 
+    // Every MX format's quantizer on the same blocks (floor, the format's default rounding).
+    let mut g = c.benchmark_group("quantize_mx");
+    g.throughput(Throughput::Elements((vals.len() / 32) as u64));
+    for f in hw_types::MX_FORMATS {
+        g.bench_function(f.name, |b| {
+            b.iter(|| {
+                vals.chunks(32)
+                    .map(|ch| {
+                        let r = f.quantize(ch, hw_types::ScaleRule::Floor, f.default_rounding);
+                        r.value.scale.0 as u32 + r.value.codes[0] as u32
+                    })
+                    .sum::<u32>()
+            })
+        });
+    }
+    g.finish();
+
     // gevm of one head at kv 4096: [1, 128] x [128, 128] blocks = 4096 * 128 MACs.
     let exp_blocks: Vec<MxInt8Block> = vals[..4096]
         .chunks(32)

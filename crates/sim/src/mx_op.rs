@@ -151,18 +151,34 @@ impl MxOpCase {
         };
         let [a, b] = &self.operands;
         let [fa, fb] = self.choice.formats;
-        let sum = |o: usize| -> ExactAcc {
+        // The exact sum of an output's block sums, and whether a block was invalid (inf * 0,
+        // or infinite products of both signs) or held a quiet NaN (docs/numerics.md §8).
+        let sum = |o: usize| -> (ExactAcc, bool, bool) {
             let (r, c) = (o / cols, o % cols);
-            let mut acc = ExactAcc::new();
+            let (mut acc, mut invalid, mut quiet) = (ExactAcc::new(), false, false);
             for j in 0..kbs {
                 match block_sum(&fa, &a.blocks[r * kbs + j], &fb, &b.blocks[j * cols + c]) {
-                    BlockSum::NaN => acc.add_nan(),
+                    BlockSum::NaN => quiet = true,
+                    BlockSum::Invalid => invalid = true,
                     BlockSum::Inf { neg } => acc.add_value(hw_types::Value::Inf { neg }),
                     BlockSum::Finite { int, exp } => add_i128(&mut acc, int, exp),
                 }
             }
-            acc
+            (acc, invalid, quiet)
         };
+        // A quiet NaN wins without a flag; then an invalid block; then the exact sum (whose own
+        // +inf + -inf across blocks is invalid too).
+        fn rounded<F: hw_types::Format>(
+            (acc, invalid, quiet): (ExactAcc, bool, bool),
+            mode: RoundingMode,
+        ) -> StatusAnd<F> {
+            let nan = || F::from_bits_u32(F::SPEC.canonical_nan());
+            match (quiet, invalid) {
+                (true, _) => StatusAnd::new(nan(), Status::OK),
+                (false, true) => StatusAnd::new(nan(), Status::INVALID),
+                (false, false) => acc.round::<F>(mode),
+            }
+        }
         let shape = self.op.output_shape(self.dims);
         fn apart<F: Copy>(v: Vec<StatusAnd<F>>) -> (Vec<F>, Vec<Status>) {
             v.into_iter().map(|r| (r.value, r.status)).unzip()
@@ -173,7 +189,7 @@ impl MxOpCase {
                 let (v, f) = apart(
                     outputs
                         .into_par_iter()
-                        .map(|o| sum(o).round::<Bf16>(mode))
+                        .map(|o| rounded::<Bf16>(sum(o), mode))
                         .collect(),
                 );
                 (OutTensor::Bf16(Tensor::new(shape, v)), f)
@@ -182,7 +198,7 @@ impl MxOpCase {
                 let (v, f) = apart(
                     outputs
                         .into_par_iter()
-                        .map(|o| sum(o).round::<Fp32>(mode))
+                        .map(|o| rounded::<Fp32>(sum(o), mode))
                         .collect(),
                 );
                 (OutTensor::Fp32(Tensor::new(shape, v)), f)
