@@ -107,6 +107,7 @@ mutants:
 ## Rewrite the checked-in golden corpus (the only way it changes; review the diff before committing).
 SIM := ./target/release/sim
 GOLDEN_BUDGET_MB := 20
+MX_FP_FORMATS := mxfp8-e4m3 mxfp8-e5m2 mxfp6-e3m2 mxfp6-e2m3 mxfp4-e2m1
 golden: build
 	rm -rf golden.new
 	$(SIM) gen --kv-sizes 1,4,31,32,33,64,100,128,257 --seeds 0,1 --out golden.new/softmax > /dev/null
@@ -124,6 +125,21 @@ golden: build
 	$(SIM) op quantize --m 300 --seed 1 --dist corners --out golden.new/dist > /dev/null
 	$(SIM) op quantize --m 70 --seed 2 --dist mixed --element-rounding nearest-even --out golden.new/dist > /dev/null
 	$(SIM) corners --out golden.new/corners > /dev/null
+	for f in $(MX_FP_FORMATS); do for r in floor ceil even rceil; do \
+	  $(SIM) op quantize --m 300 --seed 1 --dist corners --mx-format $$f --scale-rule $$r --out golden.new/mx > /dev/null || exit 1; \
+	done; \
+	  $(SIM) op quantize --m 70 --seed 2 --dist mixed --mx-format $$f --element-rounding nearest-away --out golden.new/mx > /dev/null || exit 1; \
+	  $(SIM) op gemm --m 9 --k 70 --n 5 --seed 1 --dist corners --mx-format $$f --out golden.new/mx > /dev/null || exit 1; \
+	done
+	for r in ceil even rceil; do \
+	  $(SIM) op quantize --m 300 --seed 1 --dist corners --scale-rule $$r --out golden.new/mx > /dev/null || exit 1; \
+	done
+	$(SIM) op gemm --m 9 --k 70 --n 5 --seed 1 --dist corners --mx-format mxfp8-e4m3,mxfp4-e2m1 --out golden.new/mx > /dev/null
+	$(SIM) op gemm --m 9 --k 70 --n 5 --seed 3 --mx-format mxfp8-e4m3,mxfp4-e2m1 --out golden.new/mx > /dev/null
+	$(SIM) op gemm --m 9 --k 70 --n 5 --seed 1 --dist corners --mx-format mxint8,mxfp4-e2m1 --out golden.new/mx > /dev/null
+	$(SIM) op gemm --m 8 --k 64 --n 8 --seed 2 --mx-format mxfp8-e5m2,mxfp8-e4m3 --scale-rule rceil --out-dtype fp32 --rounding toward-zero --out golden.new/mx > /dev/null
+	$(SIM) op dot --m 200 --seed 3 --dist corners --mx-format mxfp8-e5m2 --out golden.new/mx > /dev/null
+	$(SIM) op gevm --m 100 --k 7 --seed 2 --dist mixed --mx-format mxfp6-e2m3,mxfp6-e3m2 --out-dtype fp32 --out golden.new/mx > /dev/null
 	$(SIM) rope --out golden.new/tmp > /dev/null
 	mkdir -p golden.new/rope && mv golden.new/tmp/rope/manifest.json golden.new/rope/ && rm -rf golden.new/tmp
 	cp golden/README.md golden.new/ 2>/dev/null || true

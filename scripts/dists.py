@@ -10,7 +10,8 @@ MXINT8 operands start from the uniform tensor (§5's rule on reference.py's `dra
 quantizer, the path `uniform` always took) and overwrite the rows or blocks whose plan says
 otherwise; the quantize input picks per block.
 
-Entry points: `softmax_inputs`, `op_inputs`, `quantize_input`.
+Entry points: `softmax_inputs`, `op_inputs`, `quantize_input`; `mx_op_inputs` for the
+operands of the other MX formats (`sim op --mx-format`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+import mx
 import reference as ref
 from reference import BF16, NEAREST_AWAY
 
@@ -155,15 +157,23 @@ def _mod(x: np.ndarray, n: int) -> np.ndarray:
 def corner_blocks(plans: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Corners MXINT8 blocks from plan draws [G] and element draws [G, 32] (uint64):
     (scales uint8 [G], elements int8 [G, 32]), before the padding is cleared."""
-    kind, select = _mod(plans, 32), plans >> np.uint64(8)
-    scale = np.choose(SCALE_RULE[kind], [
-        0xFF, _mod(select, 255), 0x00, 0xFE, 127 + _mod(select, 4), 120 + _mod(select, 16),
-        np.array(CORNER_SMALL_SCALES)[_mod(select, 4)], 100 + _mod(select, 56)])
+    kind = _mod(plans, 32)
+    scale = corner_scales(plans)
     as_int8 = _mod(z, 256) - 256 * (_mod(z, 256) >= 128)
     elements = np.choose(np.broadcast_to(ELEMENT_RULE[kind][:, None], z.shape), [
         as_int8, 0, -128, np.where(_mod(z, 2) == 0, 127, -128),
         np.array(CORNER_SPARSE_ELEMENTS)[_mod(z, 8)]])
-    return scale.astype(np.uint8), elements.astype(np.int8)
+    return scale, elements.astype(np.int8)
+
+
+def corner_scales(plans: np.ndarray) -> np.ndarray:
+    """The scale byte of corners blocks (uint8 [G]) from their plan draws (uint64 [G]): the
+    scale column of the §5.1 block table, shared by every MX format."""
+    kind, select = _mod(plans, 32), plans >> np.uint64(8)
+    scale = np.choose(SCALE_RULE[kind], [
+        0xFF, _mod(select, 255), 0x00, 0xFE, 127 + _mod(select, 4), 120 + _mod(select, 16),
+        np.array(CORNER_SMALL_SCALES)[_mod(select, 4)], 100 + _mod(select, 56)])
+    return scale.astype(np.uint8)
 
 
 def mxint8_operand(seed: int, stream: int, shape: Sequence[int], axis: int, dist: str,
@@ -186,6 +196,76 @@ def mxint8_operand(seed: int, stream: int, shape: Sequence[int], axis: int, dist
         scales[g] = corner_scales
         elements[g] = np.where(inside[g], corner_elements, 0)
     return scales.reshape(grid), elements.reshape(grid + (ref.BLOCK,))
+
+
+# ==============================================================================================
+# Operands of the other MX formats (`sim op --mx-format`, §5.1 and §8)
+# ==============================================================================================
+
+def mx_corner_codes(fmt) -> tuple[int, int, tuple[int, ...]]:
+    """(M, S, X) of §5.1's table for the MX format `fmt`: M its largest finite positive code,
+    S its sign bit, X the list M, M | S, then its non-finite positive codes above M in
+    increasing order."""
+    fmt = mx.get_format(fmt)
+    top, sign = mx.max_code(fmt), fmt.sign_bit
+    specials = sorted(c for c in fmt.nan_codes | fmt.inf_codes if top < c < sign)
+    return top, sign, (top, top | sign, *specials)
+
+
+def mx_corner_blocks(plans: np.ndarray, z: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
+    """Corners blocks of an fp MX format from plan draws [G] and element draws [G, 32]
+    (uint64): (scales uint8 [G], codes uint8 [G, 32]), before the padding is cleared.  The
+    scale column and the block kinds are those of the MXINT8 table; the elements are w-bit
+    codes (§5.1, "Operands of the other MX formats")."""
+    fmt = mx.get_format(fmt)
+    top, sign, extremes = mx_corner_codes(fmt)
+    kind = _mod(plans, 32)
+    sparse = np.array((0, 0, 0, 0, 0, 1, sign | 1, sign))
+    codes = np.choose(np.broadcast_to(ELEMENT_RULE[kind][:, None], z.shape), [
+        _mod(z, fmt.codes), 0, np.where(_mod(z, 2) == 0, top, top | sign),
+        np.array(extremes)[_mod(z, len(extremes))], sparse[_mod(z, 8)]])
+    return corner_scales(plans), codes.astype(np.uint8)
+
+
+def mx_operand(seed: int, stream: int, shape: Sequence[int], axis: int, dist: str, fmt,
+               rule: str = "floor", rounding: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """An operand of MX format `fmt` with logical `shape` blocked along `axis`: (scales uint8
+    [grid], codes uint8 [grid + [32]]).  Uniform blocks quantize the uniform reals of the
+    MXINT8 operands (stream `stream`, r = 2) with mx.py's quantizer, the scale `rule` and the
+    element `rounding` (None: the format's default); corner blocks (same plans as the MXINT8
+    operands) are drawn as codes: mxint8 keeps the MXINT8 table, the fp formats take theirs."""
+    fmt = mx.get_format(fmt)
+    w, e = ref.draw_reals(seed, stream, shape, OPERAND_R)
+    reals = np.ldexp(w.astype(np.float64), e)             # exact: |w| < 2^23
+    scales, codes, _ = mx.quantize_array(ref.to_blocks(reals, axis, 0.0), fmt, rule, rounding)
+    grid = scales.shape
+    plans = corner_plans(seed, stream, scales.size, dist)
+    g = np.flatnonzero([p is not None for p in plans])
+    if g.size:
+        scales, codes = scales.reshape(-1).copy(), codes.reshape(-1, ref.BLOCK).copy()
+        z = draw_array(seed, stream, ref.BLOCK * scales.size).reshape(-1, ref.BLOCK)
+        chosen = np.array([plans[i] for i in g], dtype=np.uint64)
+        if fmt.kind == "int":
+            block_scales, corner_elements = corner_blocks(chosen, z[g])
+            corner_codes = corner_elements.view(np.uint8)
+        else:
+            block_scales, corner_codes = mx_corner_blocks(chosen, z[g], fmt)
+        inside = ref.to_blocks(np.ones(shape, dtype=bool), axis, False).reshape(-1, ref.BLOCK)
+        scales[g] = block_scales
+        codes[g] = np.where(inside[g], corner_codes, 0)
+    return scales.reshape(grid), codes.reshape(grid + (ref.BLOCK,))
+
+
+def mx_op_inputs(op: str, m: int, k: int | None, n: int | None, seed: int, formats,
+                 dist: str = UNIFORM, rule: str = "floor", rounding: str | None = None
+                 ) -> tuple[tuple, tuple]:
+    """The two operands of dot/gevm/gemm in the MX formats `formats` (first, second): stream 0
+    the first, stream 1 the second, as `op_inputs`."""
+    first_shape, first_axis, second_shape, second_axis = ref.op_shapes(op, m, k, n)
+    first_fmt, second_fmt = formats
+    return (mx_operand(seed, 0, first_shape, first_axis, dist, first_fmt, rule, rounding),
+            mx_operand(seed, 1, second_shape, second_axis, dist, second_fmt, rule, rounding))
 
 
 # ==============================================================================================

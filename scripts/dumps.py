@@ -267,18 +267,32 @@ def read_manifest(case_dir) -> dict:
         for key in ("dtype", "shape", "lines", "sha256"):
             if key not in entry:
                 raise ValueError(f"{path}: files.{name} has no {key!r}")
-        if entry["dtype"] not in ("bf16", "fp32", "mxint8"):
+        if entry["dtype"] not in ("bf16", "fp32") and not is_mx_dtype(entry["dtype"]):
             raise ValueError(f"{path}: files.{name} has unknown dtype {entry['dtype']!r}")
-        if entry["dtype"] == "mxint8" and "block_axis" not in entry:
-            raise ValueError(f"{path}: files.{name} is mxint8 but has no 'block_axis'")
+        if is_mx_dtype(entry["dtype"]) and "block_axis" not in entry:
+            raise ValueError(f"{path}: files.{name} is {entry['dtype']} but has no "
+                             f"'block_axis'")
     return manifest
+
+
+def mx_formats() -> dict:
+    """The MX format table (docs/numerics.md section 8.1), by dtype name: mx.py's FORMATS,
+    imported here on first use (mx.py itself builds on this module)."""
+    import mx
+    return mx.FORMATS
+
+
+def is_mx_dtype(dtype: str) -> bool:
+    """Whether a manifest dtype is one of the MX block formats (mxint8 included)."""
+    return dtype in mx_formats()
 
 
 def load_case(case_dir, verify: bool = True) -> dict:
     """Load every file a manifest lists, in its logical shape.
 
     BF16 -> bfloat16 array, FP32 -> float32 array, MXINT8 -> (scales, elements) in block-grid
-    form.  With `verify`, each file's line count and SHA-256 must match the manifest.
+    form, the other MX formats -> (scales uint8, codes uint8) in block-grid form
+    (mx.read_mx).  With `verify`, each file's line count and SHA-256 must match the manifest.
     """
     case_dir = Path(case_dir)
     tensors = {}
@@ -293,6 +307,11 @@ def load_case(case_dir, verify: bool = True) -> dict:
         if entry["dtype"] == "mxint8":
             grid = block_grid(shape, entry["block_axis"])
             tensors[name] = read_mxint8(path, grid)
+            lines = int(np.prod(grid, dtype=np.int64))
+        elif is_mx_dtype(entry["dtype"]):
+            import mx
+            grid = block_grid(shape, entry["block_axis"])
+            tensors[name] = mx.read_mx(path, entry["dtype"], grid)
             lines = int(np.prod(grid, dtype=np.int64))
         else:
             reader = read_bf16 if entry["dtype"] == "bf16" else read_fp32

@@ -3,8 +3,11 @@ every dump byte for byte and every flag count with what the folder holds.
 
 A generated case (its manifest has a `seed`) is regenerated from `op`, `kv_size`, `seed` and
 `params` (docs/dump-format.md), inputs included; a directed case (no seed) is recomputed from
-its own input dumps.  The hardware description is `params.config` when the manifest records one
-(`sim` does for every non-reference description), else the named built-in profile.
+its own input dumps.  An MX case (`params.mx_format`, or a `params.scale_rule` other than
+floor: `sim op --mx-format / --scale-rule`) is derived with mx.py, its generated operands by
+dists.mx_op_inputs (docs/numerics.md §5.1, "Operands of the other MX formats").  The hardware
+description is `params.config` when the manifest records one (`sim` does for every
+non-reference description), else the named built-in profile.
 
     import rederive
     report = rederive.check_case("golden/softmax/kv-size-4_seed-0")
@@ -18,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+import numpy as np
+
 import dists
 import dumps
+import mx
 import reference as ref
 import units
 
@@ -113,9 +119,104 @@ def _quantize(case: Path, manifest: dict) -> Derived:
                    {ref.QUANTIZE_FILES[1]: flags})
 
 
+# ----------------------------------------------------------------------------------------------
+# MX cases (docs/numerics.md §8; `sim op --mx-format A[,B] --scale-rule R`)
+# ----------------------------------------------------------------------------------------------
+
+def is_mx(manifest: dict) -> bool:
+    """Whether a case is an MX case: params.mx_format recorded, or a non-floor scale rule."""
+    params = manifest["params"]
+    return "mx_format" in params or params.get("scale_rule", mx.RULES[0]) != mx.RULES[0]
+
+
+def mx_formats_of(manifest: dict) -> tuple[str, ...]:
+    """The MX format of each operand (dot/gevm/gemm: two) or of the output (quantize: one),
+    from params.mx_format ("A" stands for every operand; mxint8 when absent)."""
+    count = 1 if manifest["op"] == "quantize" else 2
+    names = manifest["params"].get("mx_format", "mxint8").split(",")
+    if len(names) == 1:
+        names = names * count
+    if len(names) != count:
+        raise ValueError(f"params.mx_format {manifest['params']['mx_format']!r}: expected "
+                         f"{count} format name(s)")
+    return tuple(mx.get_format(name).name for name in names)
+
+
+def _check_mx_dtypes(manifest: dict, names, formats, report_to: list[str]) -> None:
+    """Each file's dtype in the manifest is the format the params give it."""
+    for name, fmt in zip(names, formats):
+        dtype = manifest["files"].get(name, {}).get("dtype")
+        if dtype is not None and dtype != fmt:
+            report_to.append(f"{name}: dtype {dtype!r} in the manifest, params.mx_format "
+                             f"gives {fmt!r}")
+
+
+def _read_mx_input(case: Path, manifest: dict, name: str):
+    """An MX operand dump as (scales uint8, codes uint8) in block-grid form, padding checked."""
+    entry = manifest["files"][name]
+    shape, axis = tuple(entry["shape"]), entry["block_axis"]
+    grid = dumps.block_grid(shape, axis)
+    scales, codes = mx.read_mx(case / name, entry["dtype"], grid)
+    mx.check_padding(case / name, codes, shape[axis], axis)
+    return scales, codes
+
+
+def _mx_reference_only(manifest: dict) -> None:
+    """mx.py models the reference profile (exact accumulation) only."""
+    if manifest.get("profile", "reference") != "reference" or "config" in manifest["params"]:
+        raise ValueError(f"{manifest['case']}: an MX case is re-derived for the reference "
+                         f"profile only (exact accumulation)")
+
+
+def _mx_quantize(case: Path, manifest: dict) -> Derived:
+    params = manifest["params"]
+    (fmt,) = mx_formats_of(manifest)
+    rule = params.get("scale_rule", mx.RULES[0])
+    if _generated(manifest):
+        bits = dists.quantize_input(manifest["seed"], params["m"],
+                                    params.get("dist", dists.UNIFORM))
+    else:
+        bits = _read_input(case, manifest, ref.QUANTIZE_FILES[0])
+    scales, codes, flags = mx.quantize_bf16(bits, fmt, rule, params.get("element_rounding"))
+    return Derived(dict(zip(ref.QUANTIZE_FILES, (bits, (scales, codes)))),
+                   {ref.QUANTIZE_FILES[1]: mx.flag_counts(flags)})
+
+
+def _mx_op(case: Path, manifest: dict) -> Derived:
+    op, params = manifest["op"], manifest["params"]
+    _mx_reference_only(manifest)
+    names = ref.OP_FILES[op]
+    formats = mx_formats_of(manifest)
+    if _generated(manifest):
+        first, second = dists.mx_op_inputs(
+            op, params["m"], params.get("k"), params.get("n"), manifest["seed"], formats,
+            params.get("dist", dists.UNIFORM), params.get("scale_rule", mx.RULES[0]),
+            params.get("element_rounding"))
+    else:
+        first, second = (_read_mx_input(case, manifest, name) for name in names[:2])
+    out = mx.OUT_FORMATS[params["out_dtype"]]
+    output, flags = mx.product(op, first, second, *formats, out, params["rounding"])
+    return Derived(dict(zip(names, (first, second, output))),
+                   {names[2]: mx.flag_counts(flags)})
+
+
+def mx_case_suffix(manifest: dict) -> str:
+    """`_A` (one format for both operands, or quantize) or `_A_B`, then `_rule-R` for a rule
+    other than floor (docs/dump-format.md); `_dist-D` follows it."""
+    formats = mx_formats_of(manifest)
+    rule = manifest["params"].get("scale_rule", mx.RULES[0])
+    shown = formats[:1] if len(set(formats)) == 1 else formats
+    return "".join(f"_{name}" for name in shown) + ("" if rule == mx.RULES[0]
+                                                    else f"_rule-{rule}")
+
+
 def derive(case: Path, manifest: dict) -> Derived:
-    """Every file of a softmax_v, dot, gevm, gemm or quantize case."""
+    """Every file of a softmax_v, dot, gevm, gemm or quantize case (MX cases included)."""
     op = manifest["op"]
+    if is_mx(manifest) and op == "quantize":
+        return _mx_quantize(case, manifest)
+    if is_mx(manifest) and op in ref.OP_FILES:
+        return _mx_op(case, manifest)
     if op == "softmax_v":
         return _softmax(case, manifest)
     if op in ref.OP_FILES:
@@ -133,13 +234,22 @@ def expected_case_name(manifest: dict) -> str | None:
     dist = params.get("dist", dists.UNIFORM)
     if op == "softmax_v":
         return ref.softmax_case_name(manifest["kv_size"], seed, dist)
+    if is_mx(manifest):
+        base = ref.op_case_name(op, params["m"], params.get("k"), params.get("n"), seed,
+                                dists.UNIFORM)
+        return base + mx_case_suffix(manifest) + ref.op_case_name(
+            op, params["m"], params.get("k"), params.get("n"), seed, dist)[len(base):]
     return ref.op_case_name(op, params["m"], params.get("k"), params.get("n"), seed, dist)
 
 
 def dump_text(data, dtype: str) -> str:
-    """The canonical dump text of a derived tensor."""
+    """The canonical dump text of a derived tensor (MXINT8 elements as int8 or as uint8
+    codes; the other MX formats as uint8 codes)."""
     if dtype == "mxint8":
-        return dumps.mxint8_text(*data)
+        scales, elements = data
+        return dumps.mxint8_text(scales, np.asarray(elements).view(np.int8))
+    if dumps.is_mx_dtype(dtype):
+        return mx.lines_text(*data, dtype)
     return dumps.bf16_text(data) if dtype == "bf16" else dumps.fp32_text(data)
 
 
@@ -184,6 +294,10 @@ def check_case(case: str | Path, from_inputs: bool = False) -> Report:
                               f"is in the folder: nothing to compare")
         return report
     derived = derive(case, manifest)
+    if is_mx(manifest):
+        op = manifest["op"]
+        names = ref.QUANTIZE_FILES[1:] if op == "quantize" else ref.OP_FILES.get(op, ())[:2]
+        _check_mx_dtypes(manifest, names, mx_formats_of(manifest), report.mismatches)
     name = expected_case_name(manifest)
     if name not in (None, manifest["case"]):
         report.mismatches.append(f"case: the manifest says {manifest['case']!r}, the naming "

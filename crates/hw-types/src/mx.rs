@@ -120,14 +120,19 @@ impl MxFormat {
     /// The shared exponent of a block whose largest magnitude is the finite nonzero `amax`,
     /// under `rule`, clamped to E8M0's range.
     pub fn scale_exponent(&self, amax: &Dyadic, rule: ScaleRule) -> i32 {
+        self.rule_exponent(amax, rule)
+            .clamp(E8m0::MIN_EXP, E8m0::MAX_EXP)
+    }
+
+    /// The exponent `rule` asks for, before the clamp to E8M0's range (coverage reads it).
+    pub fn rule_exponent(&self, amax: &Dyadic, rule: ScaleRule) -> i32 {
         let floor = amax.top_exp();
-        let e = match rule {
+        match rule {
             ScaleRule::Floor => floor - self.emax,
             ScaleRule::Ceil => floor + i32::from(!is_power_of_two(amax)) - self.emax,
             ScaleRule::Even => floor + i32::from(rounds_up_a_binade(amax, self.mbits)) - self.emax,
             ScaleRule::Rceil => floor - self.emax + i32::from(exceeds_max(amax, self.max_normal)),
-        };
-        e.clamp(E8m0::MIN_EXP, E8m0::MAX_EXP)
+        }
     }
 
     /// Quantize up to 32 exact values (a shorter slice is zero-padded) into one block:

@@ -1,12 +1,13 @@
 //! Moving data across the boundary: contiguous numpy arrays in, Rust vectors out (numpy adopts
-//! them without a copy), MXINT8 block grids as a `scales` byte per block plus 32 `elements` each.
+//! them without a copy), MX block grids as a `scales` byte per block plus 32 `elements` each
+//! (MXINT8's as int8, every other format's as codes, one per byte).
 
-use hw_types::{E8m0, MxInt8Block, RoundingMode, BLOCK};
+use hw_types::{E8m0, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule, BLOCK};
 use numpy::{Element, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
-use sim::tensor::{grid_shape, MxTensor};
+use sim::tensor::{grid_shape, MxCodes, MxTensor};
 
 pub fn value_error(msg: impl Into<String>) -> PyErr {
     PyValueError::new_err(msg.into())
@@ -68,6 +69,22 @@ pub fn element_rounding(name: &str, what: &str) -> PyResult<RoundingMode> {
     }
 }
 
+/// An MX format name (`mxint8`, `mxfp8-e4m3`, ...), or a `ValueError` naming the argument.
+pub fn mx_format(name: &str, what: &str) -> PyResult<MxFormat> {
+    MxFormat::from_name(name).ok_or_else(|| {
+        value_error(format!(
+            "{what}: unknown MX format '{name}' (expected one of: {})",
+            MxFormat::names()
+        ))
+    })
+}
+
+/// A scale rule name (`floor`, `ceil`, `even`, `rceil`), or a `ValueError` naming the argument.
+pub fn scale_rule(name: &str, what: &str) -> PyResult<ScaleRule> {
+    name.parse()
+        .map_err(|e: String| value_error(format!("{what}: {e}")))
+}
+
 /// Blocks from their scale bytes and elements (`elems.len() == 32 * scales.len()`).
 pub fn blocks(scales: &[u8], elems: &[i8], what: &str) -> PyResult<Vec<MxInt8Block>> {
     if elems.len() != scales.len() * BLOCK {
@@ -123,6 +140,77 @@ pub fn mx_tensor(
             "{what}: block {g} (grid order) has the nonzero element {} at lane {i}, past the \
              logical length {} of axis {axis}; padding must be zero",
             t.blocks[g].elems[i], t.shape[axis]
+        )));
+    }
+    Ok(t)
+}
+
+/// A tensor of MX format `format` of logical `shape` blocked on `axis`, from its scale bytes and
+/// element codes (32 per block), checked as the dump readers check a file: the block count fits
+/// the grid, every code fits the format's width, and the padding of partial blocks is the +0
+/// code.
+pub fn mx_codes(
+    format: MxFormat,
+    scales: &[u8],
+    codes: &[u8],
+    shape: Vec<usize>,
+    axis: usize,
+    what: &str,
+) -> PyResult<MxCodes> {
+    if axis >= shape.len() {
+        return Err(value_error(format!(
+            "{what}: block axis {axis} is outside shape {shape:?}"
+        )));
+    }
+    let grid = grid_shape(&shape, axis);
+    if product(&grid) != Some(scales.len()) {
+        return Err(value_error(format!(
+            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has the block grid \
+             {grid:?}",
+            scales.len()
+        )));
+    }
+    if codes.len() != scales.len() * BLOCK {
+        return Err(value_error(format!(
+            "{what}: {} element codes for {} blocks (expected 32 per block)",
+            codes.len(),
+            scales.len()
+        )));
+    }
+    if format.width < 8 {
+        if let Some(i) = codes.iter().position(|&c| c >> format.width != 0) {
+            return Err(value_error(format!(
+                "{what}: element code {:#x} (block {}, lane {}) does not fit the {} bits of {}",
+                codes[i],
+                i / BLOCK,
+                i % BLOCK,
+                format.width,
+                format.name
+            )));
+        }
+    }
+    let t = MxCodes {
+        format,
+        blocks: scales
+            .iter()
+            .zip(codes.chunks_exact(BLOCK))
+            .map(|(&s, c)| MxBlock {
+                scale: E8m0(s),
+                codes: c.try_into().expect("chunks of 32"),
+            })
+            .collect(),
+        shape,
+        block_axis: axis,
+    };
+    // (No block, no padding: and the grid's partial products might not fit usize.)
+    if t.blocks.is_empty() {
+        return Ok(t);
+    }
+    if let Some((g, i)) = t.nonzero_padding() {
+        return Err(value_error(format!(
+            "{what}: block {g} (grid order) has the nonzero code {:#x} at lane {i}, past the \
+             logical length {} of axis {axis}; padding must be the +0 code",
+            t.blocks[g].codes[i], t.shape[axis]
         )));
     }
     Ok(t)

@@ -13,6 +13,7 @@
 
 mod arrays;
 mod elementwise;
+mod formats;
 mod matmul;
 mod profile;
 mod quantize;
@@ -78,7 +79,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(elementwise::recip_bf16, m)?)?;
     m.add_function(wrap_pyfunction!(elementwise::mul_bf16, m)?)?;
     m.add_function(wrap_pyfunction!(quantize::quantize, m)?)?;
+    m.add_function(wrap_pyfunction!(quantize::quantize_mx, m)?)?;
+    m.add_function(wrap_pyfunction!(formats::mx_formats, m)?)?;
     m.add_function(wrap_pyfunction!(matmul::block_matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(matmul::mx_block_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_case::softmax_v, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_case::run_case, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_case::load_case, m)?)?;

@@ -213,7 +213,7 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
 
 /// The MX formats and scale rule a manifest records (`params.mx_format`, `params.scale_rule`);
 /// MXINT8 with `floor` when it records none.
-fn mx_choice(m: Option<&Manifest>, path: &Path) -> Result<MxChoice, DumpError> {
+pub(crate) fn mx_choice(m: Option<&Manifest>, path: &Path) -> Result<MxChoice, DumpError> {
     let param = |k: &str| m.and_then(|m| m.params.get(k)).and_then(|v| v.as_str());
     let bad = |e: String| DumpError::new(path, 0, e);
     let formats = match param("mx_format") {
@@ -235,7 +235,7 @@ fn mx_choice(m: Option<&Manifest>, path: &Path) -> Result<MxChoice, DumpError> {
     })
 }
 
-fn dims_of(layout: &Layout, op: OpKind) -> Dims {
+pub(crate) fn dims_of(layout: &Layout, op: OpKind) -> Dims {
     let s = |i: usize, ax: usize| layout.files[i].shape[ax];
     match op {
         OpKind::Dot => Dims {

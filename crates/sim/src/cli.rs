@@ -99,7 +99,7 @@ pub enum Command {
     ///
     /// Reads every case folder under each PATH (recursively: the simulator's cases or a
     /// testbench's own dumps) and prints, per bin, its hit count and the first case and element
-    /// that hit it, then the total (`hit 41 of 73 bins`). Bins are evaluated from the folders'
+    /// that hit it, then the total (`hit 41 of 96 bins`). Bins are evaluated from the folders'
     /// own dumps with the reference rules of docs/numerics.md; a folder is covered for the stages
     /// it has, and the report lists the files it lacks. Exit code 0; 1 with --require when a
     /// required bin is unhit; 2 on unusable input.

@@ -10,12 +10,15 @@
 use crate::case::CaseWriter;
 use crate::cover;
 use crate::manifest::Manifest;
+use crate::mx_op::{MxChoice, MxOpCase};
 use crate::ops::{Dims, OpCase, OpKind, OutDtype};
 use crate::quantize_op::QuantizeCase;
 use crate::softmax::{self, Inputs, Params};
-use crate::tensor::{DumpRef, MxTensor, Tensor};
+use crate::tensor::{DumpRef, MxCodes, MxTensor, Tensor};
 use anyhow::Result;
-use hw_types::{Bf16, E8m0, Format, MxInt8Block, RoundingMode, BLOCK};
+use hw_types::{
+    Bf16, E8m0, Format, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule, BLOCK, MX_FORMATS,
+};
 use hw_units::exp::exp_bf16;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +40,18 @@ enum Case {
         case: QuantizeCase,
         mode: RoundingMode,
     },
+    /// The quantizer of another MX format or scale rule (docs/numerics.md §8).
+    MxQuantize {
+        case: QuantizeCase,
+        format: MxFormat,
+        rule: ScaleRule,
+    },
+    /// A product over MX formats (operands given as codes).
+    MxOp {
+        case: Box<MxOpCase>,
+        dtype: OutDtype,
+        mode: RoundingMode,
+    },
 }
 
 impl Scenario {
@@ -49,6 +64,19 @@ impl Scenario {
             }
             Case::Op { case, dtype, mode } => cover::op_bins(case, *dtype, *mode),
             Case::Quantize { case, mode } => cover::quantize_bins(&case.input.data, *mode),
+            Case::MxQuantize { case, format, rule } => {
+                let hits = cover::mx_quantize_hits(
+                    &case.input.data,
+                    *format,
+                    *rule,
+                    format.default_rounding,
+                );
+                hits.into_iter().map(|(id, _)| id).collect()
+            }
+            Case::MxOp { case, dtype, mode } => cover::mx_op_hits(case, *dtype, *mode)
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect(),
         }
     }
 
@@ -91,6 +119,31 @@ impl Scenario {
                 let mut w = CaseWriter::create(out, m)?;
                 w.write_all(&case.dumps(&output))?;
                 w.set_flags(&[(crate::quantize_op::OUTPUT, output.flag_counts())]);
+                Ok(w.finish()?.0)
+            }
+            Case::MxQuantize { case, format, rule } => {
+                let mode = format.default_rounding;
+                let output = case.compute_mx(*format, *rule, mode);
+                let mut m = case.manifest_mx(None, crate::gen::Dist::Uniform, *format, *rule, mode);
+                m.case = self.name.to_string();
+                mark(&mut m);
+                let mut w = CaseWriter::create(out, m)?;
+                w.write_all(&case.dumps_mx(&output))?;
+                let counts = hw_types::FlagCounts::of(output.flags.iter().copied());
+                w.set_flags(&[(crate::quantize_op::OUTPUT, counts)]);
+                Ok(w.finish()?.0)
+            }
+            Case::MxOp { case, dtype, mode } => {
+                let output = case.compute(*dtype, *mode);
+                let mut m = case.manifest(None, crate::gen::Dist::Uniform, *dtype, *mode);
+                m.case = self.name.to_string();
+                mark(&mut m);
+                let dumps = case.dumps(&output);
+                let dumps: Vec<(&str, DumpRef)> =
+                    dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                let mut w = CaseWriter::create(out, m)?;
+                w.write_all(&dumps)?;
+                w.set_flags(&[(dumps[2].0, output.flag_counts())]);
                 Ok(w.finish()?.0)
             }
         }
@@ -163,7 +216,150 @@ pub fn suite() -> Vec<Scenario> {
     for mode in RoundingMode::ALL {
         s.push(op_tie(mode));
     }
+    for f in &MX_FORMATS[1..] {
+        s.push(mx_quantizer(*f));
+    }
+    for rule in [ScaleRule::Ceil, ScaleRule::Even, ScaleRule::Rceil] {
+        s.push(mx_rule_clamp(rule));
+    }
+    s.push(mx_op_specials());
     s
+}
+
+/// 2^-130, a BF16 subnormal: a block of them asks every rule for an exponent below -127.
+const TINY: u16 = 0x0008;
+
+/// A BF16 power of two (normal: `e >= -126`).
+fn pow2(e: i32) -> u16 {
+    assert!((-126..=127).contains(&e), "2^{e} is not a normal BF16");
+    ((e + 127) as u16) << 7
+}
+
+/// One block per MX edge of `format` under `floor`: amax 1.96875 * 2^k (past every format's
+/// largest normal significand, so it saturates), an element at half the smallest normal (a
+/// subnormal code), a negative far below the smallest subnormal (the -0 code); then a block of
+/// 2^-130 (its exponent below -127, clamped).
+fn mx_quantizer(format: MxFormat) -> Scenario {
+    let (emax, mbits) = (format.emax, format.mbits as i32);
+    let emin = match format.element {
+        hw_types::mx::Element::Float(spec) => spec.emin,
+        hw_types::mx::Element::Int8 => unreachable!("MXINT8 has its own quantizer scenarios"),
+    };
+    // E = -emax, so an element's value is x * 2^emax.
+    let mut x = vec![
+        0x3ffc,
+        pow2(emin - 1 - emax),
+        0x8000 | pow2(emin - mbits - 3 - emax),
+    ];
+    x.resize(BLOCK, 0);
+    x.extend([TINY; BLOCK]);
+    let name = |n: &str| -> &'static str {
+        cover::BINS
+            .iter()
+            .find(|b| b.id == format!("mx.{}.{n}", format.name))
+            .expect("bin")
+            .id
+    };
+    Scenario {
+        name: match format.name {
+            "mxfp8-e4m3" => "corner-mx-quantize-e4m3",
+            "mxfp8-e5m2" => "corner-mx-quantize-e5m2",
+            "mxfp6-e3m2" => "corner-mx-quantize-e3m2",
+            "mxfp6-e2m3" => "corner-mx-quantize-e2m3",
+            _ => "corner-mx-quantize-e2m1",
+        },
+        targets: vec![
+            name("saturate"),
+            name("subnormal"),
+            name("neg_zero"),
+            "mx.rule.floor.e_clamp",
+        ],
+        case: Case::MxQuantize {
+            case: QuantizeCase {
+                input: Tensor::new(vec![x.len()], x.into_iter().map(Bf16).collect()),
+            },
+            format,
+            rule: ScaleRule::Floor,
+        },
+    }
+}
+
+/// A block of 2^-130 under `rule`: its exponent is below -127 and clamped.
+fn mx_rule_clamp(rule: ScaleRule) -> Scenario {
+    let (name, target) = match rule {
+        ScaleRule::Ceil => ("corner-mx-rule-ceil", "mx.rule.ceil.e_clamp"),
+        ScaleRule::Even => ("corner-mx-rule-even", "mx.rule.even.e_clamp"),
+        _ => ("corner-mx-rule-rceil", "mx.rule.rceil.e_clamp"),
+    };
+    Scenario {
+        name,
+        targets: vec![target],
+        case: Case::MxQuantize {
+            case: QuantizeCase {
+                input: Tensor::new(vec![BLOCK], vec![Bf16(TINY); BLOCK]),
+            },
+            format: MX_FORMATS[1],
+            rule,
+        },
+    }
+}
+
+/// gevm of MXFP8 E5M2 by E4M3 codes, [64] x [64, 2]: the vector's first block holds +inf and
+/// -inf; column 0 meets a NaN code (a quiet NaN wins), column 1 multiplies the infinities by 0
+/// (invalid).
+fn mx_op_specials() -> Scenario {
+    let e5m2 = MX_FORMATS[2];
+    let e4m3 = MX_FORMATS[1];
+    let block = |codes: &[u8]| {
+        let mut c = [0u8; BLOCK];
+        c[..codes.len()].copy_from_slice(codes);
+        MxBlock {
+            scale: E8m0(127),
+            codes: c,
+        }
+    };
+    // gevm [64] x [64, 2]: vector blocks 0 and 1; matrix grid [2, 2].
+    let vector = MxCodes {
+        format: e5m2,
+        shape: vec![64],
+        block_axis: 0,
+        blocks: vec![block(&[0x7c, 0xfc, 0x3c]), block(&[0x3c])],
+    };
+    let matrix = MxCodes {
+        format: e4m3,
+        shape: vec![64, 2],
+        block_axis: 0,
+        blocks: vec![
+            block(&[0x4c, 0x38]),
+            block(&[0, 0, 0x38]),
+            block(&[0x7f]),
+            block(&[0x38]),
+        ],
+    };
+    let choice = MxChoice {
+        formats: [e5m2, e4m3],
+        rule: ScaleRule::Floor,
+        element_rounding: None,
+    };
+    Scenario {
+        name: "corner-mx-op-specials",
+        targets: vec![
+            "mx.op.inf_code",
+            "mx.op.nan_code",
+            "mx.op.invalid",
+            "mx.op.mixed_pair",
+        ],
+        case: Case::MxOp {
+            case: Box::new(MxOpCase {
+                op: OpKind::Gevm,
+                dims: Dims { m: 64, k: 2, n: 1 },
+                choice,
+                operands: [vector, matrix],
+            }),
+            dtype: OutDtype::Bf16,
+            mode: RoundingMode::NearestEven,
+        },
+    }
 }
 
 /// Every special and boundary qk_T value, rows with +inf, NaN and only -inf.

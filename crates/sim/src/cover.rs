@@ -210,6 +210,121 @@ pub const BINS: &[BinDef] = &[
     bin("op.tie.toward-zero", "ops", "a tie, rounding toward-zero"),
     bin("op.tie.toward-pos", "ops", "a tie, rounding toward-pos"),
     bin("op.tie.toward-neg", "ops", "a tie, rounding toward-neg"),
+    bin(
+        "mx.mxfp8-e4m3.saturate",
+        "mx",
+        "an element past the largest normal, saturated to it",
+    ),
+    bin(
+        "mx.mxfp8-e4m3.subnormal",
+        "mx",
+        "an element quantized to a nonzero subnormal code",
+    ),
+    bin(
+        "mx.mxfp8-e4m3.neg_zero",
+        "mx",
+        "an element quantized to the -0 code",
+    ),
+    bin(
+        "mx.mxfp8-e5m2.saturate",
+        "mx",
+        "an element past the largest normal, saturated to it",
+    ),
+    bin(
+        "mx.mxfp8-e5m2.subnormal",
+        "mx",
+        "an element quantized to a nonzero subnormal code",
+    ),
+    bin(
+        "mx.mxfp8-e5m2.neg_zero",
+        "mx",
+        "an element quantized to the -0 code",
+    ),
+    bin(
+        "mx.mxfp6-e3m2.saturate",
+        "mx",
+        "an element past the largest normal, saturated to it",
+    ),
+    bin(
+        "mx.mxfp6-e3m2.subnormal",
+        "mx",
+        "an element quantized to a nonzero subnormal code",
+    ),
+    bin(
+        "mx.mxfp6-e3m2.neg_zero",
+        "mx",
+        "an element quantized to the -0 code",
+    ),
+    bin(
+        "mx.mxfp6-e2m3.saturate",
+        "mx",
+        "an element past the largest normal, saturated to it",
+    ),
+    bin(
+        "mx.mxfp6-e2m3.subnormal",
+        "mx",
+        "an element quantized to a nonzero subnormal code",
+    ),
+    bin(
+        "mx.mxfp6-e2m3.neg_zero",
+        "mx",
+        "an element quantized to the -0 code",
+    ),
+    bin(
+        "mx.mxfp4-e2m1.saturate",
+        "mx",
+        "an element past the largest normal, saturated to it",
+    ),
+    bin(
+        "mx.mxfp4-e2m1.subnormal",
+        "mx",
+        "an element quantized to a nonzero subnormal code",
+    ),
+    bin(
+        "mx.mxfp4-e2m1.neg_zero",
+        "mx",
+        "an element quantized to the -0 code",
+    ),
+    bin(
+        "mx.rule.floor.e_clamp",
+        "mx",
+        "a nonzero block whose floor exponent is below -127 (clamped)",
+    ),
+    bin(
+        "mx.rule.ceil.e_clamp",
+        "mx",
+        "a nonzero block whose ceil exponent is below -127 (clamped)",
+    ),
+    bin(
+        "mx.rule.even.e_clamp",
+        "mx",
+        "a nonzero block whose even exponent is below -127 (clamped)",
+    ),
+    bin(
+        "mx.rule.rceil.e_clamp",
+        "mx",
+        "a nonzero block whose rceil exponent is below -127 (clamped)",
+    ),
+    bin(
+        "mx.op.inf_code",
+        "mx-ops",
+        "an operand element is an infinity code (e5m2)",
+    ),
+    bin(
+        "mx.op.nan_code",
+        "mx-ops",
+        "an operand element is a NaN code (e4m3, e5m2)",
+    ),
+    bin(
+        "mx.op.invalid",
+        "mx-ops",
+        "an output is invalid: inf x 0 or inf - inf",
+    ),
+    bin(
+        "mx.op.mixed_pair",
+        "mx-ops",
+        "the operands are of two different formats",
+    ),
 ];
 
 /// Defaults for folders whose manifest does not say.
@@ -401,13 +516,36 @@ fn cover_case(dir: &Path, name: &str, o: &CoverOptions) -> Result<CaseResult, Du
         case: name,
         bins: HashMap::new(),
     };
-    // docs/coverage.md's bins are MXINT8's with the floor rule; the other MX formats and rules
-    // have none yet, so such a case hits nothing (and is not misread as MXINT8).
-    let other_rule = manifest
-        .as_ref()
-        .and_then(|m| m.params.get("scale_rule")?.as_str())
-        .is_some_and(|r| r != "floor");
-    if other_rule || layout.files.iter().any(|f| matches!(f.dtype, Dtype::Mx(_))) {
+    // The other MX formats and rules have bins of their own (docs/coverage.md, "MX formats").
+    let choice = crate::check::mx_choice(manifest.as_ref(), &mpath)?;
+    if !choice.is_mxint8() {
+        match layout.op.as_str() {
+            "quantize" => {
+                let x = files.bf16(&layout.files[0].name)?.unwrap_or_default();
+                let format = choice.formats[0];
+                let m = mode("element_rounding", format.default_rounding)?;
+                for (id, i) in mx_quantize_hits(&x, format, choice.rule, m) {
+                    hits.hit(id, &layout.files[1].name, i);
+                }
+            }
+            op => {
+                use crate::ops::OpKind;
+                let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
+                    .into_iter()
+                    .find(|k| k.name() == op)
+                    .ok_or_else(|| DumpError::new(&mpath, 0, format!("no MX bins for {op}")))?;
+                let dims = crate::check::dims_of(&layout, op);
+                let case = crate::mx_op::MxOpCase::read(op, dims, choice, dir)?;
+                let out = match layout.files[2].dtype {
+                    Dtype::Fp32 => crate::ops::OutDtype::Fp32,
+                    _ => crate::ops::OutDtype::Bf16,
+                };
+                let rounding = mode("rounding", o.rounding)?;
+                for (id, file, i) in mx_op_hits(&case, out, rounding) {
+                    hits.hit(id, &file, i);
+                }
+            }
+        }
         return Ok((hits.bins, absent));
     }
     match layout.op.as_str() {
@@ -583,6 +721,87 @@ pub fn op_bins(
         &mut h,
     );
     sorted(h)
+}
+
+/// The id of an MX bin (`mx.<format>.<what>` or `mx.rule.<rule>.e_clamp`).
+fn mx_bin(name: &str) -> &'static str {
+    BINS.iter()
+        .find(|b| b.id == name)
+        .unwrap_or_else(|| panic!("no bin {name}"))
+        .id
+}
+
+/// The MX quantizer bins a vector reaches, each with the first block (line) that does.
+pub fn mx_quantize_hits(
+    input: &[Bf16],
+    format: hw_types::MxFormat,
+    rule: hw_types::ScaleRule,
+    mode: RoundingMode,
+) -> Vec<(&'static str, usize)> {
+    let mut out = Vec::new();
+    let values: Vec<Fp32> = input.iter().map(|v| v.to_fp32()).collect();
+    for (g, block) in values.chunks(BLOCK).enumerate() {
+        let r = format.quantize(block, rule, mode);
+        let amax = block.iter().map(|v| v.0 & 0x7fff_ffff).max().unwrap_or(0);
+        if let Value::Finite(d) = hw_types::float::decode(&hw_types::FP32_SPEC, amax) {
+            if amax < 0x7f80_0000 && format.rule_exponent(&d, rule) < hw_types::E8m0::MIN_EXP {
+                out.push((mx_bin(&format!("mx.rule.{}.e_clamp", rule.name())), g));
+            }
+        }
+        if format.name == "mxint8" || r.value.scale.is_nan() {
+            continue;
+        }
+        if r.status.contains(hw_types::Status::OVERFLOW) {
+            out.push((mx_bin(&format!("mx.{}.saturate", format.name)), g));
+        }
+        let sign = 1u8 << (format.width - 1);
+        let codes = &r.value.codes[..block.len()];
+        if codes.contains(&sign) {
+            out.push((mx_bin(&format!("mx.{}.neg_zero", format.name)), g));
+        }
+        let exp_field = |c: u8| (c & (sign - 1)) >> format.mbits;
+        if codes
+            .iter()
+            .any(|&c| c & (sign - 1) != 0 && exp_field(c) == 0)
+        {
+            out.push((mx_bin(&format!("mx.{}.subnormal", format.name)), g));
+        }
+    }
+    out
+}
+
+/// The MX operation bins a case reaches: (bin, file, line index).
+pub fn mx_op_hits(
+    case: &crate::mx_op::MxOpCase,
+    out: crate::ops::OutDtype,
+    mode: RoundingMode,
+) -> Vec<(&'static str, String, usize)> {
+    let mut hits = Vec::new();
+    let names = case.op.operand_names();
+    for (t, name) in case.operands.iter().zip(names) {
+        let file = case.op.file(name);
+        for (g, b) in t.blocks.iter().enumerate() {
+            for &c in &b.codes {
+                match t.format.decode(c) {
+                    Value::Inf { .. } => hits.push((mx_bin("mx.op.inf_code"), file.clone(), g)),
+                    Value::NaN => hits.push((mx_bin("mx.op.nan_code"), file.clone(), g)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let output = case.compute(out, mode);
+    if let Some(i) = output
+        .flags
+        .iter()
+        .position(|f| f.contains(hw_types::Status::INVALID))
+    {
+        hits.push((mx_bin("mx.op.invalid"), case.op.file("output"), i));
+    }
+    if case.choice.formats[0] != case.choice.formats[1] {
+        hits.push((mx_bin("mx.op.mixed_pair"), case.op.file(names[0]), 0));
+    }
+    hits
 }
 
 fn sorted(h: Hits) -> Vec<&'static str> {

@@ -208,11 +208,21 @@ impl MxOpCase {
     }
 }
 
-/// Add `int * 2^exp` (a block sum: up to 70 bits) as two terms of at most 63 bits.
+/// Add `int * 2^exp` (a block sum: up to 70 bits, MXFP8 E5M2 squared) to the accumulator, whose
+/// terms are i64 at exponents up to `ACC_MAX_TERM_EXP`: one term when it fits, else two, split
+/// at `s` bits so that the high part's exponent stays in range (the largest sums have the lowest
+/// exponents: E5M2's grid starts at 2^-16).
 fn add_i128(acc: &mut ExactAcc, int: i128, exp: i32) {
-    let low = int & ((1 << 62) - 1);
-    acc.add_int(low as i64, exp);
-    acc.add_int((int >> 62) as i64, exp + 62);
+    if let Ok(small) = i64::try_from(int) {
+        acc.add_int(small, exp);
+        return;
+    }
+    let s = (hw_types::acc::ACC_MAX_TERM_EXP - exp).clamp(8, 62);
+    acc.add_int((int & ((1i128 << s) - 1)) as i64, exp);
+    acc.add_int(
+        i64::try_from(int >> s).expect("a block sum has at most 70 bits"),
+        exp + s,
+    );
 }
 
 /// Parse `--mx-format A[,B]`.

@@ -226,3 +226,60 @@ fn directed_suite_is_reproduced_byte_for_byte() {
         assert_matches(&golden().join("corners").join(s.name), &files);
     }
 }
+
+/// The MX format cases (quantize and products over pairs of formats, docs/numerics.md §8)
+/// regenerated from their manifests.
+#[test]
+fn mx_cases_are_reproduced_byte_for_byte() {
+    use sim::mx_op::{parse_formats, MxChoice, MxOpCase};
+    use sim::quantize_op::QuantizeCase;
+    let dirs = case_dirs(&golden().join("mx"));
+    assert!(dirs.len() >= 30, "golden/mx holds {} cases", dirs.len());
+    for dir in dirs {
+        let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+        let param = |k: &str| m.params.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let dist = param("dist").map_or(Dist::Uniform, |d| Dist::parse(&d).unwrap());
+        let formats = parse_formats(&param("mx_format").unwrap()).unwrap();
+        let rule = param("scale_rule").unwrap().parse().unwrap();
+        let element_rounding = param("element_rounding").map(|r| r.parse().unwrap());
+        let seed = m.seed.unwrap();
+        let files = match m.op.as_str() {
+            "quantize" => {
+                let mode = element_rounding.unwrap();
+                let case =
+                    QuantizeCase::generate(m.params["m"].as_u64().unwrap() as usize, seed, dist);
+                let out = case.compute_mx(formats[0], rule, mode);
+                let flags = [(
+                    sim::quantize_op::OUTPUT,
+                    hw_types::FlagCounts::of(out.flags.iter().copied()),
+                )];
+                let man = case.manifest_mx(Some(seed), dist, formats[0], rule, mode);
+                render(man, &case.dumps_mx(&out), &flags)
+            }
+            op => {
+                let op = [OpKind::Dot, OpKind::Gevm, OpKind::Gemm]
+                    .into_iter()
+                    .find(|k| k.name() == op)
+                    .unwrap();
+                let dims = dims_from_manifest(op, &m).unwrap();
+                let dtype = match param("out_dtype").unwrap().as_str() {
+                    "fp32" => OutDtype::Fp32,
+                    _ => OutDtype::Bf16,
+                };
+                let mode = param("rounding").unwrap().parse().unwrap();
+                let choice = MxChoice {
+                    formats,
+                    rule,
+                    element_rounding,
+                };
+                let case = MxOpCase::generate(op, dims, seed, dist, choice);
+                let out = case.compute(dtype, mode);
+                let dumps = case.dumps(&out);
+                let dumps: Vec<_> = dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                let flags = [(dumps[2].0, out.flag_counts())];
+                render(case.manifest(Some(seed), dist, dtype, mode), &dumps, &flags)
+            }
+        };
+        assert_matches(&dir, &files);
+    }
+}

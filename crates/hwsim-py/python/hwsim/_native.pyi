@@ -17,6 +17,7 @@ I8 = npt.NDArray[np.int8]
 Entry = Tuple[str, str, List[int], Optional[int], Union[U16, Tuple[U8, I8]]]
 CaseOut = Tuple[str, List[Entry], Dict[str, U8], str]
 Operand = Tuple[U8, I8, List[int], int]
+MxOperand = Tuple[U8, U8, List[int], int, str]
 
 def exp_bf16(x: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U8]]: ...
 def recip_bf16(x: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U8]]: ...
@@ -24,11 +25,28 @@ def mul_bf16(a: U16, b: U16, profile: str, flags: bool) -> Tuple[U16, Optional[U
 def quantize(
     x: npt.NDArray[np.uint32], shape: List[int], axis: int, rounding: str
 ) -> Tuple[U8, I8, U8]: ...
+def quantize_mx(
+    x: npt.NDArray[np.uint32],
+    shape: List[int],
+    axis: int,
+    format: str,
+    rule: str,
+    rounding: Optional[str] = None,
+) -> Tuple[U8, U8, U8]: ...
+def mx_formats() -> List[Tuple[str, int, str, npt.NDArray[np.float64]]]: ...
 def block_matmul(
     op: str,
     dims: Tuple[int, int, int],
     a: Operand,
     b: Operand,
+    out_dtype: str,
+    rounding_mode: str,
+) -> Tuple[npt.NDArray[Any], U8]: ...
+def mx_block_matmul(
+    op: str,
+    dims: Tuple[int, int, int],
+    a: MxOperand,
+    b: MxOperand,
     out_dtype: str,
     rounding_mode: str,
 ) -> Tuple[npt.NDArray[Any], U8]: ...

@@ -114,6 +114,9 @@ def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
         raise TypeError(f"v: expected an hwsim.MxTensor, got {type(v).__name__} "
                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
     v = v._checked("v")
+    if v.format != "mxint8":
+        raise ValueError(f"v: softmax_v takes an mxint8 tensor, got {v.format} "
+                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
     profile, element_rounding = profile_name(profile), text(element_rounding, "element_rounding")
     if name is not None:
         name = text(name, "name")
@@ -179,6 +182,9 @@ def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
 def _entry(name: str, t: Any) -> _native.Entry:
     if isinstance(t, MxTensor):
         t = t._checked(f"case[{name!r}]")
+        if t.format != "mxint8":
+            raise ValueError(f"case[{name!r}]: a softmax_v case holds mxint8 tensors, got "
+                             f"{t.format}")
         return (name, "mxint8", list(t.shape), t.axis,
                 (t.scales.reshape(-1), t.elements.reshape(-1)))
     bits, _ = bf16_bits(t, f"case[{name!r}]")
