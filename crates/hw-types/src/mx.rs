@@ -189,6 +189,7 @@ impl MxFormat {
 /// `|x| = m * 2^(be - 150)` (`m` with its hidden bit, `be` the biased exponent, 1 for
 /// subnormals), so `y = m * 2^q` with `q = be - 150 - e`; the result's grid has its last bit at
 /// `lsb = max(top, emin) - mbits` where `top = floor(log2 y)`, and `m` loses `lsb - q` bits.
+#[inline]
 pub fn float_element(spec: &FormatSpec, x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<u8> {
     let neg = x.0 >> 31 == 1;
     let sign = if neg { spec.zero(true) as u8 } else { 0 };
