@@ -231,3 +231,27 @@ fn fuzz_mxint8_dumps() {
         &[".exp_mxint8", ".a", ".b", ".matrix", ".vector"],
     );
 }
+
+#[test]
+fn fuzz_mx_format_dumps() {
+    // Each width once (MXFP8 66 digits like MXINT8, MXFP6 50, MXFP4 34), seeded from golden/mx.
+    for name in ["mxfp8-e5m2", "mxfp6-e3m2", "mxfp4-e2m1"] {
+        let f = hw_types::MxFormat::from_name(name).unwrap();
+        let seeds = golden_files(|p| {
+            p.to_string_lossy().contains(name)
+                && [
+                    ".a", ".b", ".input", ".other", ".output", ".vector", ".matrix",
+                ]
+                .iter()
+                .any(|e| p.to_string_lossy().ends_with(e))
+        });
+        fuzz(name, seeds, |b| {
+            if let Ok(w) = parse_words(Path::new("dump"), b, Dtype::Mx(f), None) {
+                for i in 0..w.len() {
+                    let blk = sim::dump::unpack_block(w.word(i), f.width);
+                    assert_eq!(sim::dump::pack_block(&blk, f.width), w.word(i));
+                }
+            }
+        });
+    }
+}
