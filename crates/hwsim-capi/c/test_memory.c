@@ -1,6 +1,7 @@
 /*
  * test_memory.c -- allocation failure is an error, never an abort: under an address-space limit
- * (setrlimit RLIMIT_AS), calls whose working set does not fit must return HWSIM_ERR_NO_MEMORY
+ * (setrlimit RLIMIT_AS), calls whose working set does not fit (softmax_v, gemm of MXINT8 and of
+ * other MX formats, the MX quantizer, the sum) must return HWSIM_ERR_NO_MEMORY
  * with a message, write nothing, and leave the process able to go on (a small call succeeds
  * afterwards, and the program exits 0).
  *
@@ -94,6 +95,9 @@ int main(void) {
     uint16_t *g_out = xcalloc(gm * gn, sizeof *g_out);
     const size_t row_n = (size_t)1 << 26;
     uint16_t *row = xcalloc(row_n, sizeof *row);
+    /* hwsim_quantize_mx's outputs for that row: 2^21 scales, 2^26 codes (one a byte). */
+    uint8_t *mx_scales = xcalloc(row_n / 32, 1), *mx_codes = xcalloc(row_n, 1);
+    mx_scales[0] = 0x55;
     memset(g_scales, 0x7f, gm);
     g_out[0] = 0x1234;
 
@@ -134,6 +138,19 @@ int main(void) {
               error_mentions("hwsim_gemm_mxint8_bf16: cannot allocate") &&
               error_mentions("gemm with m = 4096, k = 32, n = 4096") && g_out[0] == 0x1234,
           "gemm 4096 x 32 x 4096 under the limit: HWSIM_ERR_NO_MEMORY, out untouched");
+    /* The MX formats: the same gemm of MXFP8 E4M3 x MXFP4 E2M1 (zero codes are codes of both),
+     * and the MX quantizer over the 2^26-element row. */
+    rc = hwsim_gemm_mx_bf16(ctx, gm, gk, gn, HWSIM_MX_MXFP8_E4M3, HWSIM_MX_MXFP4_E2M1, g_scales,
+                            (const uint8_t *)g_elems, g_scales, (const uint8_t *)g_elems,
+                            HWSIM_ROUND_NEAREST_EVEN, g_out, NULL);
+    check(rc == HWSIM_ERR_NO_MEMORY && error_mentions("hwsim_gemm_mx_bf16: cannot allocate") &&
+              error_mentions("gemm with m = 4096, k = 32, n = 4096") && g_out[0] == 0x1234,
+          "MX gemm 4096 x 32 x 4096 under the limit: HWSIM_ERR_NO_MEMORY, out untouched");
+    rc = hwsim_quantize_mx(ctx, HWSIM_MX_MXFP4_E2M1, HWSIM_SCALE_FLOOR,
+                           HWSIM_ROUND_FORMAT_DEFAULT, row, row_n, mx_scales, mx_codes, NULL);
+    check(rc == HWSIM_ERR_NO_MEMORY && error_mentions("hwsim_quantize_mx: cannot allocate") &&
+              mx_scales[0] == 0x55,
+          "MX quantize of 2^26 elements under the limit: HWSIM_ERR_NO_MEMORY, nothing written");
     uint32_t flags = 0;
     check(hwsim_sum_bf16(ctx, row, row_n, &flags) == 0x7fc0 && flags == HWSIM_FLAG_ERROR &&
               error_mentions("hwsim_sum_bf16: cannot allocate"),
@@ -145,6 +162,11 @@ int main(void) {
           "small softmax_v after the refusals");
     check(hwsim_sum_bf16(ctx, row, 1000, &flags) == 0 && flags == 0,
           "sum of 1000 zeros after the refusals");
+    check(hwsim_quantize_mx(ctx, HWSIM_MX_MXFP4_E2M1, HWSIM_SCALE_FLOOR,
+                            HWSIM_ROUND_FORMAT_DEFAULT, row, 1000, mx_scales, mx_codes,
+                            NULL) == HWSIM_OK &&
+              mx_scales[0] == 0,
+          "MX quantize of 1000 zeros after the refusals (scale 0x00)");
 
     hwsim_close(ctx);
     free(qk);
@@ -155,6 +177,8 @@ int main(void) {
     free(g_elems);
     free(g_out);
     free(row);
+    free(mx_scales);
+    free(mx_codes);
     printf("capi-memory: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -14,7 +14,8 @@
  *  - BF16 and FP32 values are bit patterns (uint16_t, uint32_t). Flag words hold the IEEE flags
  *    HWSIM_FLAG_* (the bits of hw_types::Status).
  *  - NULL pointers (arrays included, whatever the size), zero or overflowing sizes, unknown
- *    codes and nonzero MXINT8 padding are errors (HWSIM_ERR_INVALID_ARGUMENT), never crashes.
+ *    codes, nonzero padding in a partial block and MX element codes wider than their format
+ *    are errors (HWSIM_ERR_INVALID_ARGUMENT), never crashes.
  *  - Memory is checked before a call allocates: buffers that cannot be had are an error
  *    (HWSIM_ERR_NO_MEMORY, or the NaN with HWSIM_FLAG_ERROR), never an abort.
  *  - Error messages name the function called and the argument; hwsim_error_count() counts the
@@ -70,6 +71,41 @@
 
 #define HWSIM_ROUND_TOWARD_NEG 4
 
+// Not a rounding mode: the element rounding of `hwsim_quantize_mx` that is the format's default,
+// `HWSIM_ROUND_NEAREST_AWAY` for MXINT8 and `HWSIM_ROUND_NEAREST_EVEN` for the other formats (as
+// `sim op quantize` without `--element-rounding`). All ones, so `(uint32_t)-1` is the same code.
+#define HWSIM_ROUND_FORMAT_DEFAULT UINT32_MAX
+
+// MX block format codes (OCP MX v1.0; docs/numerics.md §8): the rows of
+// `hw_types::MX_FORMATS` in order, named as `sim op --mx-format` names them (`mxint8`,
+// `mxfp8-e4m3`, ...). Element codes travel one per byte, in the low bits: 8 of them for MXINT8
+// (two's complement) and MXFP8, 6 for MXFP6, 4 for MXFP4.
+#define HWSIM_MX_MXINT8 0
+
+#define HWSIM_MX_MXFP8_E4M3 1
+
+#define HWSIM_MX_MXFP8_E5M2 2
+
+#define HWSIM_MX_MXFP6_E3M2 3
+
+#define HWSIM_MX_MXFP6_E2M3 4
+
+#define HWSIM_MX_MXFP4_E2M1 5
+
+// The number of MX format codes.
+#define HWSIM_MX_FORMATS 6
+
+// Scale-rule codes of `hwsim_quantize_mx` (`sim op quantize --scale-rule`; docs/numerics.md §8):
+// how a block's shared exponent follows from its largest magnitude, in the order of
+// `hw_types::ScaleRule::ALL`.
+#define HWSIM_SCALE_FLOOR 0
+
+#define HWSIM_SCALE_CEIL 1
+
+#define HWSIM_SCALE_EVEN 2
+
+#define HWSIM_SCALE_RCEIL 3
+
 // Indices into the `stage_flags[HWSIM_SOFTMAX_STAGES]` output of `hwsim_softmax_v`, in
 // pipeline order (the computed dumps of docs/dump-format.md).
 #define HWSIM_STAGE_EXP 0
@@ -86,7 +122,7 @@
 
 #define HWSIM_SOFTMAX_STAGES 6
 
-// Elements of an MXINT8 block.
+// Elements of an MX block (every format, MXINT8 included).
 #define HWSIM_BLOCK 32
 
 // An opened hardware description (`hwsim_ctx` in C). Immutable once opened, so one context may
@@ -134,6 +170,144 @@ const char *hwsim_last_error(void);
 // sv/hwsim_dpi.c) compares it with the count at its own last failure to tell whose error is the
 // latest; a caller may also compare it before and after a call.
 uint64_t hwsim_error_count(void);
+
+// Quantize the BF16 vector `x_bf16[0..n]` to the MX format `format` (`HWSIM_MX_*`) in blocks of
+// 32 along the vector, the last zero-padded: `sim op quantize --mx-format F --scale-rule R
+// --element-rounding M` on the same input. `scale_rule` is a `HWSIM_SCALE_*` code;
+// `element_rounding` is `HWSIM_ROUND_NEAREST_EVEN`, `HWSIM_ROUND_NEAREST_AWAY` or
+// `HWSIM_ROUND_FORMAT_DEFAULT` (nearest-away for MXINT8, nearest-even for the others).
+// Layouts, with `nb = ceil(n / 32)`: `scales[nb]` (block `b`'s E8M0 byte), `codes[nb * 32]`
+// (element `i` of block `b` at `32 b + i`, one code per byte in its low bits; padding codes 0),
+// `flags[nb]` (block `b`'s IEEE flags: `invalid` for a block holding inf or NaN, which becomes
+// scale 0xff and codes 0, `inexact`, `overflow` for a saturated element, `underflow`), or NULL.
+// `n == 0` and a NULL `x_bf16`, `scales` or `codes` are errors; `HWSIM_ERR_NO_MEMORY` (nothing
+// written) when the call's buffers cannot be allocated.
+//
+// # Safety
+// `ctx` is NULL or an open context; `x_bf16` is NULL or valid for `n` reads; `scales` and
+// `flags` are NULL or valid for `ceil(n / 32)` writes, `codes` for `32 * ceil(n / 32)`.
+int hwsim_quantize_mx(const struct hwsim_ctx *ctx,
+                      uint32_t format,
+                      uint32_t scale_rule,
+                      uint32_t element_rounding,
+                      const uint16_t *x_bf16,
+                      size_t n,
+                      uint8_t *scales,
+                      uint8_t *codes,
+                      uint32_t *flags);
+
+// dot_product of two MX vectors of length `m`, `a` of format `format_a` and `b` of
+// `format_b` (`HWSIM_MX_*`), BF16 result in `out[0]`.
+// Layouts: `a_scales[ceil(m/32)]`, `a_codes[ceil(m/32) * 32]` (one code per byte), the same
+// for `b`. A code wider than its format, or a nonzero padding code, is an error.
+//
+// # Safety
+// `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
+int hwsim_dot_mx_bf16(const struct hwsim_ctx *ctx,
+                      size_t m,
+                      uint32_t format_a,
+                      uint32_t format_b,
+                      const uint8_t *a_scales,
+                      const uint8_t *a_codes,
+                      const uint8_t *b_scales,
+                      const uint8_t *b_codes,
+                      uint32_t rounding,
+                      uint16_t *out,
+                      uint32_t *flags);
+
+// `hwsim_dot_mx_bf16` with an FP32 result.
+//
+// # Safety
+// As for `hwsim_dot_mx_bf16`.
+int hwsim_dot_mx_fp32(const struct hwsim_ctx *ctx,
+                      size_t m,
+                      uint32_t format_a,
+                      uint32_t format_b,
+                      const uint8_t *a_scales,
+                      const uint8_t *a_codes,
+                      const uint8_t *b_scales,
+                      const uint8_t *b_codes,
+                      uint32_t rounding,
+                      uint32_t *out,
+                      uint32_t *flags);
+
+// gevm: `out[c] = sum_i vector[i] * matrix[i, c]` for c < k, BF16; `vector` of format
+// `format_a`, `matrix` of `format_b` (`HWSIM_MX_*`).
+// Layouts: `vector_scales[ceil(m/32)]`, `vector_codes[ceil(m/32) * 32]`;
+// `matrix_scales[ceil(m/32) * k]` (block `(b, c)` at `b * k + c`),
+// `matrix_codes[ceil(m/32) * k * 32]`; `out[k]`, `flags[k]`.
+//
+// # Safety
+// `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
+int hwsim_gevm_mx_bf16(const struct hwsim_ctx *ctx,
+                       size_t m,
+                       size_t k,
+                       uint32_t format_a,
+                       uint32_t format_b,
+                       const uint8_t *vector_scales,
+                       const uint8_t *vector_codes,
+                       const uint8_t *matrix_scales,
+                       const uint8_t *matrix_codes,
+                       uint32_t rounding,
+                       uint16_t *out,
+                       uint32_t *flags);
+
+// `hwsim_gevm_mx_bf16` with FP32 results.
+//
+// # Safety
+// As for `hwsim_gevm_mx_bf16`.
+int hwsim_gevm_mx_fp32(const struct hwsim_ctx *ctx,
+                       size_t m,
+                       size_t k,
+                       uint32_t format_a,
+                       uint32_t format_b,
+                       const uint8_t *vector_scales,
+                       const uint8_t *vector_codes,
+                       const uint8_t *matrix_scales,
+                       const uint8_t *matrix_codes,
+                       uint32_t rounding,
+                       uint32_t *out,
+                       uint32_t *flags);
+
+// gemm: `out[r, c] = sum_i input[r, i] * other[i, c]`, BF16, `out` row-major `[m, n]`;
+// `input` of format `format_a`, `other` of `format_b` (`HWSIM_MX_*`).
+// Layouts: `input_scales[m * ceil(k/32)]` (block `(r, b)` at `r * ceil(k/32) + b`),
+// `input_codes[m * ceil(k/32) * 32]`; `other_scales[ceil(k/32) * n]` (block `(b, c)` at
+// `b * n + c`), `other_codes[ceil(k/32) * n * 32]`; `out[m * n]`, `flags[m * n]`.
+//
+// # Safety
+// `ctx` is NULL or an open context; every array is NULL or valid for its documented length.
+int hwsim_gemm_mx_bf16(const struct hwsim_ctx *ctx,
+                       size_t m,
+                       size_t k,
+                       size_t n,
+                       uint32_t format_a,
+                       uint32_t format_b,
+                       const uint8_t *input_scales,
+                       const uint8_t *input_codes,
+                       const uint8_t *other_scales,
+                       const uint8_t *other_codes,
+                       uint32_t rounding,
+                       uint16_t *out,
+                       uint32_t *flags);
+
+// `hwsim_gemm_mx_bf16` with FP32 results.
+//
+// # Safety
+// As for `hwsim_gemm_mx_bf16`.
+int hwsim_gemm_mx_fp32(const struct hwsim_ctx *ctx,
+                       size_t m,
+                       size_t k,
+                       size_t n,
+                       uint32_t format_a,
+                       uint32_t format_b,
+                       const uint8_t *input_scales,
+                       const uint8_t *input_codes,
+                       const uint8_t *other_scales,
+                       const uint8_t *other_codes,
+                       uint32_t rounding,
+                       uint32_t *out,
+                       uint32_t *flags);
 
 // Quantize `x_bf16[0..n]` (1 <= n <= 32; the rest of the block is zero padding) into one
 // MXINT8 block with the project's default element rounding, nearest-away: `*scale` gets the

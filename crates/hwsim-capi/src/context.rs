@@ -33,6 +33,11 @@ impl Context {
         let name = CString::new(config.name.replace('\0', "")).unwrap_or_default();
         Ok(Context { units, name })
     }
+
+    /// The description's `name`, for messages.
+    pub(crate) fn name(&self) -> std::borrow::Cow<'_, str> {
+        self.name.to_string_lossy()
+    }
 }
 
 /// A profile name, else the path of a JSON hardware description (`sim config show`), read by

@@ -17,13 +17,15 @@
 //! `args`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-// C signatures are flat: a block product takes its operands as separate arrays.
+// C signatures are flat: a block product takes its operands (and their formats) as separate
+// arguments.
 #![allow(clippy::too_many_arguments)]
 
 mod args;
 mod codes;
 mod context;
 mod error;
+mod mx;
 mod mxint8;
 mod scalar;
 mod softmax;
@@ -31,6 +33,10 @@ mod softmax;
 pub use codes::*;
 pub use context::{hwsim_close, hwsim_config_name, hwsim_open, hwsim_version, Context};
 pub use error::{hwsim_error_count, hwsim_last_error};
+pub use mx::{
+    hwsim_dot_mx_bf16, hwsim_dot_mx_fp32, hwsim_gemm_mx_bf16, hwsim_gemm_mx_fp32,
+    hwsim_gevm_mx_bf16, hwsim_gevm_mx_fp32, hwsim_quantize_mx,
+};
 pub use mxint8::{
     hwsim_dot_mxint8_bf16, hwsim_dot_mxint8_fp32, hwsim_gemm_mxint8_bf16, hwsim_gemm_mxint8_fp32,
     hwsim_gevm_mxint8_bf16, hwsim_gevm_mxint8_fp32, hwsim_quantize_mxint8,

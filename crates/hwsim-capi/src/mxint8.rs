@@ -4,15 +4,17 @@
 //! A block grid crosses the ABI as two arrays: `scales[g]`, the E8M0 byte of block `g`, and
 //! `elems[32 g + i]`, its element `i` (int8), blocks in row-major order of the grid (the dump
 //! line order). Padding past the blocked axis' length must be zero, as the dump readers require.
+//! The grid checks, the operations' shapes and their memory check are shared with the other MX
+//! formats (`mx.rs`), whose grids hold codes (`u8`) where these hold int8 elements.
 
 use crate::args::{self, Out};
 use crate::codes::{HWSIM_BLOCK, HWSIM_ROUND_NEAREST_AWAY};
 use crate::context::Context;
 use crate::error::{status, Outcome, Result};
-use hw_types::{Bf16, E8m0, Format, Fp32, MxInt8Block, BLOCK};
+use hw_types::{Bf16, E8m0, Format, Fp32, MxInt8Block, Status, BLOCK};
 use hw_units::mac::block_matmul;
 use rayon::prelude::*;
-use sim::ops::{Dims, OpKind};
+use sim::ops::{Dims, OpKind, OutDtype, OutTensor};
 use std::ffi::c_int;
 use std::ptr::null_mut;
 
@@ -125,17 +127,25 @@ impl GridShape {
     }
 }
 
-/// A caller's block grid (`scales`, `elems` as described in the module docs), checked: the
-/// pointers, the sizes and the padding. Nothing is allocated until [`Grid::blocks`].
-pub(crate) struct Grid<'a> {
-    scales: &'a [u8],
-    elems: &'a [i8],
+/// A caller's block grid (`scales`, `elems` as described in the module docs; `T` is `i8` for
+/// MXINT8 elements, `u8` for the element codes of any MX format), checked: the pointers, the
+/// sizes and the padding. Nothing is allocated until the blocks are copied.
+pub(crate) struct Grid<'a, T> {
+    pub(crate) scales: &'a [u8],
+    pub(crate) elems: &'a [T],
 }
 
-impl Grid<'_> {
+impl<T> Grid<'_, T> {
+    /// Blocks of the grid and the bytes of each block's copy as `B`.
+    pub(crate) fn copy_bytes_as<B>(&self) -> (usize, usize) {
+        (self.scales.len(), std::mem::size_of::<B>())
+    }
+}
+
+impl Grid<'_, i8> {
     /// Bytes of the copy [`Grid::blocks`] makes.
     pub(crate) fn copy_bytes(&self) -> (usize, usize) {
-        (self.scales.len(), std::mem::size_of::<MxInt8Block>())
+        self.copy_bytes_as::<MxInt8Block>()
     }
 
     /// The blocks, copied (callers check the memory first).
@@ -158,11 +168,11 @@ impl Grid<'_> {
 /// # Safety
 /// `scales` and `elems` are NULL or valid for reads of the grid's blocks (`elems`: 32 each) for
 /// as long as the result is used.
-pub(crate) unsafe fn grid<'a>(
+pub(crate) unsafe fn grid<'a, T: Copy + Default + PartialEq>(
     shape: GridShape,
-    (scales, elems): (*const u8, *const i8),
+    (scales, elems): (*const u8, *const T),
     names: [&str; 2],
-) -> Result<Grid<'a>> {
+) -> Result<Grid<'a, T>> {
     let count = shape.blocks()?;
     let n_elems = args::product(&[(count, "blocks"), (BLOCK, "32")])
         .map_err(|e| format!("{}: {e}", names[1]))?;
@@ -179,7 +189,11 @@ pub(crate) unsafe fn grid<'a>(
 
 /// The elements of a partial last block past the axis' length must be zero: such a grid cannot
 /// come from a quantizer, and a nonzero pair of paddings would change a product.
-fn check_padding(elems: &[i8], shape: GridShape, name: &str) -> Result<()> {
+fn check_padding<T: Copy + Default + PartialEq>(
+    elems: &[T],
+    shape: GridShape,
+    name: &str,
+) -> Result<()> {
     let (len, axis) = shape.len;
     let valid = len % BLOCK;
     if valid == 0 {
@@ -191,7 +205,7 @@ fn check_padding(elems: &[i8], shape: GridShape, name: &str) -> Result<()> {
         if b + 1 != nb {
             continue;
         }
-        if let Some(i) = blk[valid..].iter().position(|&e| e != 0) {
+        if let Some(i) = blk[valid..].iter().position(|&e| e != T::default()) {
             let i = valid + i;
             return Err(format!(
                 "{name}: block {g} has a nonzero padding element {i} ({axis} index {} is past {axis} = {len}); padding must be zero",
@@ -203,22 +217,40 @@ fn check_padding(elems: &[i8], shape: GridShape, name: &str) -> Result<()> {
 }
 
 /// An output format of the block products and its bit pattern type in C.
-trait OutFormat: Format + Send {
+pub(crate) trait OutFormat: Format + Send {
     type Raw: Copy;
+    /// `sim op --out-dtype`.
+    const DTYPE: OutDtype;
     fn raw(self) -> Self::Raw;
+    /// The bit patterns of an output tensor of `sim op` of this dtype.
+    fn raws(t: &OutTensor) -> Vec<Self::Raw>;
 }
 
 impl OutFormat for Bf16 {
     type Raw = u16;
+    const DTYPE: OutDtype = OutDtype::Bf16;
     fn raw(self) -> u16 {
         self.0
+    }
+    fn raws(t: &OutTensor) -> Vec<u16> {
+        match t {
+            OutTensor::Bf16(t) => t.data.iter().map(|x| x.0).collect(),
+            OutTensor::Fp32(_) => panic!("an FP32 output where BF16 was asked for"),
+        }
     }
 }
 
 impl OutFormat for Fp32 {
     type Raw = u32;
+    const DTYPE: OutDtype = OutDtype::Fp32;
     fn raw(self) -> u32 {
         self.0
+    }
+    fn raws(t: &OutTensor) -> Vec<u32> {
+        match t {
+            OutTensor::Fp32(t) => t.data.iter().map(|x| x.0).collect(),
+            OutTensor::Bf16(_) => panic!("a BF16 output where FP32 was asked for"),
+        }
     }
 }
 
@@ -226,16 +258,55 @@ impl OutFormat for Fp32 {
 type Operands = [(*const u8, *const i8); 2];
 
 /// One of `sim op`'s operations: operand grids, the block product's dimensions, and names.
-struct Op {
+pub(crate) struct Op {
     /// `sim op`'s operation and sizes, for the memory the product needs.
-    kind: OpKind,
-    sizes: Dims,
-    grids: [GridShape; 2],
-    names: [[&'static str; 2]; 2],
+    pub(crate) kind: OpKind,
+    pub(crate) sizes: Dims,
+    pub(crate) grids: [GridShape; 2],
+    /// The operands' names in the C signatures (`a`, `vector`, `input`; `b`, `matrix`, `other`).
+    pub(crate) operands: [&'static str; 2],
     /// Output elements.
-    outputs: usize,
+    pub(crate) outputs: usize,
     /// `(rows of A, blocks along the reduction, columns of B)`.
-    dims: (usize, usize, usize),
+    pub(crate) dims: (usize, usize, usize),
+}
+
+impl Op {
+    /// The names of operand `i`'s two arrays: `{operand}_scales` and `{operand}_{elems}`.
+    pub(crate) fn names(&self, i: usize, elems: &str) -> [String; 2] {
+        let o = self.operands[i];
+        [format!("{o}_scales"), format!("{o}_{elems}")]
+    }
+
+    /// Check that the product's buffers can be had, before allocating any: `sim op`'s
+    /// estimate, this library's copies of the two grids (`(blocks, bytes per block)` each) and of
+    /// the results.
+    pub(crate) fn check_memory(&self, copies: [(usize, usize); 2]) -> Outcome<()> {
+        let Dims { m, k, n } = self.sizes;
+        let [ca, cb] = copies;
+        self.sizes
+            .memory_need(self.kind)
+            .add(&[ca.0], ca.1)
+            .add(&[cb.0], cb.1)
+            .add(&[self.outputs], 2 * std::mem::size_of::<u32>())
+            .check(&format!(
+                "{} with m = {m}, k = {k}, n = {n}",
+                self.kind.name()
+            ))?;
+        Ok(())
+    }
+}
+
+/// Write a product's results: the values to `out`, their flags to `flags` if asked for.
+pub(crate) fn write_results<R: Copy>(
+    (out, flags): (Out<R>, Option<Out<u32>>),
+    values: &[R],
+    statuses: impl Iterator<Item = Status>,
+) {
+    out.write(values);
+    if let Some(flags) = flags {
+        flags.write(&statuses.map(|s| s.bits() as u32).collect::<Vec<_>>());
+    }
 }
 
 const ONE: (usize, &str) = (1, "1");
@@ -258,35 +329,23 @@ unsafe fn block_product<F: OutFormat>(
         let ctx = args::context(ctx)?;
         let op = op?;
         let mode = args::rounding(rounding, "rounding")?;
-        let a = grid(op.grids[0], operands[0], op.names[0])?;
-        let b = grid(op.grids[1], operands[1], op.names[1])?;
+        let [na, nb] = [op.names(0, "elems"), op.names(1, "elems")];
+        let a = grid(op.grids[0], operands[0], [&na[0], &na[1]])?;
+        let b = grid(op.grids[1], operands[1], [&nb[0], &nb[1]])?;
         let out = Out::new(out, op.outputs, "out")?;
         let flags = Out::optional(flags, op.outputs, "flags")?;
-        // Every buffer the product allocates, checked before the first: `sim op`'s estimate, and
-        // this library's copies of the two grids and of the results.
-        let Dims { m, k, n } = op.sizes;
-        let (ca, cb) = (a.copy_bytes(), b.copy_bytes());
-        op.sizes
-            .memory_need(op.kind)
-            .add(&[ca.0], ca.1)
-            .add(&[cb.0], cb.1)
-            .add(&[op.outputs], 2 * std::mem::size_of::<u32>())
-            .check(&format!(
-                "{} with m = {m}, k = {k}, n = {n}",
-                op.kind.name()
-            ))?;
+        // Every buffer the product allocates, checked before the first.
+        op.check_memory([a.copy_bytes(), b.copy_bytes()])?;
         let (a, b) = (a.blocks(), b.blocks());
         let r = block_matmul::<F>(&a, &b, op.dims, &ctx.units.mac_acc, mode);
-        out.write(&r.iter().map(|x| x.value.raw()).collect::<Vec<_>>());
-        if let Some(flags) = flags {
-            flags.write(&r.iter().map(|x| x.status.bits() as u32).collect::<Vec<_>>());
-        }
+        let values: Vec<_> = r.iter().map(|x| x.value.raw()).collect();
+        write_results((out, flags), &values, r.iter().map(|x| x.status));
     }
     Ok(())
 }
 
 /// dot_product: `a`, `b` of length m, one block row each (`ceil(m/32)` blocks).
-fn dot(m: usize) -> Result<Op> {
+pub(crate) fn dot(m: usize) -> Result<Op> {
     let m = (args::nonzero(m, "m")?, "m");
     let vec = GridShape {
         outer: ONE,
@@ -297,7 +356,7 @@ fn dot(m: usize) -> Result<Op> {
         kind: OpKind::Dot,
         sizes: Dims { m: m.0, k: 1, n: 1 },
         grids: [vec, vec],
-        names: [["a_scales", "a_elems"], ["b_scales", "b_elems"]],
+        operands: ["a", "b"],
         outputs: 1,
         dims: (1, m.0.div_ceil(BLOCK), 1),
     })
@@ -305,7 +364,7 @@ fn dot(m: usize) -> Result<Op> {
 
 /// gevm: `vector` [m] (grid `[ceil(m/32)]`) times `matrix` [m, k] blocked along m (grid
 /// `[ceil(m/32), k]`); output [k].
-fn gevm(m: usize, k: usize) -> Result<Op> {
+pub(crate) fn gevm(m: usize, k: usize) -> Result<Op> {
     let m = (args::nonzero(m, "m")?, "m");
     let k = (args::nonzero(k, "k")?, "k");
     Ok(Op {
@@ -327,10 +386,7 @@ fn gevm(m: usize, k: usize) -> Result<Op> {
                 inner: k,
             },
         ],
-        names: [
-            ["vector_scales", "vector_elems"],
-            ["matrix_scales", "matrix_elems"],
-        ],
+        operands: ["vector", "matrix"],
         outputs: k.0,
         dims: (1, m.0.div_ceil(BLOCK), k.0),
     })
@@ -338,7 +394,7 @@ fn gevm(m: usize, k: usize) -> Result<Op> {
 
 /// gemm: `input` [m, k] blocked along k (grid `[m, ceil(k/32)]`) times `other` [k, n] blocked
 /// along k (grid `[ceil(k/32), n]`); output [m, n] row-major.
-fn gemm(m: usize, k: usize, n: usize) -> Result<Op> {
+pub(crate) fn gemm(m: usize, k: usize, n: usize) -> Result<Op> {
     let m = (args::nonzero(m, "m")?, "m");
     let k = (args::nonzero(k, "k")?, "k");
     let n = (args::nonzero(n, "n")?, "n");
@@ -361,10 +417,7 @@ fn gemm(m: usize, k: usize, n: usize) -> Result<Op> {
                 inner: n,
             },
         ],
-        names: [
-            ["input_scales", "input_elems"],
-            ["other_scales", "other_elems"],
-        ],
+        operands: ["input", "other"],
         outputs: args::product(&[m, n])?,
         dims: (m.0, k.0.div_ceil(BLOCK), n.0),
     })

@@ -1,12 +1,17 @@
 //! The C entry points called from Rust: they agree with the units and pipelines `sim` runs, and
 //! bad arguments are errors that name the argument and leave the outputs alone.
 
-use hw_types::{Bf16, MxInt8Block, RoundingMode, Status};
+use hw_types::{
+    Bf16, E8m0, FlagCounts, Fp32, MxBlock, MxInt8Block, RoundingMode, ScaleRule, Status, MX_FORMATS,
+};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
 use hwsim::*;
+use sim::dump::{read_bf16, read_fp32, read_mx_codes, to_bytes};
+use sim::manifest::Manifest;
 use sim::ops::{Dims, OpCase, OpKind, OutDtype, OutTensor};
 use sim::softmax::{run_with, Inputs, Params};
+use sim::tensor::{DumpRef, MxCodes};
 use std::ffi::{CStr, CString};
 use std::ptr::{null, null_mut};
 
@@ -970,4 +975,790 @@ fn allocation_failure_is_an_error_not_an_abort() {
         text.contains("child: refused with HWSIM_ERR_NO_MEMORY"),
         "the child did not run:\n{text}"
     );
+}
+
+// ---- The MX formats (docs/numerics.md §8): hwsim_quantize_mx and hwsim_{dot,gevm,gemm}_mx_* ----
+
+/// The C codes of the formats, in the order of `MX_FORMATS`.
+const MX_CODES: [u32; 6] = [
+    HWSIM_MX_MXINT8,
+    HWSIM_MX_MXFP8_E4M3,
+    HWSIM_MX_MXFP8_E5M2,
+    HWSIM_MX_MXFP6_E3M2,
+    HWSIM_MX_MXFP6_E2M3,
+    HWSIM_MX_MXFP4_E2M1,
+];
+const SCALE_CODES: [u32; 4] = [
+    HWSIM_SCALE_FLOOR,
+    HWSIM_SCALE_CEIL,
+    HWSIM_SCALE_EVEN,
+    HWSIM_SCALE_RCEIL,
+];
+
+#[test]
+fn mx_codes_are_the_format_table_and_the_scale_rules() {
+    let names = [
+        "mxint8",
+        "mxfp8-e4m3",
+        "mxfp8-e5m2",
+        "mxfp6-e3m2",
+        "mxfp6-e2m3",
+        "mxfp4-e2m1",
+    ];
+    for ((code, name), f) in MX_CODES.into_iter().zip(names).zip(MX_FORMATS) {
+        assert_eq!((MX_FORMATS[code as usize].name, f.name), (name, name));
+    }
+    assert_eq!(HWSIM_MX_FORMATS as usize, MX_FORMATS.len());
+    for (code, rule) in SCALE_CODES.into_iter().zip(ScaleRule::ALL) {
+        assert_eq!(ScaleRule::ALL[code as usize], rule);
+    }
+    assert_eq!(HWSIM_ROUND_FORMAT_DEFAULT, u32::MAX);
+    assert!(RoundingMode::ALL.len() < HWSIM_ROUND_FORMAT_DEFAULT as usize);
+}
+
+/// SplitMix64, for test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// BF16 blocks that reach every branch of the quantizer: all 65,536 patterns in a shuffled
+/// order (specials, subnormals, both signs), then blocks of values within a few binades of a
+/// random amax over the whole exponent range (the scale clamps at -127 and 127 included), all
+/// zero and signed-zero blocks, and a partial last block.
+fn quantizer_inputs() -> Vec<u16> {
+    let mut rng = Rng(20);
+    let mut x: Vec<u16> = (0..=u16::MAX).collect();
+    for i in (1..x.len()).rev() {
+        x.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for b in 0..600u64 {
+        let top = rng.below(255) as i64;
+        let spread = rng.below(12) as i64;
+        for _ in 0..32 {
+            let e = (top - rng.below(spread as u64 + 1) as i64).max(0) as u16;
+            let sign = (rng.below(2) as u16) << 15;
+            let mant = match b % 3 {
+                0 => rng.below(128) as u16,
+                // Few mantissa bits: exact codes and ties at the elements' precision.
+                1 => (rng.below(16) as u16) << 3,
+                _ => 0x7f,
+            };
+            x.push(sign | (e << 7) | mant);
+        }
+    }
+    x.extend([0u16; 32]);
+    x.extend([0x8000u16; 32]);
+    x.extend([
+        0x3f80, 0xc000, 0x0001, 0x8000, 0x7f7f, 0x3fc0, 0xbf40, 0x0080, 0x4040,
+    ]);
+    x
+}
+
+/// hwsim_quantize_mx's outputs: scales, codes, flags.
+fn quantize_mx_via_c(
+    ctx: &Ctx,
+    format: u32,
+    rule: u32,
+    rounding: u32,
+    x: &[u16],
+) -> (Vec<u8>, Vec<u8>, Vec<u32>) {
+    let nb = x.len().div_ceil(32);
+    let (mut s, mut c, mut f) = (vec![0xaau8; nb], vec![0xaau8; nb * 32], vec![0xaau32; nb]);
+    // SAFETY: x has n elements, the outputs their documented lengths.
+    let rc = unsafe {
+        hwsim_quantize_mx(
+            ctx.ptr(),
+            format,
+            rule,
+            rounding,
+            x.as_ptr(),
+            x.len(),
+            s.as_mut_ptr(),
+            c.as_mut_ptr(),
+            f.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, HWSIM_OK, "{}", last_error());
+    (s, c, f)
+}
+
+#[test]
+fn quantize_mx_is_the_quantizer_of_every_format_rule_and_rounding() {
+    let ctx = Ctx::open("reference");
+    let x = quantizer_inputs();
+    let wide: Vec<Fp32> = x.iter().map(|&b| Bf16(b).to_fp32()).collect();
+    for (fc, f) in MX_CODES.into_iter().zip(MX_FORMATS) {
+        for (rc, rule) in SCALE_CODES.into_iter().zip(ScaleRule::ALL) {
+            for (code, mode) in [
+                (HWSIM_ROUND_FORMAT_DEFAULT, f.default_rounding),
+                (HWSIM_ROUND_NEAREST_EVEN, RoundingMode::NearestEven),
+                (HWSIM_ROUND_NEAREST_AWAY, RoundingMode::NearestAway),
+            ] {
+                let (s, c, fl) = quantize_mx_via_c(&ctx, fc, rc, code, &x);
+                for (b, vals) in wide.chunks(32).enumerate() {
+                    let want = f.quantize(vals, rule, mode);
+                    let got = (s[b], &c[32 * b..32 * b + 32], fl[b]);
+                    assert_eq!(
+                        got,
+                        (
+                            want.value.scale.0,
+                            &want.value.codes[..],
+                            want.status.bits() as u32
+                        ),
+                        "{} {} {mode}: block {b} of {:04x?}",
+                        f.name,
+                        rule.name(),
+                        &x[32 * b..(32 * b + 32).min(x.len())]
+                    );
+                }
+                if code == HWSIM_ROUND_FORMAT_DEFAULT {
+                    let mxint8 = f.name == "mxint8";
+                    assert_eq!(mode == RoundingMode::NearestAway, mxint8, "{}", f.name);
+                }
+            }
+        }
+    }
+}
+
+/// The `sim` binary whose output the tests compare with: `$SIM` (relative to the workspace
+/// root), else the one next to this test's own build (`target/<profile>/sim`, which `cargo test
+/// --workspace` and `make test-build` build).
+fn sim_binary() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if let Some(p) = std::env::var_os("SIM") {
+        return root.join(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let sim = profile_dir.join("sim");
+    assert!(
+        sim.exists(),
+        "{} not found: build it with `cargo build --profile {} -p sim` (make test-build), or set SIM",
+        sim.display(),
+        profile_dir.file_name().unwrap().to_string_lossy()
+    );
+    sim
+}
+
+/// Run `sim` with `args` and `--out` a fresh folder; the case folder it wrote.
+fn sim_case(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(sim_binary())
+        .args(args)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "sim {args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut dirs: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "sim {args:?} wrote {dirs:?}");
+    let dir = dirs.pop().unwrap();
+    (out, dir)
+}
+
+/// The flag counts a manifest records for `file`.
+fn manifest_flags(dir: &std::path::Path, file: &str) -> FlagCounts {
+    let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+    m.files[file]
+        .flags
+        .expect("a computed file has flag counts")
+}
+
+fn flag_counts(words: &[u32]) -> FlagCounts {
+    FlagCounts::of(words.iter().map(|&w| Status::from_bits(w as u8)))
+}
+
+#[test]
+fn quantize_mx_is_sim_op_quantize_byte_for_byte() {
+    let ctx = Ctx::open("reference");
+    let roundings = [
+        (HWSIM_ROUND_FORMAT_DEFAULT, None),
+        (HWSIM_ROUND_NEAREST_EVEN, Some("nearest-even")),
+        (HWSIM_ROUND_NEAREST_AWAY, Some("nearest-away")),
+    ];
+    let mut cases = 0;
+    for (i, (fc, f)) in MX_CODES.into_iter().zip(MX_FORMATS).enumerate() {
+        for (j, (rc, rule)) in SCALE_CODES.into_iter().zip(ScaleRule::ALL).enumerate() {
+            let (code, rounding) = roundings[(i + j) % 3];
+            let seed = (4 * i + j).to_string();
+            let mut args = vec![
+                "op",
+                "quantize",
+                "--m",
+                "299",
+                "--seed",
+                &seed,
+                "--dist",
+                "corners",
+                "--mx-format",
+                f.name,
+                "--scale-rule",
+                rule.name(),
+            ];
+            if let Some(r) = rounding {
+                args.extend(["--element-rounding", r]);
+            }
+            let (_tmp, dir) = sim_case(&args);
+            let x: Vec<u16> = read_bf16(&dir.join("quantize.input"), Some(299))
+                .unwrap()
+                .iter()
+                .map(|b| b.0)
+                .collect();
+            let (s, c, fl) = quantize_mx_via_c(&ctx, fc, rc, code, &x);
+            let codes = MxCodes {
+                format: f,
+                shape: vec![299],
+                block_axis: 0,
+                blocks: s
+                    .iter()
+                    .zip(c.chunks(32))
+                    .map(|(&s, c)| MxBlock {
+                        scale: E8m0(s),
+                        codes: c.try_into().unwrap(),
+                    })
+                    .collect(),
+            };
+            let want = std::fs::read(dir.join("quantize.output")).unwrap();
+            assert!(
+                to_bytes(DumpRef::Mx(&codes)) == want,
+                "{args:?}: the C quantizer's dump differs from sim's"
+            );
+            assert_eq!(
+                flag_counts(&fl),
+                manifest_flags(&dir, "quantize.output"),
+                "{args:?}"
+            );
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 24);
+}
+
+type MxOperand = (Vec<u8>, Vec<u8>);
+
+fn mx_flat(t: &MxCodes) -> MxOperand {
+    (
+        t.blocks.iter().map(|b| b.scale.0).collect(),
+        t.blocks.iter().flat_map(|b| b.codes).collect(),
+    )
+}
+
+/// An MX product through its C entry point: output bits (as u32) and flags.
+fn mx_op_via_c(
+    ctx: &Ctx,
+    op: OpKind,
+    dims: Dims,
+    formats: [u32; 2],
+    [a, b]: [&MxOperand; 2],
+    dtype: OutDtype,
+    rounding: u32,
+) -> (i32, Vec<u32>, Vec<u32>) {
+    let Dims { m, k, n } = dims;
+    let outputs = match op {
+        OpKind::Dot => 1,
+        OpKind::Gevm => k,
+        OpKind::Gemm => m * n,
+    };
+    let [fa, fb] = formats;
+    let (sa, ca, sb, cb) = (a.0.as_ptr(), a.1.as_ptr(), b.0.as_ptr(), b.1.as_ptr());
+    let mut flags = vec![0u32; outputs];
+    let f = flags.as_mut_ptr();
+    let c = ctx.ptr();
+    let (rc, out) = match dtype {
+        OutDtype::Bf16 => {
+            let mut o = vec![0u16; outputs];
+            let p = o.as_mut_ptr();
+            // SAFETY: the operands and outputs have the documented lengths.
+            let rc = unsafe {
+                match op {
+                    OpKind::Dot => hwsim_dot_mx_bf16(c, m, fa, fb, sa, ca, sb, cb, rounding, p, f),
+                    OpKind::Gevm => {
+                        hwsim_gevm_mx_bf16(c, m, k, fa, fb, sa, ca, sb, cb, rounding, p, f)
+                    }
+                    OpKind::Gemm => {
+                        hwsim_gemm_mx_bf16(c, m, k, n, fa, fb, sa, ca, sb, cb, rounding, p, f)
+                    }
+                }
+            };
+            (rc, o.into_iter().map(u32::from).collect())
+        }
+        OutDtype::Fp32 => {
+            let mut o = vec![0u32; outputs];
+            let p = o.as_mut_ptr();
+            // SAFETY: as above.
+            let rc = unsafe {
+                match op {
+                    OpKind::Dot => hwsim_dot_mx_fp32(c, m, fa, fb, sa, ca, sb, cb, rounding, p, f),
+                    OpKind::Gevm => {
+                        hwsim_gevm_mx_fp32(c, m, k, fa, fb, sa, ca, sb, cb, rounding, p, f)
+                    }
+                    OpKind::Gemm => {
+                        hwsim_gemm_mx_fp32(c, m, k, n, fa, fb, sa, ca, sb, cb, rounding, p, f)
+                    }
+                }
+            };
+            (rc, o)
+        }
+    };
+    (rc, out, flags)
+}
+
+/// `sim op OP --mx-format A,B --dist corners` and the same product through libhwsim on the
+/// operand dumps sim wrote: the output bits and the flag counts must be the output dump's and
+/// the manifest's.
+fn check_mx_op_against_sim(
+    ctx: &Ctx,
+    op: OpKind,
+    dims: Dims,
+    [ia, ib]: [usize; 2],
+    dtype: OutDtype,
+    rounding: usize,
+    seed: usize,
+) {
+    let (fa, fb) = (MX_FORMATS[ia], MX_FORMATS[ib]);
+    let Dims { m, k, n } = dims;
+    let (m_, k_, n_, seed_) = (
+        m.to_string(),
+        k.to_string(),
+        n.to_string(),
+        seed.to_string(),
+    );
+    let formats = format!("{},{}", fa.name, fb.name);
+    let mode = RoundingMode::ALL[rounding];
+    let mode_name = mode.name();
+    let mut args = vec![
+        "op",
+        op.name(),
+        "--m",
+        &m_,
+        "--seed",
+        &seed_,
+        "--dist",
+        "corners",
+        "--mx-format",
+        &formats,
+        "--out-dtype",
+        dtype.name(),
+        "--rounding",
+        mode_name,
+    ];
+    match op {
+        OpKind::Dot => {}
+        OpKind::Gevm => args.extend(["--k", &k_]),
+        OpKind::Gemm => args.extend(["--k", &k_, "--n", &n_]),
+    }
+    let (_tmp, dir) = sim_case(&args);
+    let [na, nb] = op.operand_names();
+    let ((sa, xa), (sb, xb)) = match op {
+        OpKind::Dot => ((vec![m], 0), (vec![m], 0)),
+        OpKind::Gevm => ((vec![m], 0), (vec![m, k], 0)),
+        OpKind::Gemm => ((vec![m, k], 1), (vec![k, n], 0)),
+    };
+    let a = read_mx_codes(&dir.join(op.file(na)), fa, sa, xa).unwrap();
+    let b = read_mx_codes(&dir.join(op.file(nb)), fb, sb, xb).unwrap();
+    let (rc, got, flags) = mx_op_via_c(
+        ctx,
+        op,
+        dims,
+        [MX_CODES[ia], MX_CODES[ib]],
+        [&mx_flat(&a), &mx_flat(&b)],
+        dtype,
+        rounding as u32,
+    );
+    assert_eq!(rc, HWSIM_OK, "{args:?}: {}", last_error());
+    let out = dir.join(op.file("output"));
+    let want: Vec<u32> = match dtype {
+        OutDtype::Bf16 => read_bf16(&out, None)
+            .unwrap()
+            .iter()
+            .map(|x| x.0 as u32)
+            .collect(),
+        OutDtype::Fp32 => read_fp32(&out, None).unwrap().iter().map(|x| x.0).collect(),
+    };
+    assert_eq!(got, want, "{args:?}");
+    assert_eq!(
+        flag_counts(&flags),
+        manifest_flags(&dir, &op.file("output")),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn gemm_mx_is_sim_op_gemm_for_every_format_pair() {
+    let ctx = Ctx::open("reference");
+    let dims = Dims { m: 6, k: 70, n: 5 };
+    for ia in 0..MX_FORMATS.len() {
+        for ib in 0..MX_FORMATS.len() {
+            let i = ia * MX_FORMATS.len() + ib;
+            let dtype = [OutDtype::Bf16, OutDtype::Fp32][i % 2];
+            check_mx_op_against_sim(&ctx, OpKind::Gemm, dims, [ia, ib], dtype, i % 5, i);
+        }
+    }
+}
+
+#[test]
+fn dot_and_gevm_mx_are_sim_op() {
+    let ctx = Ctx::open("reference");
+    let pairs = [[1, 5], [2, 2], [3, 4], [0, 1], [5, 0]];
+    for (i, pair) in pairs.into_iter().enumerate() {
+        let dtype = [OutDtype::Bf16, OutDtype::Fp32][i % 2];
+        let dot = Dims { m: 200, k: 1, n: 1 };
+        check_mx_op_against_sim(&ctx, OpKind::Dot, dot, pair, dtype, i, i);
+        let gevm = Dims { m: 45, k: 9, n: 1 };
+        check_mx_op_against_sim(&ctx, OpKind::Gevm, gevm, pair, dtype, 4 - i, i);
+    }
+}
+
+/// Two MXINT8 operands take the context's MAC accumulator, as the MXINT8 functions do (the
+/// narrow profile's differs from the exact sum); every other pair is refused by such a context.
+#[test]
+fn mxint8_pairs_are_the_mxint8_functions_and_narrow_refuses_the_others() {
+    for p in ["reference", "narrow"] {
+        let ctx = Ctx::open(p);
+        for (seed, (op, dims)) in [
+            (OpKind::Dot, Dims { m: 33, k: 1, n: 1 }),
+            (OpKind::Gevm, Dims { m: 70, k: 9, n: 1 }),
+            (OpKind::Gemm, Dims { m: 16, k: 64, n: 9 }),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let case = OpCase::generate(op, dims, seed as u64);
+            let as_codes = |t: &sim::tensor::MxTensor| -> MxOperand {
+                let (s, e) = flat(&t.blocks);
+                (s, e.into_iter().map(|q| q as u8).collect())
+            };
+            let (a, b) = (as_codes(&case.operands[0]), as_codes(&case.operands[1]));
+            for dtype in [OutDtype::Bf16, OutDtype::Fp32] {
+                for rounding in [HWSIM_ROUND_NEAREST_EVEN, HWSIM_ROUND_TOWARD_NEG] {
+                    let want = op_via_c(&ctx, &case, dtype, rounding);
+                    let int8 = [HWSIM_MX_MXINT8; 2];
+                    let (rc, out, flags) =
+                        mx_op_via_c(&ctx, op, dims, int8, [&a, &b], dtype, rounding);
+                    assert_eq!(rc, HWSIM_OK, "{}", last_error());
+                    assert_eq!((out, flags), want, "{p} {op:?} {dtype:?} {rounding}");
+                    let other = [HWSIM_MX_MXINT8, HWSIM_MX_MXFP8_E4M3];
+                    let (rc, ..) = mx_op_via_c(&ctx, op, dims, other, [&a, &b], dtype, rounding);
+                    if p == "narrow" {
+                        assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+                        let e = last_error();
+                        assert!(
+                            e.starts_with(&format!(
+                                "hwsim_{}_mx_{}: format_a = mxint8, format_b = mxfp8-e4m3: products of MX formats other than mxint8 x mxint8 are summed exactly, and the MAC accumulator of this context ('narrow') is not exact",
+                                op.name(),
+                                dtype.name()
+                            )),
+                            "{e}"
+                        );
+                    } else {
+                        assert_eq!(rc, HWSIM_OK, "{}", last_error());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A known product by hand: [1.5, -2] (E4M3, scale 2^1) . [4, 0.5] (E2M1, scale 2^-1) =
+/// 2 * 0.5 * (1.5 * 4 - 2 * 0.5) = 5; and the same with inf and NaN codes (IEEE).
+#[test]
+fn mx_products_by_hand() {
+    let ctx = Ctx::open("reference");
+    let a_codes = {
+        let mut c = vec![0u8; 32];
+        c[0] = 0x3c; // E4M3 1.5: exponent 7 (bias 7), fraction 100
+        c[1] = 0xc0; // -2: sign, exponent 8
+        c
+    };
+    let b_codes = {
+        let mut c = vec![0u8; 32];
+        c[0] = 0x6; // E2M1 4.0: exponent 3 (bias 1), fraction 0
+        c[1] = 0x1; // 0.5: the subnormal
+        c
+    };
+    let (a, b) = ((vec![128u8], a_codes), (vec![126u8], b_codes));
+    let fm = [HWSIM_MX_MXFP8_E4M3, HWSIM_MX_MXFP4_E2M1];
+    let dims = Dims { m: 2, k: 1, n: 1 };
+    let (rc, out, flags) = mx_op_via_c(&ctx, OpKind::Dot, dims, fm, [&a, &b], OutDtype::Bf16, 0);
+    assert_eq!(
+        (rc, out, flags),
+        (HWSIM_OK, vec![0x40a0], vec![0]),
+        "5.0 exactly"
+    );
+    // E5M2: 0x7c is +inf, 0x7f a NaN; inf * 4 + (-2 * 0.5) = inf, NaN propagates.
+    let e5 = [HWSIM_MX_MXFP8_E5M2, HWSIM_MX_MXFP4_E2M1];
+    let mut inf = a.clone();
+    inf.1[0] = 0x7c;
+    inf.1[1] = 0;
+    let (rc, out, _) = mx_op_via_c(&ctx, OpKind::Dot, dims, e5, [&inf, &b], OutDtype::Fp32, 0);
+    assert_eq!((rc, out), (HWSIM_OK, vec![0x7f80_0000]));
+    inf.1[0] = 0x7f;
+    let (rc, out, _) = mx_op_via_c(&ctx, OpKind::Dot, dims, e5, [&inf, &b], OutDtype::Bf16, 0);
+    assert_eq!(rc, HWSIM_OK);
+    assert_eq!(out[0] & 0x7f80, 0x7f80);
+    assert_ne!(out[0] & 0x7f, 0, "NaN");
+}
+
+#[test]
+fn mx_functions_refuse_bad_arguments_naming_themselves() {
+    let ctx = Ctx::open("reference");
+    let x = [0x3f80u16; 40];
+    let (mut s, mut c, mut f) = ([0x11u8; 2], [0x22u8; 64], [0x33u32; 2]);
+    let c_ = ctx.ptr();
+    // SAFETY: every array has its documented length, or the call must fail before using it.
+    let mut q = |fmt: u32, rule: u32, er: u32, x: *const u16, n: usize, codes: bool| unsafe {
+        let cp = if codes { c.as_mut_ptr() } else { null_mut() };
+        let rc = hwsim_quantize_mx(c_, fmt, rule, er, x, n, s.as_mut_ptr(), cp, f.as_mut_ptr());
+        (rc, last_error())
+    };
+    let xp = x.as_ptr();
+    let bad = |r: (i32, String), msg: &str| {
+        assert_eq!(r.0, HWSIM_ERR_INVALID_ARGUMENT, "{msg}");
+        assert!(r.1.starts_with(msg), "{} does not start with {msg}", r.1);
+    };
+    bad(
+        q(6, 0, 0, xp, 40, true),
+        "hwsim_quantize_mx: format = 6 is not an MX format code (HWSIM_MX_*, 0..=5: mxint8, mxfp8-e4m3, mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3, mxfp4-e2m1)",
+    );
+    bad(
+        q(1, 4, 0, xp, 40, true),
+        "hwsim_quantize_mx: scale_rule = 4 is not a scale-rule code",
+    );
+    bad(
+        q(1, 0, HWSIM_ROUND_TOWARD_ZERO, xp, 40, true),
+        "hwsim_quantize_mx: element_rounding = 2: the quantizer rounds elements with",
+    );
+    bad(
+        q(1, 0, 0, xp, 0, true),
+        "hwsim_quantize_mx: n is 0 (must be at least 1)",
+    );
+    bad(
+        q(1, 0, 0, null(), 0, true),
+        "hwsim_quantize_mx: n is 0 (must be at least 1)",
+    );
+    bad(
+        q(1, 0, 0, null(), 40, true),
+        "hwsim_quantize_mx: x_bf16 is NULL",
+    );
+    bad(
+        q(1, 0, 0, xp, 40, false),
+        "hwsim_quantize_mx: codes is NULL",
+    );
+    bad(
+        q(1, 0, 0, xp, usize::MAX, true),
+        "hwsim_quantize_mx: x_bf16: ",
+    );
+    assert_eq!(
+        (s, c, f),
+        ([0x11; 2], [0x22; 64], [0x33; 2]),
+        "a failed call wrote an output"
+    );
+    // SAFETY: as above; scales NULL must be refused.
+    let rc =
+        unsafe { hwsim_quantize_mx(c_, 5, 0, 0, xp, 40, null_mut(), c.as_mut_ptr(), null_mut()) };
+    assert_eq!(
+        (rc, last_error().as_str()),
+        (
+            HWSIM_ERR_INVALID_ARGUMENT,
+            "hwsim_quantize_mx: scales is NULL"
+        )
+    );
+    // SAFETY: NULL context is an accepted argument (an error).
+    let rc = unsafe {
+        hwsim_quantize_mx(
+            null(),
+            5,
+            0,
+            0,
+            xp,
+            40,
+            s.as_mut_ptr(),
+            c.as_mut_ptr(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT);
+    assert!(last_error().starts_with("hwsim_quantize_mx: ctx is NULL"));
+    // flags may be NULL; the format's default rounding is taken.
+    // SAFETY: as above.
+    let rc = unsafe {
+        hwsim_quantize_mx(
+            c_,
+            5,
+            0,
+            u32::MAX,
+            xp,
+            40,
+            s.as_mut_ptr(),
+            c.as_mut_ptr(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, HWSIM_OK, "{}", last_error());
+    // 1.0 in E2M1 by floor: scale 2^-2, element 4.0 (code 0x6); the padding codes are 0.
+    assert_eq!(s, [125, 125]);
+    assert!(c[..40].iter().all(|&x| x == 0x6) && c[40..].iter().all(|&x| x == 0));
+
+    // Products: gemm 2 x 40 x 3 of E2M1 x E3M2.
+    let (m, k, n) = (2usize, 40usize, 3usize);
+    let a: MxOperand = (vec![127; 4], vec![0x2; 4 * 32]);
+    let b: MxOperand = (vec![127; 6], vec![0x4; 6 * 32]);
+    let pad = |mut g: MxOperand, blocks: &[usize]| {
+        for &blk in blocks {
+            g.1[32 * blk + 8..32 * blk + 32].fill(0);
+        }
+        g
+    };
+    // input [2, 2 blocks]: blocks 1 and 3 are partial; other [2 blocks, 3]: blocks 3..6.
+    let (a, b) = (pad(a, &[1, 3]), pad(b, &[3, 4, 5]));
+    let fm = [HWSIM_MX_MXFP4_E2M1, HWSIM_MX_MXFP6_E3M2];
+    let dims = Dims { m, k, n };
+    let call = |fm: [u32; 2], a: &MxOperand, b: &MxOperand, rounding: u32| {
+        let (rc, out, _) = mx_op_via_c(
+            &ctx,
+            OpKind::Gemm,
+            dims,
+            fm,
+            [a, b],
+            OutDtype::Bf16,
+            rounding,
+        );
+        (rc, out, last_error())
+    };
+    let (rc, out, e) = call(fm, &a, &b, 0);
+    // Each output: 40 products of E2M1 0x2 (1.0) and E3M2 0x4 (2^-2) = 10.0, BF16 0x4120.
+    assert_eq!((rc, out), (HWSIM_OK, vec![0x4120; 6]), "{e}");
+    let refuse = |r: (i32, Vec<u32>, String), msg: &str| {
+        assert_eq!(r.0, HWSIM_ERR_INVALID_ARGUMENT, "{msg}");
+        assert!(r.2.starts_with(msg), "{} does not start with {msg}", r.2);
+    };
+    refuse(
+        call([HWSIM_MX_FORMATS, fm[1]], &a, &b, 0),
+        "hwsim_gemm_mx_bf16: format_a = 6 is not an MX format code",
+    );
+    refuse(
+        call([fm[0], 99], &a, &b, 0),
+        "hwsim_gemm_mx_bf16: format_b = 99 is not an MX format code",
+    );
+    refuse(
+        call(fm, &a, &b, 5),
+        "hwsim_gemm_mx_bf16: rounding = 5 is not a rounding code",
+    );
+    let mut wide = a.clone();
+    wide.1[33] = 0x10;
+    refuse(
+        call(fm, &wide, &b, 0),
+        "hwsim_gemm_mx_bf16: input_codes[33] = 0x10 (block 1, element 1) is not a mxfp4-e2m1 code: its codes are 4 bits, 0x00..=0x0f",
+    );
+    let mut wide = b.clone();
+    wide.1[5 * 32 + 2] = 0x40;
+    refuse(
+        call(fm, &a, &wide, 0),
+        "hwsim_gemm_mx_bf16: other_codes[162] = 0x40 (block 5, element 2) is not a mxfp6-e3m2 code: its codes are 6 bits, 0x00..=0x3f",
+    );
+    // The same byte is a code of an 8-bit format.
+    let e4m3 = [HWSIM_MX_MXFP4_E2M1, HWSIM_MX_MXFP8_E4M3];
+    assert_eq!(call(e4m3, &a, &wide, 0).0, HWSIM_OK);
+    let mut padded = a.clone();
+    padded.1[32 + 8 + 3] = 0x1;
+    refuse(
+        call(fm, &padded, &b, 0),
+        "hwsim_gemm_mx_bf16: input_codes: block 1 has a nonzero padding element 11 (k index 43 is past k = 40); padding must be zero",
+    );
+    let mut out = [0xbeefu16; 6];
+    let (sa, ca, sb, cb) = (a.0.as_ptr(), a.1.as_ptr(), b.0.as_ptr(), b.1.as_ptr());
+    let [fa, fb] = fm;
+    // Each call's error, read after it returns.
+    let expect = |rc: i32, msg: &str| {
+        assert_eq!(rc, HWSIM_ERR_INVALID_ARGUMENT, "{msg}");
+        let e = last_error();
+        assert!(e.starts_with(msg), "{e} does not start with {msg}");
+    };
+    // SAFETY: every array has its documented length, or the call must fail before reading it.
+    unsafe {
+        let o = out.as_mut_ptr();
+        expect(
+            hwsim_gemm_mx_bf16(c_, m, 0, n, fa, fb, sa, ca, sb, cb, 0, o, null_mut()),
+            "hwsim_gemm_mx_bf16: k is 0 (must be at least 1)",
+        );
+        expect(
+            hwsim_gemm_mx_bf16(c_, m, k, n, fa, fb, sa, null(), sb, cb, 0, o, null_mut()),
+            "hwsim_gemm_mx_bf16: input_codes is NULL",
+        );
+        expect(
+            hwsim_gemm_mx_bf16(c_, m, k, n, fa, fb, sa, ca, null(), cb, 0, o, null_mut()),
+            "hwsim_gemm_mx_bf16: other_scales is NULL",
+        );
+        expect(
+            hwsim_gemm_mx_bf16(
+                c_,
+                m,
+                k,
+                n,
+                fa,
+                fb,
+                sa,
+                ca,
+                sb,
+                cb,
+                0,
+                null_mut(),
+                null_mut(),
+            ),
+            "hwsim_gemm_mx_bf16: out is NULL",
+        );
+        expect(
+            hwsim_gemm_mx_bf16(
+                c_,
+                usize::MAX / 2,
+                k,
+                n,
+                fa,
+                fb,
+                sa,
+                ca,
+                sb,
+                cb,
+                0,
+                o,
+                null_mut(),
+            ),
+            "hwsim_gemm_mx_bf16: ",
+        );
+        expect(
+            hwsim_gemm_mx_bf16(null(), m, k, n, fa, fb, sa, ca, sb, cb, 0, o, null_mut()),
+            "hwsim_gemm_mx_bf16: ctx is NULL",
+        );
+        expect(
+            hwsim_dot_mx_fp32(c_, 0, fa, fb, sa, ca, sb, cb, 0, null_mut(), null_mut()),
+            "hwsim_dot_mx_fp32: m is 0 (must be at least 1)",
+        );
+        expect(
+            hwsim_gevm_mx_fp32(c_, 40, 3, 7, fb, sa, ca, sb, cb, 0, null_mut(), null_mut()),
+            "hwsim_gevm_mx_fp32: format_a = 7 is not an MX format code",
+        );
+        expect(
+            hwsim_gevm_mx_bf16(c_, 40, 0, fa, fb, sa, ca, sb, cb, 0, o, null_mut()),
+            "hwsim_gevm_mx_bf16: k is 0 (must be at least 1)",
+        );
+    }
+    assert_eq!(out, [0xbeef; 6], "a failed call wrote an output");
 }
