@@ -13,8 +13,9 @@ use std::path::Path;
 /// The largest hardware description or manifest read (descriptions are a few hundred bytes).
 pub const TEXT_LIMIT: u64 = 1 << 20;
 
-/// What kind of thing a non-regular path is, for the error message.
-fn kind(meta: &Metadata) -> &'static str {
+/// What a path is, for error messages: "a FIFO", "a socket", "a character device", "a block
+/// device", "a directory", "a file" (regular), else "not a regular file".
+pub fn kind(meta: &Metadata) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -34,6 +35,8 @@ fn kind(meta: &Metadata) -> &'static str {
     }
     if meta.is_dir() {
         "a directory"
+    } else if meta.is_file() {
+        "a file"
     } else {
         "not a regular file"
     }

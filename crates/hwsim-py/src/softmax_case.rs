@@ -278,7 +278,7 @@ pub fn load_case<'py>(
                     return Err(value_error(format!(
                         "{}: is {}, not a regular file",
                         path.display(),
-                        file_kind(&meta)
+                        hw_units::files::kind(&meta)
                     )));
                 }
             }
@@ -375,29 +375,6 @@ pub fn load_case<'py>(
         let (manifest, entries) = py.detach(read).map_err(value_error)?;
         Ok((manifest, entries_to_py(py, entries)?))
     })
-}
-
-/// What a path that is not a regular file is, for errors.
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-    }
-    if meta.is_dir() {
-        "a folder"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// One tensor as the Python layer passes it to `write_case`: `(file name, dtype, logical shape,

@@ -138,29 +138,6 @@ impl Guard {
     }
 }
 
-/// What a path that is neither a folder nor a symbolic link is, for [`Refusal::NotAFolder`].
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-    }
-    if meta.is_file() {
-        "a file"
-    } else {
-        "not a folder"
-    }
-}
-
 /// Counter of the temporary and moved-aside names this process makes: with the process id, a
 /// name no other call (thread or process) uses at the same time.
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -251,7 +228,7 @@ impl CaseWriter {
             if !meta.is_dir() && !meta.file_type().is_symlink() {
                 return Err(Refusal::NotAFolder {
                     path: final_dir,
-                    what: kind(&meta),
+                    what: hw_units::files::kind(&meta),
                 }
                 .into());
             }
@@ -401,7 +378,7 @@ impl CaseWriter {
                 Ok(meta) if !meta.is_dir() && !meta.file_type().is_symlink() => {
                     let e = Refusal::NotAFolder {
                         path: self.final_dir.clone(),
-                        what: kind(&meta),
+                        what: hw_units::files::kind(&meta),
                     };
                     return Err(self.undo(aside, e.into()));
                 }
