@@ -10,7 +10,7 @@ use crate::ops::{Dims, OpKind, OpOutput, OutDtype, OutTensor};
 use crate::tensor::{DumpRef, MxCodes, Tensor};
 use hw_types::mx::block_sum;
 use hw_types::{
-    Bf16, BlockSum, ExactAcc, Fp32, MxFormat, RoundingMode, ScaleRule, Status, StatusAnd, BLOCK,
+    Bf16, BlockSum, ExactAcc, Fp32, MxFormat, RoundingMode, ScaleRule, Status, StatusAnd,
 };
 use rayon::prelude::*;
 use std::path::Path;
@@ -141,14 +141,7 @@ impl MxOpCase {
 
     /// Every output element: the exact sum of its block sums, rounded once to `dtype` in `mode`.
     pub fn compute(&self, dtype: OutDtype, mode: RoundingMode) -> OpOutput {
-        let Dims { m, k, n } = self.dims;
-        let kb = |len: usize| len.div_ceil(BLOCK);
-        // Every op as A [rows, KB] x B [KB, cols] (the block grids' row-major order).
-        let (rows, kbs, cols) = match self.op {
-            OpKind::Dot => (1, kb(m), 1),
-            OpKind::Gevm => (1, kb(m), k),
-            OpKind::Gemm => (m, kb(k), n),
-        };
+        let (rows, kbs, cols) = self.op.block_grid(self.dims);
         let [a, b] = &self.operands;
         let [fa, fb] = self.choice.formats;
         // The exact sum of an output's block sums, and whether a block was invalid (inf * 0,

@@ -41,6 +41,16 @@ impl OpKind {
             OpKind::Gemm => [(vec![d.m, d.k], 1), (vec![d.k, d.n], 0)],
         }
     }
+    /// Every op as block grids A `[rows, KB]` x B `[KB, cols]` (the grids' row-major order):
+    /// `(rows, KB, cols)`.
+    pub fn block_grid(self, d: Dims) -> (usize, usize, usize) {
+        let kb = |len: usize| len.div_ceil(BLOCK);
+        match self {
+            OpKind::Dot => (1, kb(d.m), 1),
+            OpKind::Gevm => (1, kb(d.m), d.k),
+            OpKind::Gemm => (d.m, kb(d.k), d.n),
+        }
+    }
     pub fn output_shape(self, d: Dims) -> Vec<usize> {
         match self {
             OpKind::Dot => vec![],
@@ -200,15 +210,8 @@ impl OpCase {
     /// The block products summed by the MAC accumulator `acc` (a hardware description's
     /// `mac.accumulator`), rounded once per output element in `mode` (docs/microarchitecture.md).
     pub fn compute_with(&self, dtype: OutDtype, mode: RoundingMode, acc: &AccKind) -> OpOutput {
-        let Dims { m, k, n } = self.dims;
         let [a, b] = &self.operands;
-        let kb = |len: usize| len.div_ceil(BLOCK);
-        // Every op as A [rows, KB] x B [KB, cols].
-        let dims = match self.op {
-            OpKind::Dot => (1, kb(m), 1),
-            OpKind::Gevm => (1, kb(m), k),
-            OpKind::Gemm => (m, kb(k), n),
-        };
+        let dims = self.op.block_grid(self.dims);
         let shape = self.op.output_shape(self.dims);
         fn apart<F: Copy>(v: Vec<StatusAnd<F>>) -> (Vec<F>, Vec<Status>) {
             v.into_iter().map(|r| (r.value, r.status)).unzip()
