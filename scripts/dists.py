@@ -37,6 +37,7 @@ QK_BOUNDARY = (0x42AE, 0x42AF, 0x42B0, 0x42B1, 0x42B2, 0x42B3, 0xC2B6, 0xC2B7,
 QK_EXPONENTS = (0, 1, 2, 100, 118, 119, 120, 121, 126, 127, 128, 129, 130, 131, 132, 133)
 QK_LARGE = (0x42B1, 0x42AF, 0x42A0, 0x4270)
 QE = (-10, 0, 5, 100, -120)
+QF = (-10, 0, 5, 40, -40)       # E_b of the quantize input's kinds 1 and 2 for the FP formats
 QUANTIZE_SPECIALS = (0x7F80, 0xFF80, 0x7FC0)
 QUANTIZE_EXTREMES = (0, 1, 2, 126, 127, 128, 253, 254)
 CORNER_SMALL_SCALES = (0x01, 0x02, 0x10, 0x40)
@@ -272,9 +273,16 @@ def mx_op_inputs(op: str, m: int, k: int | None, n: int | None, seed: int, forma
 # The quantize op's input (stream 0)
 # ==============================================================================================
 
-def quantize_corner_element(p: int, i: int, z: int) -> int:
-    """Element i of a corners quantize block with plan draw p, from its draw z (BF16 bits)."""
-    kind, e_b, s = p % 8, QE[(p >> 8) % len(QE)], z >> 63
+def quantize_corner_element(p: int, i: int, z: int, fmt=None) -> int:
+    """Element i of a corners quantize block with plan draw p, from its draw z (BF16 bits).
+    `fmt` is the MX format of `sim op quantize --mx-format` (None: the dataset's MXINT8 op);
+    the FP formats take their own E_b table and kinds 1 and 2 (§5.1, "quantize input under
+    `corners` for the FP formats"), mxint8 keeps the MXINT8 table."""
+    fmt = None if fmt is None else mx.get_format(fmt)
+    kind, s = p % 8, z >> 63
+    if kind in (1, 2) and fmt is not None and fmt.kind == "fp":
+        return _fp_tie_element(kind, p, i, z, fmt)
+    e_b = QE[(p >> 8) % len(QE)]
     sign = -1 if s else 1
     if kind in (1, 2):
         if i == 0:
@@ -294,16 +302,36 @@ def quantize_corner_element(p: int, i: int, z: int) -> int:
     return uniform_bf16(z, OPERAND_R)          # kind 0, and elements 1.. of kind 4
 
 
-def quantize_input(seed: int, m: int, dist: str) -> np.ndarray:
+def _fp_tie_element(kind: int, p: int, i: int, z: int, fmt) -> int:
+    """Kinds 1 (ties) and 2 (saturation) of the FP formats' quantize input: E_b = QF[p >> 8],
+    aimed at F's grid (emax, emin = 1 - bias, mbits)."""
+    e_b = QF[(p >> 8) % len(QF)]
+    emax, emin, mbits = fmt.emax, fmt.emin, fmt.mbits
+    sign = -1 if z >> 63 else 1
+    if i == 0:
+        if kind == 1:
+            return exact_bf16(1, e_b + emax)                   # E is at least E_b
+        # just below 2^(E_b + emax + 1): saturates under floor
+        return exact_bf16(sign * ((1 << (mbits + 3)) - 1), e_b + emax - mbits - 2)
+    c = (z >> 16) % (emax - emin + 2)
+    k = (z >> 8) % (1 << mbits)
+    if c <= emax - emin:                  # halfway between two normal codes of binade emax - c
+        return exact_bf16(sign * ((1 << (mbits + 1)) + 2 * k + 1), e_b + emax - c - mbits - 1)
+    return exact_bf16(sign * (2 * k + 1), e_b + emin - mbits - 1)   # between two subnormals
+
+
+def quantize_input(seed: int, m: int, dist: str, fmt=None) -> np.ndarray:
     """The quantize op's input [m] BF16 bits: uniform r = 2 then RNE_bf16; block g (elements
-    32 g .. 32 g + 31) has plan draw z(8, g)."""
+    32 g .. 32 g + 31) has plan draw z(8, g).  `fmt`: the MX format of `sim op quantize
+    --mx-format` (None or mxint8: the MXINT8 corner table; an FP format: its own kinds 1, 2)."""
     plans = corner_plans(seed, 0, -(-m // ref.BLOCK), dist)
+    fmt = None if fmt is None else mx.get_format(fmt)
     z = draws(seed, 0, m)
     bits = []
     for index, x in enumerate(z):
         p = plans[index // ref.BLOCK]
         bits.append(uniform_bf16(x, OPERAND_R) if p is None
-                    else quantize_corner_element(p, index % ref.BLOCK, x))
+                    else quantize_corner_element(p, index % ref.BLOCK, x, fmt))
     return np.array(bits, dtype=np.uint16)
 
 

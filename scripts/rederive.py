@@ -174,7 +174,7 @@ def _mx_quantize(case: Path, manifest: dict) -> Derived:
     rule = params.get("scale_rule", mx.RULES[0])
     if _generated(manifest):
         bits = dists.quantize_input(manifest["seed"], params["m"],
-                                    params.get("dist", dists.UNIFORM))
+                                    params.get("dist", dists.UNIFORM), fmt)
     else:
         bits = _read_input(case, manifest, ref.QUANTIZE_FILES[0])
     scales, codes, flags = mx.quantize_bf16(bits, fmt, rule, params.get("element_rounding"))

@@ -23,6 +23,7 @@ import pytest
 
 import dists
 import dumps
+import mx
 import reference as ref
 import rederive
 import units
@@ -261,6 +262,47 @@ def test_quantize_ties_and_clamps_change_with_the_element_rounding():
             assert flags[g].overflow == (p % 8 == 2)
 
 
+FP_FORMATS = ("mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e3m2", "mxfp6-e2m3", "mxfp4-e2m1")
+
+
+@pytest.mark.parametrize("name", FP_FORMATS)
+def test_fp_quantize_ties_and_saturation_aim_at_the_formats_grid(name):
+    """§5.1, "quantize input under corners for the FP formats": kinds 1 and 2 take E_b from QF
+    and F's grid (under floor E = E_b, elements 1.. sit halfway between two codes of F on its
+    unbounded grid, kind 2's first element saturates); every other kind is MXINT8's."""
+    fmt = mx.get_format(name)
+    seed = 3
+    bits = dists.quantize_input(seed, 32 * QUANTIZE_BLOCKS, "corners", name)
+    mxint8 = dists.quantize_input(seed, 32 * QUANTIZE_BLOCKS, "corners")
+    assert np.array_equal(dists.quantize_input(seed, 32 * QUANTIZE_BLOCKS, "corners", "mxint8"),
+                          mxint8)
+    scales, codes, _ = mx.quantize_bf16(bits, fmt, "floor", None)
+    plans = dists.draws(seed, 8, QUANTIZE_BLOCKS)
+    subnormal_ties = normal_ties = 0
+    for g, p in enumerate(plans):
+        block = slice(32 * g, 32 * g + 32)
+        if p % 8 not in (1, 2):
+            assert bits[block].tolist() == mxint8[block].tolist()
+            continue
+        e_b = dists.QF[(p >> 8) % 5]
+        assert int(scales[g]) == e_b + 127
+        values = [ref.to_fraction(x, BF16) for x in bits[block].tolist()]
+        if p % 8 == 1:
+            assert values[0] == Fraction(2) ** (e_b + fmt.emax)
+        else:
+            assert abs(values[0]) == (2 ** (fmt.mbits + 3) - 1) * Fraction(2) ** (
+                e_b + fmt.emax - fmt.mbits - 2)
+            assert int(codes[g][0]) & (fmt.sign_bit - 1) == mx.max_code(fmt)      # saturated
+        for x in values[1:]:
+            y = abs(x) / Fraction(2) ** e_b                  # on F's grid: a tie
+            e = max(mx.floor_log2(y), fmt.emin)
+            step = Fraction(2) ** (e - fmt.mbits)
+            assert (y / step - Fraction(1, 2)).denominator == 1
+            subnormal_ties += y < Fraction(2) ** fmt.emin
+            normal_ties += y >= Fraction(2) ** fmt.emin
+    assert {p % 8 for p in plans} >= {1, 2} and subnormal_ties and normal_ties
+
+
 # ---------------------------------------------------------------------------------------------
 # mixed: even plan draws are uniform, odd ones are corners with p >> 1
 # ---------------------------------------------------------------------------------------------
@@ -369,6 +411,12 @@ def _sim_cases() -> list[tuple[str, list[str]]]:
             cases.append((f"quantize-{dist}-m{m}-s{seed}",
                           ["op", "quantize", "--m", str(m), "--seed", str(seed),
                            "--element-rounding", mode] + d))
+        for name, seed, m, rule in zip(FP_FORMATS + ("mxint8",), (1, 4, 2 ** 64 - 1, 0, 9, 5),
+                                       (300, 1000, 33, 64, 97, 130),
+                                       ("floor", "even", "floor", "rceil", "floor", "ceil")):
+            cases.append((f"quantize-{dist}-{name}-{rule}",
+                          ["op", "quantize", "--m", str(m), "--seed", str(seed),
+                           "--mx-format", name, "--scale-rule", rule] + d))
     return cases
 
 

@@ -1033,19 +1033,20 @@ fn run_quantize(a: OpArgs) -> Result<()> {
     if a.k.is_some() || a.n.is_some() {
         bail!("sim op quantize takes --m only (the vector length)");
     }
+    let [format, other] = a.mx_choice(None)?.formats;
+    if format != other {
+        bail!("sim op quantize takes one --mx-format (the output's)");
+    }
     let (case, seed) = match &a.inputs {
         Some(dir) => (QuantizeCase::read(a.m.map(|m| m as usize), dir)?, None),
         None => {
             let m =
                 a.m.ok_or_else(|| anyhow::anyhow!("sim op quantize: --m is required"))? as usize;
             crate::quantize_op::memory_need(m).check("sim op quantize")?;
-            (QuantizeCase::generate(m, a.seed, a.dist), Some(a.seed))
+            let case = QuantizeCase::generate_for(m, a.seed, a.dist, &format);
+            (case, Some(a.seed))
         }
     };
-    let [format, other] = a.mx_choice(None)?.formats;
-    if format != other {
-        bail!("sim op quantize takes one --mx-format (the output's)");
-    }
     let mode = a.element_rounding.unwrap_or(format.default_rounding);
     let header = [format!(
         "params   quantize mx_format={} scale_rule={} element_rounding={mode} dist={}",

@@ -393,18 +393,54 @@ fn corner_codes(f: &MxFormat, p: u64, s: &Stream, g: u64, len: usize) -> MxBlock
 /// Block exponents of the corner quantize inputs.
 const QE: [i32; 5] = [-10, 0, 5, 100, -120];
 
-/// The input of a quantize case: `m` BF16 values (docs/numerics.md §5.1).
-pub fn quantize_input(seed: u64, m: usize, dist: Dist) -> Vec<Bf16> {
+/// The input of a quantize case: `m` BF16 values (docs/numerics.md §5.1), its corner blocks
+/// aimed at `format`'s grid (MXINT8's table for MXINT8, the FP formats' for the others).
+pub fn quantize_input(seed: u64, m: usize, dist: Dist, format: &MxFormat) -> Vec<Bf16> {
     let (s, plans) = (Stream::new(seed, 0), Stream::new(seed, PLAN_STREAM_OFFSET));
+    let fp = match format.element {
+        hw_types::mx::Element::Float(spec) => Some((spec.emin, format.emax, format.mbits as i32)),
+        hw_types::mx::Element::Int8 => None,
+    };
     (0..m)
         .map(|idx| {
             let z = s.raw(idx as u64);
-            match plan(dist, &plans, (idx / BLOCK) as u64) {
-                Plan::Uniform => bf16_of(z, OPERAND_RANGE_LOG2),
-                Plan::Corner(p) => Bf16(quantize_corner(p, z, idx % BLOCK)),
+            match (plan(dist, &plans, (idx / BLOCK) as u64), fp) {
+                (Plan::Uniform, _) => bf16_of(z, OPERAND_RANGE_LOG2),
+                (Plan::Corner(p), Some(f)) if matches!(p % 8, 1 | 2) => {
+                    Bf16(fp_quantize_corner(p, z, idx % BLOCK, f))
+                }
+                (Plan::Corner(p), _) => Bf16(quantize_corner(p, z, idx % BLOCK)),
             }
         })
         .collect()
+}
+
+/// Block exponents of the FP formats' tie and saturation corners (docs/numerics.md §5.1).
+const QF: [i32; 5] = [-10, 0, 5, 40, -40];
+
+/// Element `i` of an FP format's tie (kind 1) or saturation (kind 2) corner block, for the
+/// format's `(emin, emax, mbits)`.
+fn fp_quantize_corner(p: u64, z: u64, i: usize, (emin, emax, mbits): (i32, i32, i32)) -> u16 {
+    let eb = pick(&QF, p >> 8);
+    let neg = z >> 63 == 1;
+    if i == 0 {
+        return if p % 8 == 1 {
+            bf16_pattern(false, 1, eb + emax)
+        } else {
+            bf16_pattern(neg, (1 << (mbits + 3)) - 1, eb + emax - mbits - 2)
+        };
+    }
+    let c = ((z >> 16) % (emax - emin + 2) as u64) as i32;
+    let k = (z >> 8) % (1 << mbits);
+    if c <= emax - emin {
+        bf16_pattern(
+            neg,
+            (1 << (mbits + 1)) + 2 * k + 1,
+            eb + emax - c - mbits - 1,
+        )
+    } else {
+        bf16_pattern(neg, 2 * k + 1, eb + emin - mbits - 1)
+    }
 }
 
 /// Generator range of the operands: [-4, 4).
@@ -478,6 +514,33 @@ mod tests {
             let x = s.real(i, 3).to_f32();
             assert!((-8.0..8.0).contains(&x));
             assert_eq!((x * (1 << 20) as f32).fract(), 0.0);
+        }
+    }
+
+    /// The FP formats' tie and saturation corners are exact BF16 numbers (bf16_pattern asserts
+    /// it in checked builds), and a saturation block saturates under `floor`.
+    #[test]
+    fn fp_quantize_corners_are_exact_and_saturate() {
+        for f in &hw_types::MX_FORMATS[1..] {
+            let x = quantize_input(7, 32 * 4000, Dist::Corners, f);
+            let plans = Stream::new(7, PLAN_STREAM_OFFSET);
+            let mut saturating = 0;
+            for (g, block) in x.chunks(BLOCK).enumerate() {
+                let Plan::Corner(p) = plan(Dist::Corners, &plans, g as u64) else {
+                    unreachable!()
+                };
+                if p % 8 == 2 {
+                    let vals: Vec<Fp32> = block.iter().map(|b| b.to_fp32()).collect();
+                    let r = f.quantize(&vals, ScaleRule::Floor, f.default_rounding);
+                    assert!(
+                        r.status.contains(hw_types::Status::OVERFLOW),
+                        "{} block {g}",
+                        f.name
+                    );
+                    saturating += 1;
+                }
+            }
+            assert!(saturating > 100, "{}: {saturating}", f.name);
         }
     }
 }

@@ -43,9 +43,15 @@ impl QuantizeOutput {
 }
 
 impl QuantizeCase {
+    /// The input of `sim op quantize` (MXINT8's corners).
     pub fn generate(m: usize, seed: u64, dist: Dist) -> QuantizeCase {
+        Self::generate_for(m, seed, dist, &hw_types::mx::MXINT8)
+    }
+
+    /// The input of `sim op quantize --mx-format F`: corner blocks aimed at F's grid.
+    pub fn generate_for(m: usize, seed: u64, dist: Dist, format: &MxFormat) -> QuantizeCase {
         QuantizeCase {
-            input: Tensor::new(vec![m], crate::gen::quantize_input(seed, m, dist)),
+            input: Tensor::new(vec![m], crate::gen::quantize_input(seed, m, dist, format)),
         }
     }
 

@@ -246,8 +246,8 @@ fn mx_cases_are_reproduced_byte_for_byte() {
         let files = match m.op.as_str() {
             "quantize" => {
                 let mode = element_rounding.unwrap();
-                let case =
-                    QuantizeCase::generate(m.params["m"].as_u64().unwrap() as usize, seed, dist);
+                let mm = m.params["m"].as_u64().unwrap() as usize;
+                let case = QuantizeCase::generate_for(mm, seed, dist, &formats[0]);
                 let out = case.compute_mx(formats[0], rule, mode);
                 let flags = [(
                     sim::quantize_op::OUTPUT,
