@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use hw_types::{Bf16, FlagCounts, MxFormat, RoundingMode, ScaleRule};
 use hw_units::config::HwConfig;
 use hw_units::units::Units;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Print to stdout, ignoring a closed pipe (`sim ... | head` must not panic; the work still
@@ -329,9 +329,9 @@ pub struct OpArgs {
     #[arg(long, value_parser = mx_op::parse_formats)]
     pub mx_format: Option<[MxFormat; 2]>,
     /// How a block's shared exponent follows from its largest magnitude: floor (OCP MX),
-    /// ceil, even or rceil (docs/numerics.md §8).
-    #[arg(long, default_value = "floor")]
-    pub scale_rule: ScaleRule,
+    /// ceil, even or rceil (docs/numerics.md §8) [default: the --inputs manifest's, else floor].
+    #[arg(long)]
+    pub scale_rule: Option<ScaleRule>,
     /// The hardware description whose MAC accumulator sums the block products of dot, gevm
     /// and gemm (MXINT8 operands with the floor rule; the other formats are summed exactly).
     #[command(flatten)]
@@ -352,9 +352,14 @@ impl OpArgs {
             .mx_format
             .or(from_manifest)
             .unwrap_or([hw_types::mx::MXINT8; 2]);
+        let rule = match (self.scale_rule, manifest) {
+            (Some(r), _) => r,
+            (None, Some(m)) => crate::check::mx_choice(Some(m), Path::new("manifest.json"))?.rule,
+            (None, None) => ScaleRule::Floor,
+        };
         Ok(MxChoice {
             formats,
-            rule: self.scale_rule,
+            rule,
             element_rounding: self.element_rounding,
         })
     }
@@ -1033,7 +1038,16 @@ fn run_quantize(a: OpArgs) -> Result<()> {
     if a.k.is_some() || a.n.is_some() {
         bail!("sim op quantize takes --m only (the vector length)");
     }
-    let [format, other] = a.mx_choice(None)?.formats;
+    // With --inputs, the folder's manifest (if any) says the format when --mx-format does not.
+    let manifest = match &a.inputs {
+        Some(dir) => {
+            let mpath = dir.join(crate::manifest::FILE_NAME);
+            mpath.exists().then(|| Manifest::read(&mpath)).transpose()?
+        }
+        None => None,
+    };
+    let choice = a.mx_choice(manifest.as_ref())?;
+    let [format, other] = choice.formats;
     if format != other {
         bail!("sim op quantize takes one --mx-format (the output's)");
     }
@@ -1048,21 +1062,22 @@ fn run_quantize(a: OpArgs) -> Result<()> {
         }
     };
     let mode = a.element_rounding.unwrap_or(format.default_rounding);
+    let rule = choice.rule;
     let header = [format!(
         "params   quantize mx_format={} scale_rule={} element_rounding={mode} dist={}",
         format.name,
-        a.scale_rule.name(),
+        rule.name(),
         a.dist.name()
     )];
     let output = crate::quantize_op::OUTPUT;
-    if format.name == "mxint8" && a.scale_rule == ScaleRule::Floor {
+    if format.name == "mxint8" && rule == ScaleRule::Floor {
         let out = case.compute(mode);
         let m = case.manifest(seed, a.dist, mode);
         let flags = [(output, out.flag_counts())];
         write_case(&a.out, m, &header, &case.dumps(&out), &flags, t0)
     } else {
-        let out = case.compute_mx(format, a.scale_rule, mode);
-        let m = case.manifest_mx(seed, a.dist, format, a.scale_rule, mode);
+        let out = case.compute_mx(format, rule, mode);
+        let m = case.manifest_mx(seed, a.dist, format, rule, mode);
         let flags = [(output, FlagCounts::of(out.flags.iter().copied()))];
         write_case(&a.out, m, &header, &case.dumps_mx(&out), &flags, t0)
     }
