@@ -1078,7 +1078,7 @@ fn run_quantize(a: OpArgs) -> Result<()> {
     } else {
         let out = case.compute_mx(format, rule, mode);
         let m = case.manifest_mx(seed, a.dist, format, rule, mode);
-        let flags = [(output, FlagCounts::of(out.flags.iter().copied()))];
+        let flags = [(output, out.flag_counts())];
         write_case(&a.out, m, &header, &case.dumps_mx(&out), &flags, t0)
     }
 }

@@ -17,7 +17,8 @@ use crate::softmax::{self, Inputs, Params};
 use crate::tensor::{DumpRef, MxCodes, MxTensor, Tensor};
 use anyhow::Result;
 use hw_types::{
-    Bf16, E8m0, Format, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule, BLOCK, MX_FORMATS,
+    Bf16, E8m0, FlagCounts, Format, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule, BLOCK,
+    MX_FORMATS,
 };
 use hw_units::exp::exp_bf16;
 use std::path::{Path, PathBuf};
@@ -82,69 +83,52 @@ impl Scenario {
 
     /// Write the case folder `out/<name>` (atomically, with its manifest and flag counts).
     pub fn write(&self, out: &Path) -> Result<PathBuf> {
-        let mark = |m: &mut Manifest| {
+        // Every kind of case: named after the scenario, marked with it and its targets.
+        let write = |mut m: Manifest, dumps: &[(&str, DumpRef)], flags: &[(&str, FlagCounts)]| {
+            m.case = self.name.to_string();
             m.params.insert("scenario".into(), self.name.into());
             m.params
                 .insert("targets".into(), serde_json::json!(self.targets));
+            let mut w = CaseWriter::create(out, m)?;
+            w.write_all(dumps)?;
+            w.set_flags(flags);
+            Ok(w.finish()?.0)
         };
+        let uniform = crate::gen::Dist::Uniform;
+        let output = crate::quantize_op::OUTPUT;
         match &self.case {
             Case::Softmax(inputs) => {
                 let p = params(inputs);
                 let st = softmax::run(inputs.clone(), &p);
-                let mut m = softmax::manifest(self.name, inputs.kv_size(), None, &p);
-                mark(&mut m);
-                let mut w = CaseWriter::create(out, m)?;
-                w.write_all(&st.dumps())?;
-                w.set_flags(&st.flags.counts());
-                Ok(w.finish()?.0)
+                let m = softmax::manifest(self.name, inputs.kv_size(), None, &p);
+                write(m, &st.dumps(), &st.flags.counts())
             }
             Case::Op { case, dtype, mode } => {
-                let output = case.compute(*dtype, *mode);
-                let mut m = case.manifest(None, crate::gen::Dist::Uniform, *dtype, *mode);
-                m.case = self.name.to_string();
-                mark(&mut m);
-                let dumps = case.dumps(&output);
+                let out = case.compute(*dtype, *mode);
+                let dumps = case.dumps(&out);
                 let dumps: Vec<(&str, DumpRef)> =
                     dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-                let mut w = CaseWriter::create(out, m)?;
-                w.write_all(&dumps)?;
-                w.set_flags(&[(dumps[2].0, output.flag_counts())]);
-                Ok(w.finish()?.0)
+                let m = case.manifest(None, uniform, *dtype, *mode);
+                write(m, &dumps, &[(dumps[2].0, out.flag_counts())])
             }
             Case::Quantize { case, mode } => {
-                let output = case.compute(*mode);
-                let mut m = case.manifest(None, crate::gen::Dist::Uniform, *mode);
-                m.case = self.name.to_string();
-                mark(&mut m);
-                let mut w = CaseWriter::create(out, m)?;
-                w.write_all(&case.dumps(&output))?;
-                w.set_flags(&[(crate::quantize_op::OUTPUT, output.flag_counts())]);
-                Ok(w.finish()?.0)
+                let out = case.compute(*mode);
+                let m = case.manifest(None, uniform, *mode);
+                write(m, &case.dumps(&out), &[(output, out.flag_counts())])
             }
             Case::MxQuantize { case, format, rule } => {
                 let mode = format.default_rounding;
-                let output = case.compute_mx(*format, *rule, mode);
-                let mut m = case.manifest_mx(None, crate::gen::Dist::Uniform, *format, *rule, mode);
-                m.case = self.name.to_string();
-                mark(&mut m);
-                let mut w = CaseWriter::create(out, m)?;
-                w.write_all(&case.dumps_mx(&output))?;
-                let counts = hw_types::FlagCounts::of(output.flags.iter().copied());
-                w.set_flags(&[(crate::quantize_op::OUTPUT, counts)]);
-                Ok(w.finish()?.0)
+                let out = case.compute_mx(*format, *rule, mode);
+                let m = case.manifest_mx(None, uniform, *format, *rule, mode);
+                write(m, &case.dumps_mx(&out), &[(output, out.flag_counts())])
             }
             Case::MxOp { case, dtype, mode } => {
-                let output = case.compute(*dtype, *mode);
-                let mut m = case.manifest(None, crate::gen::Dist::Uniform, *dtype, *mode);
-                m.case = self.name.to_string();
-                mark(&mut m);
-                let dumps = case.dumps(&output);
+                let out = case.compute(*dtype, *mode);
+                let dumps = case.dumps(&out);
                 let dumps: Vec<(&str, DumpRef)> =
                     dumps.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-                let mut w = CaseWriter::create(out, m)?;
-                w.write_all(&dumps)?;
-                w.set_flags(&[(dumps[2].0, output.flag_counts())]);
-                Ok(w.finish()?.0)
+                let m = case.manifest(None, uniform, *dtype, *mode);
+                write(m, &dumps, &[(dumps[2].0, out.flag_counts())])
             }
         }
     }

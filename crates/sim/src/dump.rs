@@ -101,13 +101,19 @@ pub fn pack_block(b: &MxBlock, width: u32) -> Vec<u8> {
 
 /// Inverse of [`pack_block`].
 pub fn unpack_block(word: &[u8], width: u32) -> MxBlock {
-    let field = word.len() - 1;
+    // The inverse of pack_block's bit buffer: bytes in from the last one, codes out from
+    // element 0.
     let mut codes = [0u8; BLOCK];
-    for (i, c) in codes.iter_mut().enumerate() {
-        for bit in 0..width as usize {
-            let pos = width as usize * i + bit;
-            *c |= (word[field - pos / 8] >> (pos % 8) & 1) << bit;
+    let (mut acc, mut bits, mut at) = (0u32, 0u32, word.len() - 1);
+    for c in codes.iter_mut() {
+        while bits < width {
+            acc |= (word[at] as u32) << bits;
+            at -= 1;
+            bits += 8;
         }
+        *c = (acc & ((1 << width) - 1)) as u8;
+        acc >>= width;
+        bits -= width;
     }
     MxBlock {
         scale: hw_types::E8m0(word[0]),
@@ -429,42 +435,73 @@ pub fn read_fp32(path: &Path, expected: Option<usize>) -> Result<Vec<Fp32>, Dump
         .collect())
 }
 
+/// The line count of a tensor of `shape` blocked along `block_axis` (its block grid).
+fn grid_lines(path: &Path, shape: &[usize], block_axis: usize) -> Result<usize, DumpError> {
+    crate::tensor::grid_shape(shape, block_axis)
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| DumpError::new(path, 0, format!("shape {shape:?} is too large")))
+}
+
+/// A line-count error of a blocked dump, with the shape that asks for that count.
+fn with_grid(mut e: DumpError, shape: &[usize], block_axis: usize, lines: usize) -> DumpError {
+    if e.line == 0 && e.msg.starts_with("expected") {
+        e.msg = format!(
+            "{} (shape {shape:?} blocked on axis {block_axis} has {lines} blocks of 32)",
+            e.msg
+        );
+    }
+    e
+}
+
+/// A nonzero padding element `i` of grid block `g` (`found` as the format writes it).
+fn padding_error(
+    path: &Path,
+    (g, i): (usize, usize),
+    shape: &[usize],
+    block_axis: usize,
+    zero: &str,
+    found: String,
+) -> DumpError {
+    DumpError::new(
+        path,
+        g + 1,
+        format!(
+            "element {i} lies past the logical length {} of axis {block_axis} and must be {zero} \
+             (padding of a partial block), found {found}",
+            shape[block_axis]
+        ),
+    )
+}
+
 /// Read an MXINT8 dump of a known logical shape; checks the line count and the zero padding.
 pub fn read_mx_tensor(
     path: &Path,
     shape: Vec<usize>,
     block_axis: usize,
 ) -> Result<crate::tensor::MxTensor, DumpError> {
-    let lines = crate::tensor::grid_shape(&shape, block_axis)
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| DumpError::new(path, 0, format!("shape {shape:?} is too large")))?;
-    let blocks = read_mxint8(path, Some(lines)).map_err(|mut e| {
-        if e.line == 0 && e.msg.starts_with("expected") {
-            e.msg = format!(
-                "{} (shape {shape:?} blocked on axis {block_axis} has {lines} blocks of 32)",
-                e.msg
-            );
-        }
-        e
-    })?;
+    let lines = grid_lines(path, &shape, block_axis)?;
+    let blocks =
+        read_mxint8(path, Some(lines)).map_err(|e| with_grid(e, &shape, block_axis, lines))?;
     let t = crate::tensor::MxTensor {
         shape,
         block_axis,
         blocks,
     };
-    if let Some((g, i)) = t.nonzero_padding() {
-        return Err(DumpError::new(
-            path,
-            g + 1,
-            format!(
-                "element {i} lies past the logical length {} of axis {block_axis} and must be 0 \
-                 (padding of a partial block), found {}",
-                t.shape[block_axis], t.blocks[g].elems[i]
-            ),
-        ));
+    match t.nonzero_padding() {
+        Some((g, i)) => {
+            let found = t.blocks[g].elems[i].to_string();
+            Err(padding_error(
+                path,
+                (g, i),
+                &t.shape,
+                block_axis,
+                "0",
+                found,
+            ))
+        }
+        None => Ok(t),
     }
-    Ok(t)
 }
 
 /// Read a dump of MX format `format` of a known logical shape; checks the line count (and so the
@@ -475,28 +512,29 @@ pub fn read_mx_codes(
     shape: Vec<usize>,
     block_axis: usize,
 ) -> Result<crate::tensor::MxCodes, DumpError> {
-    let lines = crate::tensor::grid_shape(&shape, block_axis)
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| DumpError::new(path, 0, format!("shape {shape:?} is too large")))?;
+    let lines = grid_lines(path, &shape, block_axis)?;
+    let blocks = read_mx_blocks(path, format, Some(lines))
+        .map_err(|e| with_grid(e, &shape, block_axis, lines))?;
     let t = crate::tensor::MxCodes {
         format,
-        blocks: read_mx_blocks(path, format, Some(lines))?,
+        blocks,
         shape,
         block_axis,
     };
-    if let Some((g, i)) = t.nonzero_padding() {
-        return Err(DumpError::new(
-            path,
-            g + 1,
-            format!(
-                "element {i} lies past the logical length {} of axis {block_axis} and must be the \
-                 +0 code (padding of a partial block), found {:#x}",
-                t.shape[block_axis], t.blocks[g].codes[i]
-            ),
-        ));
+    match t.nonzero_padding() {
+        Some((g, i)) => {
+            let found = format!("{:#x}", t.blocks[g].codes[i]);
+            Err(padding_error(
+                path,
+                (g, i),
+                &t.shape,
+                block_axis,
+                "the +0 code",
+                found,
+            ))
+        }
+        None => Ok(t),
     }
-    Ok(t)
 }
 
 /// The blocks of a dump of MX format `format` (any format, MXINT8 included).

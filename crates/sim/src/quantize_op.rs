@@ -122,6 +122,12 @@ pub struct MxQuantizeOutput {
     pub flags: Vec<Status>,
 }
 
+impl MxQuantizeOutput {
+    pub fn flag_counts(&self) -> FlagCounts {
+        FlagCounts::of(self.flags.iter().copied())
+    }
+}
+
 impl QuantizeCase {
     /// Quantize along the vector in blocks of 32 to `format` by `rule`, elements in `mode`.
     pub fn compute_mx(

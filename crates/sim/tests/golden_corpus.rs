@@ -249,10 +249,7 @@ fn mx_cases_are_reproduced_byte_for_byte() {
                 let mm = m.params["m"].as_u64().unwrap() as usize;
                 let case = QuantizeCase::generate_for(mm, seed, dist, &formats[0]);
                 let out = case.compute_mx(formats[0], rule, mode);
-                let flags = [(
-                    sim::quantize_op::OUTPUT,
-                    hw_types::FlagCounts::of(out.flags.iter().copied()),
-                )];
+                let flags = [(sim::quantize_op::OUTPUT, out.flag_counts())];
                 let man = case.manifest_mx(Some(seed), dist, formats[0], rule, mode);
                 render(man, &case.dumps_mx(&out), &flags)
             }
