@@ -104,6 +104,23 @@ pub fn blocks(scales: &[u8], elems: &[i8], what: &str) -> PyResult<Vec<MxInt8Blo
         .collect())
 }
 
+/// `blocks` blocks fit the block grid of `shape` blocked on `axis` (an axis of the shape).
+fn check_grid(blocks: usize, shape: &[usize], axis: usize, what: &str) -> PyResult<()> {
+    if axis >= shape.len() {
+        return Err(value_error(format!(
+            "{what}: block axis {axis} is outside shape {shape:?}"
+        )));
+    }
+    let grid = grid_shape(shape, axis);
+    if product(&grid) != Some(blocks) {
+        return Err(value_error(format!(
+            "{what}: {blocks} blocks, but shape {shape:?} blocked on axis {axis} has the block \
+             grid {grid:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// An MXINT8 tensor of logical `shape` blocked on `axis`, checked the way the dump readers check
 /// a file: the block count fits the grid and the padding of partial blocks is zero.
 pub fn mx_tensor(
@@ -113,19 +130,7 @@ pub fn mx_tensor(
     axis: usize,
     what: &str,
 ) -> PyResult<MxTensor> {
-    if axis >= shape.len() {
-        return Err(value_error(format!(
-            "{what}: block axis {axis} is outside shape {shape:?}"
-        )));
-    }
-    let grid = grid_shape(&shape, axis);
-    if product(&grid) != Some(scales.len()) {
-        return Err(value_error(format!(
-            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has the block grid \
-             {grid:?}",
-            scales.len()
-        )));
-    }
+    check_grid(scales.len(), &shape, axis, what)?;
     let t = MxTensor {
         blocks: blocks(scales, elems, what)?,
         shape,
@@ -157,19 +162,7 @@ pub fn mx_codes(
     axis: usize,
     what: &str,
 ) -> PyResult<MxCodes> {
-    if axis >= shape.len() {
-        return Err(value_error(format!(
-            "{what}: block axis {axis} is outside shape {shape:?}"
-        )));
-    }
-    let grid = grid_shape(&shape, axis);
-    if product(&grid) != Some(scales.len()) {
-        return Err(value_error(format!(
-            "{what}: {} blocks, but shape {shape:?} blocked on axis {axis} has the block grid \
-             {grid:?}",
-            scales.len()
-        )));
-    }
+    check_grid(scales.len(), &shape, axis, what)?;
     if codes.len() != scales.len() * BLOCK {
         return Err(value_error(format!(
             "{what}: {} element codes for {} blocks (expected 32 per block)",
