@@ -10,6 +10,7 @@ use crate::float::{self, Dyadic, FormatSpec, NonFinite, OnOverflow, Value, FP32_
 use crate::mxint8::{quantize_element, BLOCK, ELEM_FRAC_BITS};
 use crate::policy;
 use crate::status::{RoundingMode, Status, StatusAnd};
+use std::sync::OnceLock;
 
 /// How an element code is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,101 +163,144 @@ impl MxFormat {
             _ => E8m0::MIN_EXP,
         };
         let mut codes = [0u8; BLOCK];
-        let mut status = Status::OK;
-        for (c, v) in codes.iter_mut().zip(values) {
-            let r = self.quantize_element(*v, e, mode);
-            *c = r.value;
-            status |= r.status;
-        }
+        // One loop per element kind, so the kind is decided once per block, not per element.
+        let status = match self.element {
+            Element::Int8 => convert_all(values, &mut codes, |x| {
+                let q = quantize_element(x, e, mode);
+                StatusAnd::new(q.value as u8, q.status)
+            }),
+            Element::Float(_) => {
+                let element = FloatElement::new(self, mode);
+                convert_all(values, &mut codes, |x| element.convert(x, e))
+            }
+        };
         let scale = E8m0::from_exponent(e);
         StatusAnd::new(MxBlock { scale, codes }, status)
     }
-
-    /// `x / 2^e` rounded to the element (exact scaling, one rounding, saturating).
-    fn quantize_element(&self, x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<u8> {
-        match self.element {
-            Element::Int8 => {
-                let q = quantize_element(x, e, mode);
-                StatusAnd::new(q.value as u8, q.status)
-            }
-            Element::Float(spec) => float_element(&spec, x, e, mode),
-        }
-    }
 }
 
-/// `x / 2^e` rounded to the small float `spec`, saturating: [`float_element_definition`]'s
-/// result and flags, on the FP32 bit fields in 64-bit integers (the quantizer's hot loop).
-/// `|x| = m * 2^(be - 150)` (`m` with its hidden bit, `be` the biased exponent, 1 for
-/// subnormals), so `y = m * 2^q` with `q = be - 150 - e`; the result's grid has its last bit at
-/// `lsb = max(top, emin) - mbits` where `top = floor(log2 y)`, and `m` loses `lsb - q` bits.
-#[inline]
-pub fn float_element(spec: &FormatSpec, x: Fp32, e: i32, mode: RoundingMode) -> StatusAnd<u8> {
-    let neg = x.0 >> 31 == 1;
-    let sign = if neg { spec.zero(true) as u8 } else { 0 };
-    let biased = ((x.0 >> 23) & 0xff) as i32;
-    let frac = (x.0 & 0x7f_ffff) as u64;
-    let (m, be) = if biased == 0 {
-        (frac, 1)
-    } else {
-        (frac | 1 << 23, biased)
-    };
-    if m == 0 {
-        return StatusAnd::new(sign, Status::OK);
+/// Each value's element code into `codes`, and the union of their flags.
+#[inline(always)]
+fn convert_all(
+    values: &[Fp32],
+    codes: &mut [u8; BLOCK],
+    convert: impl Fn(Fp32) -> StatusAnd<u8>,
+) -> Status {
+    let mut status = Status::OK;
+    for (c, &x) in codes.iter_mut().zip(values) {
+        let r = convert(x);
+        *c = r.value;
+        status |= r.status;
     }
-    let mbits = spec.precision as i32 - 1;
-    let q = be - 150 - e;
-    let top = q + 63 - m.leading_zeros() as i32;
-    let round = |lsb: i32| -> (u64, bool) {
-        // Bits of m below 2^lsb are dropped; lsb > q always (m has 24 bits, p at most 4).
-        let s = (lsb - q) as u32;
-        let (kept, half, rest) = if s >= 64 {
-            (0, false, true)
-        } else {
-            (
-                m >> s,
-                (m >> (s - 1)) & 1 == 1,
-                m & ((1u64 << (s - 1)) - 1) != 0,
-            )
+    status
+}
+
+/// One small-float element format in one rounding mode, as a table: the quantizer's hot loop.
+///
+/// `x / 2^e` for a normal FP32 `x` is `1.f * 2^top` with `top = be - 127 - e`, and its element
+/// code and flags depend only on the sign, `top` and `f`. Of `f` only the five bits below the
+/// hidden bit and whether any lower bit is set matter: the element keeps at most three fraction
+/// bits, and its rounding bit lies at least 19 bits above `f`'s last. Below
+/// `top = emin - mbits - 2` every value is under half the smallest subnormal, and from
+/// `top = emax + 1` on every value saturates, so each of those ranges behaves like its end.
+/// The table holds [`float_element_definition`]'s result for every (sign, `top`, five bits,
+/// sticky), so it is the definition, read instead of recomputed; FP32 subnormals (never from
+/// BF16 data) take the definition itself.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatElement {
+    spec: FormatSpec,
+    mode: RoundingMode,
+    /// The lowest `top` of the table.
+    low: i32,
+    /// Binades (`top` values) in the table, per sign.
+    binades: i32,
+    /// `status << 8 | code` per [`FloatElement::index`].
+    table: &'static [u16],
+}
+
+/// The tables, built on first use: one per MX float format and rounding mode.
+static TABLES: [[OnceLock<Box<[u16]>>; RoundingMode::ALL.len()]; MX_FORMATS.len()] =
+    [const { [const { OnceLock::new() }; RoundingMode::ALL.len()] }; MX_FORMATS.len()];
+
+impl FloatElement {
+    /// The element of `format` (a float row of [`MX_FORMATS`]) rounded in `mode`.
+    ///
+    /// # Panics
+    /// When `format` is MXINT8 or not a row of the table (a caller bug).
+    pub fn new(format: &MxFormat, mode: RoundingMode) -> FloatElement {
+        let Element::Float(spec) = format.element else {
+            panic!("{} has no float elements", format.name);
         };
-        (
-            kept + mode.increments(neg, kept & 1 == 1, half, rest) as u64,
-            half || rest,
-        )
-    };
-    let lsb = top.max(spec.emin) - mbits;
-    let (mag, inexact) = round(lsb);
-    let mut status = if inexact { Status::INEXACT } else { Status::OK };
-    // Tininess after rounding: rounded to p bits with an unbounded exponent, still below 2^emin.
-    let tiny =
-        top < spec.emin - 1 || (top == spec.emin - 1 && round(top - mbits).0 >> (mbits + 1) == 0);
-    if inexact && tiny {
-        status |= Status::UNDERFLOW;
+        let row = MX_FORMATS.iter().position(|f| f == format);
+        let row = row.expect("an MX format is a row of MX_FORMATS");
+        let m = RoundingMode::ALL.iter().position(|&r| r == mode);
+        let m = m.expect("every rounding mode is in RoundingMode::ALL");
+        let mbits = spec.precision as i32 - 1;
+        let low = spec.emin - mbits - 2;
+        let binades = spec.emax + 1 - low + 1;
+        let mut element = FloatElement {
+            spec,
+            mode,
+            low,
+            binades,
+            table: &[],
+        };
+        element.table = TABLES[row][m].get_or_init(|| element.build());
+        element
     }
-    if mag == 0 {
-        return StatusAnd::new(sign, status);
+
+    /// Every entry from the definition, at `e = 0` (where each entry's `top` is a normal FP32
+    /// exponent for every format).
+    fn build(&self) -> Box<[u16]> {
+        let entries = 2 * self.binades as usize * 64;
+        (0..entries)
+            .map(|i| {
+                let (neg, t, bits) = (i / 64 >= self.binades as usize, i / 64, i % 64);
+                let top = self.low + (t % self.binades as usize) as i32;
+                let be = (127 + top) as u32;
+                let x = Fp32(
+                    u32::from(neg) << 31 | be << 23 | (bits as u32 >> 1) << 18 | bits as u32 & 1,
+                );
+                let r = float_element_definition(&self.spec, x, 0, self.mode);
+                u16::from(r.status.bits()) << 8 | u16::from(r.value)
+            })
+            .collect()
     }
-    // mag * 2^lsb: below 2^(mbits) it is a subnormal code; 2^(mbits+1) is a carry into the next
-    // binade.
-    let (biased, frac) = if mag >> mbits == 0 {
-        (0, mag)
-    } else if mag >> (mbits + 1) == 1 {
-        (lsb + mbits + 1 + spec.bias(), 0)
-    } else {
-        (lsb + mbits + spec.bias(), mag - (1 << mbits))
-    };
-    let code = (biased as u32) << mbits | frac as u32;
-    let max = spec.max_finite(false);
-    if biased > spec.emax + spec.bias() || code > max {
-        return StatusAnd::new(
-            sign | max as u8,
-            status | Status::OVERFLOW | Status::INEXACT,
-        );
+
+    /// The entry of a normal FP32 `x` scaled by `2^-e`.
+    #[inline(always)]
+    fn index(&self, x: u32, e: i32) -> usize {
+        let top = ((x >> 23) & 0xff) as i32 - 127 - e;
+        let t = (top - self.low).clamp(0, self.binades - 1);
+        let neg = (x >> 31) as i32;
+        let sticky = u32::from(x & 0x3_ffff != 0);
+        let bits = ((x >> 18) & 0x1f) << 1 | sticky;
+        (((neg * self.binades + t) as usize) << 6) | bits as usize
     }
-    StatusAnd::new(sign | code as u8, status)
+
+    /// `x / 2^e` rounded to the element, saturating, and its flags: exactly
+    /// [`float_element_definition`].
+    #[inline(always)]
+    pub fn convert(&self, x: Fp32, e: i32) -> StatusAnd<u8> {
+        if x.0 & 0x7f80_0000 == 0 {
+            return self.zero_or_subnormal(x, e);
+        }
+        let entry = self.table[self.index(x.0, e)];
+        StatusAnd::new(entry as u8, Status::from_bits((entry >> 8) as u8))
+    }
+
+    /// Zeros keep their sign; FP32 subnormals are rare enough for the definition.
+    #[cold]
+    fn zero_or_subnormal(&self, x: Fp32, e: i32) -> StatusAnd<u8> {
+        if x.0 & 0x7fff_ffff == 0 {
+            return StatusAnd::new(self.spec.zero(x.0 >> 31 == 1) as u8, Status::OK);
+        }
+        float_element_definition(&self.spec, x, e, self.mode)
+    }
 }
 
 /// The definition of an element: `x / 2^e` exactly, then [`float::round_pack_with`] (one
-/// rounding, saturating). The quantizer uses [`float_element`]; tests compare the two.
+/// rounding, saturating). The quantizer uses [`FloatElement::convert`]; tests compare the two.
 pub fn float_element_definition(
     spec: &FormatSpec,
     x: Fp32,

@@ -47,11 +47,13 @@ impl RoundingMode {
     /// `rest` (any lower discarded bit) is rounded up in magnitude, given the kept part's last bit `odd`.
     pub(crate) fn increments(self, neg: bool, odd: bool, half: bool, rest: bool) -> bool {
         match self {
-            RoundingMode::NearestEven => half && (rest || odd),
+            // `&` and `|`, not `&&` and `||`: the bits are random data, and a branch on them
+            // is mispredicted half the time (the quantizer's hot loop).
+            RoundingMode::NearestEven => half & (rest | odd),
             RoundingMode::NearestAway => half,
             RoundingMode::TowardZero => false,
-            RoundingMode::TowardPositive => !neg && (half || rest),
-            RoundingMode::TowardNegative => neg && (half || rest),
+            RoundingMode::TowardPositive => !neg & (half | rest),
+            RoundingMode::TowardNegative => neg & (half | rest),
         }
     }
 

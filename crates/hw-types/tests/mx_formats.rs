@@ -348,13 +348,13 @@ fn block_sums_are_exact_and_follow_ieee_for_specials() {
     assert_eq!(block_sum(&e5m2, &a, &e2m1, &b), BlockSum::NaN);
 }
 
-/// The quantizer's integer element path against its definition (exact scaling, then the one
-/// generic round_pack): every BF16 pattern, at shared exponents around the pattern's own (where
-/// the format's normals, subnormals, ties, saturation and underflow all occur) and at the E8M0
-/// extremes, in every rounding mode, value and flags.
+/// The quantizer's element tables against their definition (exact scaling, then the one
+/// generic round_pack): every BF16 pattern, at every shared exponent that puts it in a binade
+/// of the format (normals, subnormals, ties, saturation and underflow) or just outside, and at
+/// the E8M0 extremes, in every rounding mode, value and flags.
 #[test]
 fn the_fast_element_path_equals_round_pack() {
-    use hw_types::mx::{float_element, float_element_definition, Element};
+    use hw_types::mx::{float_element_definition, Element, FloatElement};
     for f in MX_FORMATS {
         let Element::Float(spec) = f.element else {
             continue;
@@ -365,10 +365,13 @@ fn the_fast_element_path_equals_round_pack() {
                 continue;
             }
             let own = ((x.0 >> 23) & 0xff) as i32 - 127;
-            let es = (-6..=6).map(|d| own - f.emax + d).chain([-127, 127]);
+            // Every binade of the result from below half the smallest subnormal to past the
+            // saturation point: `top = own - e`.
+            let tops = spec.emin - f.mbits as i32 - 4..=f.emax + 3;
+            let es = tops.map(|top| own - top).chain([-127, 127]);
             for e in es.filter(|e| (-127..=127).contains(e)) {
                 for mode in RoundingMode::ALL {
-                    let fast = float_element(&spec, x, e, mode);
+                    let fast = FloatElement::new(&f, mode).convert(x, e);
                     let def = float_element_definition(&spec, x, e, mode);
                     assert_eq!(
                         (fast.value, fast.status),
@@ -379,6 +382,45 @@ fn the_fast_element_path_equals_round_pack() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// The same on full FP32 inputs (the Python and C doors pass FP32, whose low 16 bits BF16 never
+/// sets, and FP32 subnormals with few significant bits): random patterns, any shared exponent.
+#[test]
+fn the_fast_element_path_equals_round_pack_on_fp32() {
+    use hw_types::mx::{float_element_definition, Element, FloatElement};
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 32) as u32
+    };
+    for f in MX_FORMATS {
+        let Element::Float(spec) = f.element else {
+            continue;
+        };
+        for i in 0..200_000 {
+            let mut x = Fp32(next());
+            if i % 4 == 0 {
+                x.0 &= 0x8000_00ff; // an FP32 subnormal with at most 8 significant bits
+            }
+            if x.0 & 0x7f80_0000 == 0x7f80_0000 {
+                continue;
+            }
+            let e = (next() % 255) as i32 - 127;
+            let mode = RoundingMode::ALL[i % RoundingMode::ALL.len()];
+            let fast = FloatElement::new(&f, mode).convert(x, e);
+            let def = float_element_definition(&spec, x, e, mode);
+            assert_eq!(
+                (fast.value, fast.status),
+                (def.value, def.status),
+                "{} x {:#010x} e {e} {mode:?}",
+                f.name,
+                x.0
+            );
         }
     }
 }
