@@ -140,6 +140,11 @@ golden: build
 	$(SIM) op gemm --m 8 --k 64 --n 8 --seed 2 --mx-format mxfp8-e5m2,mxfp8-e4m3 --scale-rule rceil --out-dtype fp32 --rounding toward-zero --out golden.new/mx > /dev/null
 	$(SIM) op dot --m 200 --seed 3 --dist corners --mx-format mxfp8-e5m2 --out golden.new/mx > /dev/null
 	$(SIM) op gevm --m 100 --k 7 --seed 2 --dist mixed --mx-format mxfp6-e2m3,mxfp6-e3m2 --out-dtype fp32 --out golden.new/mx > /dev/null
+	for p in mxfp8-e4m3/mxfp8-e4m3 mxfp8-e4m3/mxfp4-e2m1 mxfp6-e2m3/mxfp6-e3m2 mxint8/mxfp4-e2m1; do \
+	  $(SIM) run --kv-size 100 --seed 3 --heads 8 --head-dim 16 --exp-format $${p%/*} --v-format $${p#*/} --out golden.new/mx-softmax > /dev/null || exit 1; \
+	  $(SIM) run --kv-size 33 --seed 3 --heads 8 --head-dim 16 --dist corners --exp-format $${p%/*} --v-format $${p#*/} --out golden.new/mx-softmax > /dev/null || exit 1; \
+	done
+	$(SIM) run --kv-size 70 --seed 1 --heads 4 --head-dim 16 --dist mixed --exp-format mxfp8-e5m2 --v-format mxfp8-e4m3 --scale-rule rceil --out golden.new/mx-softmax > /dev/null
 	$(SIM) rope --out golden.new/tmp > /dev/null
 	mkdir -p golden.new/rope && mv golden.new/tmp/rope/manifest.json golden.new/rope/ && rm -rf golden.new/tmp
 	cp golden/README.md golden.new/ 2>/dev/null || true

@@ -8,8 +8,8 @@ use crate::context::Context;
 use crate::error::{status, Outcome};
 use crate::mxint8::{grid, GridShape};
 use hw_types::{Bf16, Status, BLOCK};
-use sim::softmax::{memory_need, run_with, Inputs, Params, Stages};
-use sim::tensor::{MxTensor, Tensor};
+use sim::softmax::{memory_need, run_with, Formats, Inputs, Params, Stages};
+use sim::tensor::{MxData, MxTensor, Tensor};
 use std::ffi::c_int;
 
 /// The outputs, each NULL (not wanted) or an array of the documented length.
@@ -45,21 +45,14 @@ impl Outputs {
         put(self.scaled_v, &s.scaled_v);
         put(self.inv, &s.inv);
         put(self.out, &s.out);
+        let blocks = (0..s.exp_mx.block_count()).map(|g| s.exp_mx.block(g));
         if let Some(o) = self.exp_scales {
-            o.write(
-                &s.exp_mx
-                    .blocks
-                    .iter()
-                    .map(|b| b.scale.0)
-                    .collect::<Vec<_>>(),
-            );
+            o.write(&blocks.clone().map(|b| b.scale.0).collect::<Vec<_>>());
         }
         if let Some(o) = self.exp_elems {
             o.write(
-                &s.exp_mx
-                    .blocks
-                    .iter()
-                    .flat_map(|b| b.elems)
+                &blocks
+                    .flat_map(|b| b.codes.map(|c| c as i8))
                     .collect::<Vec<_>>(),
             );
         }
@@ -222,7 +215,11 @@ unsafe fn softmax(
         let params = Params {
             heads,
             head_dim,
-            element_rounding: args::element_rounding(element_rounding, "element_rounding")?,
+            element_rounding: Some(args::element_rounding(
+                element_rounding,
+                "element_rounding",
+            )?),
+            formats: Formats::default(),
         };
         let nb = kv.div_ceil(BLOCK);
         let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
@@ -260,11 +257,11 @@ unsafe fn softmax(
             ))?;
         let inputs = Inputs {
             qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&b| Bf16(b)).collect()),
-            v: MxTensor {
+            v: MxData::Int8(MxTensor {
                 shape: vec![1, heads, kv, head_dim],
                 block_axis: 2,
                 blocks: v.blocks(),
-            },
+            }),
         };
         outputs.write(&run_with(inputs, &params, &ctx.units));
     }

@@ -573,7 +573,7 @@ fn softmax_via_c(ctx: &Ctx, inputs: &Inputs, p: &Params) -> SoftmaxOut {
     let (h, kv, d) = (p.heads, inputs.kv_size(), p.head_dim);
     let nb = kv.div_ceil(32);
     let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
-    let (vs, ve) = flat(&inputs.v.blocks);
+    let (vs, ve) = flat(&inputs.v.int8().expect("mxint8 v").blocks);
     let mut o = SoftmaxOut {
         exp: vec![0; h * kv],
         exp_sum: vec![0; h],
@@ -584,7 +584,7 @@ fn softmax_via_c(ctx: &Ctx, inputs: &Inputs, p: &Params) -> SoftmaxOut {
         out: vec![0; h * d],
         flags: [0; HWSIM_SOFTMAX_STAGES],
     };
-    let er = if p.element_rounding == RoundingMode::NearestEven {
+    let er = if p.element_rounding == Some(RoundingMode::NearestEven) {
         HWSIM_ROUND_NEAREST_EVEN
     } else {
         HWSIM_ROUND_NEAREST_AWAY
@@ -630,7 +630,8 @@ fn softmax_v_is_sim_run() {
         let p = Params {
             heads: 3,
             head_dim: 40,
-            element_rounding: rounding,
+            element_rounding: Some(rounding),
+            ..Default::default()
         };
         let mut inputs = Inputs::generate(kv, seed, &p);
         // Specials in the first head: NaN, infinities, the exp overflow boundary, subnormals.
@@ -641,7 +642,7 @@ fn softmax_v_is_sim_run() {
         let s = run_with(inputs, &p, &units);
         let b = |t: &sim::tensor::Tensor<Bf16>| t.data.iter().map(|x| x.0).collect::<Vec<_>>();
         let any = |v: &[Status]| v.iter().fold(Status::OK, |a, &x| a | x).bits() as u32;
-        let (es, ee) = flat(&s.exp_mx.blocks);
+        let (es, ee) = flat(&s.exp_mx.int8().expect("mxint8 exp").blocks);
         let want = SoftmaxOut {
             exp: b(&s.exp),
             exp_sum: b(&s.exp_sum),
@@ -673,11 +674,12 @@ fn softmax_v_rejects_bad_sizes_and_pointers() {
     let p = Params {
         heads: 2,
         head_dim: 8,
-        element_rounding: RoundingMode::NearestAway,
+        element_rounding: Some(RoundingMode::NearestAway),
+        ..Default::default()
     };
     let inputs = Inputs::generate(40, 0, &p);
     let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
-    let (vs, mut ve) = flat(&inputs.v.blocks);
+    let (vs, mut ve) = flat(&inputs.v.int8().expect("mxint8 v").blocks);
     let mut out = vec![0x1234u16; 16];
     let mut flags = [7u32; HWSIM_SOFTMAX_STAGES];
     let c = ctx.ptr();
@@ -902,7 +904,8 @@ fn memory_child() {
     let p = Params {
         heads: 1,
         head_dim: 4,
-        element_rounding: RoundingMode::NearestAway,
+        element_rounding: Some(RoundingMode::NearestAway),
+        ..Default::default()
     };
     let want = softmax_via_c(&ctx, &Inputs::generate(40, 0, &p), &p).out;
     let margin = 96 << 20;

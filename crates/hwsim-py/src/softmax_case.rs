@@ -23,7 +23,7 @@ use sim::layout::{self, softmax_layout, Hints, MAX_LINES};
 use sim::manifest::{Manifest, FILE_NAME};
 use sim::memory::Need;
 use sim::softmax::{self, Inputs, Params, Stages, FILES, QK_T, V};
-use sim::tensor::{DumpRef, MxTensor, Tensor};
+use sim::tensor::{DumpRef, MxData, MxTensor, Tensor};
 use std::path::{Path, PathBuf};
 
 /// A dump's data on the Rust side of the boundary.
@@ -112,7 +112,8 @@ fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
     Ok(Params {
         heads,
         head_dim,
-        element_rounding: element_rounding(rounding, "element_rounding")?,
+        element_rounding: Some(element_rounding(rounding, "element_rounding")?),
+        formats: softmax::Formats::default(),
     })
 }
 
@@ -154,7 +155,7 @@ fn stages_to_py<'py>(py: Python<'py>, m: Manifest, stages: Stages) -> PyResult<C
     for (name, f) in flags {
         flag_arrays.set_item(name, to_numpy(py, f))?;
     }
-    let counts: IndexMap<&str, FlagCounts> = stages.flags.counts().into_iter().collect();
+    let counts: IndexMap<&str, FlagCounts> = stages.flag_counts().into_iter().collect();
     Ok((
         m.to_json(),
         entries_to_py(py, entries)?,
@@ -203,7 +204,7 @@ pub fn softmax_v<'py>(
         )?;
         let inputs = Inputs {
             qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&x| Bf16(x)).collect()),
-            v,
+            v: MxData::Int8(v),
         };
         let units = hw_units::units::Units::new(&cfg);
         let stages = py.detach(|| softmax::run_with(inputs, &p, &units));
@@ -503,7 +504,7 @@ fn write_case_checked(
             v.shape, qk.shape
         )));
     }
-    let layout = softmax_layout(h, kv, d);
+    let layout = softmax_layout(h, kv, d, &softmax::Formats::default());
     for (name, t) in &tensors {
         let spec = layout
             .files

@@ -71,7 +71,7 @@ fn stages(c: &mut Criterion) {
         .chunks(32)
         .map(|ch| MxInt8Block::quantize(ch, RoundingMode::NearestAway).value)
         .collect();
-    let vh = &inputs.v.blocks[..128 * 128];
+    let vh = &inputs.v.int8().expect("mxint8 v").blocks[..128 * 128];
     let mut g = c.benchmark_group("gevm");
     g.throughput(Throughput::Elements(4096 * 128));
     g.bench_function("kv4096_head", |b| {

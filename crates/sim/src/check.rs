@@ -9,7 +9,7 @@ use crate::mx_op::{MxChoice, MxOpCase};
 use crate::ops::{dims_from_manifest, Dims, OpCase, OpKind, OutDtype};
 use crate::quantize_op::{self, QuantizeCase};
 use crate::rope::{RopeParams, RopeTables};
-use crate::softmax::{self, Inputs, Params};
+use crate::softmax::{self, Formats, Inputs, Params};
 use crate::tensor::{Dtype, DumpRef};
 use anyhow::{anyhow, Result};
 use hw_types::{RoundingMode, ScaleRule, Status};
@@ -122,15 +122,33 @@ pub fn model(dir: &Path, o: &CheckOptions) -> Result<(Layout, Model)> {
     match layout.op.as_str() {
         "softmax_v" => {
             let qk = &layout.files[0];
-            let p = Params {
-                heads: qk.shape[1],
-                head_dim: layout.files[1].shape[3],
-                element_rounding: mode_param(
+            let formats = match &manifest {
+                Some(m) => {
+                    Formats::from_params(&m.params).map_err(|e| DumpError::new(&mpath, 0, e))?
+                }
+                None => Formats::default(),
+            };
+            // A recorded element rounding, else the option's for the dataset's formats, else
+            // each format's own.
+            let recorded = manifest
+                .as_ref()
+                .and_then(|m| m.params.get("element_rounding"));
+            let element_rounding = match recorded {
+                Some(_) => Some(mode_param(
                     manifest.as_ref(),
                     "element_rounding",
                     o.element_rounding,
-                )?,
+                )?),
+                None if formats.is_mxint8() => Some(o.element_rounding),
+                None => None,
             };
+            let p = Params {
+                heads: qk.shape[1],
+                head_dim: layout.files[1].shape[3],
+                element_rounding,
+                formats,
+            };
+            softmax::check_mac(&p, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
             let stages = softmax::run_with(Inputs::read(dir, &p)?, &p, &Units::new(&cfg));
             for (n, d) in stages.dumps() {
                 put(n, d, stages.flags.of(n));

@@ -209,9 +209,8 @@ pub struct GenArgs {
     /// hex ($readmemh text, default), bin (raw little-endian .bin files) or both.
     #[arg(long, value_enum, default_value_t = sweep::Format::Hex)]
     pub format: sweep::Format,
-    /// Element rounding of the quantizer.
-    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
-    pub element_rounding: RoundingMode,
+    #[command(flatten)]
+    pub formats: FormatArgs,
     /// Input distribution: uniform (the dataset's), corners or mixed (docs/numerics.md §5.1).
     #[arg(long, value_enum, default_value_t = Dist::Uniform)]
     pub dist: Dist,
@@ -232,6 +231,8 @@ pub struct TraceArgs {
     /// Heads to simulate (the case keeps the generator's first heads).
     #[arg(long, default_value_t = 32)]
     pub heads: usize,
+    #[command(flatten)]
+    pub formats: FormatArgs,
     #[command(flatten)]
     pub hw: HwArgs,
     /// Cycles to show: A..B (B excluded) or A..=B.
@@ -416,9 +417,8 @@ pub struct RunArgs {
     /// Head dimension (columns of v).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub head_dim: u64,
-    /// Rounding of MXINT8 elements in the quantizer: nearest-away (default) or nearest-even.
-    #[arg(long, default_value = "nearest-away", value_parser = parse_element_rounding)]
-    pub element_rounding: RoundingMode,
+    #[command(flatten)]
+    pub formats: FormatArgs,
     /// Input distribution: uniform (the dataset's), corners (special values, boundaries, ties,
     /// extreme MXINT8 blocks) or mixed (docs/numerics.md §5.1).
     #[arg(long, value_enum, default_value_t = Dist::Uniform, conflicts_with = "inputs")]
@@ -432,9 +432,79 @@ pub struct RunArgs {
     /// ULP distance and the largest relative error.
     #[arg(long)]
     pub compare: bool,
-    /// With --compare or --cycle: print the report as JSON.
+    /// Also run the same generated case (uniform inputs) with each exp/v format pair, e.g.
+    /// mxint8/mxint8,mxfp8-e4m3/mxfp4-e2m1, and print how far each pair's out and scaled_v are
+    /// from the unquantized result (float64 softmax and matmul of qk_T and the real v): max and
+    /// mean relative error, RMS error, SQNR and the share of outputs more than 1, 2 and 8 BF16
+    /// ulps away. The pairs use --scale-rule and --element-rounding.
+    #[arg(long, conflicts_with_all = ["inputs", "dist"])]
+    pub compare_formats: Option<String>,
+    /// With --compare, --compare-formats or --cycle: print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// softmax_v's block formats (docs/numerics.md §3, §8).
+#[derive(Args, Debug, Clone)]
+pub struct FormatArgs {
+    /// Block format of exp's quantization (dump softmaxed_v.exp_<F>): mxint8, mxfp8-e4m3,
+    /// mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3 or mxfp4-e2m1 [default: mxint8; with `sim run
+    /// --inputs`, the folder's manifest's].
+    #[arg(long, value_parser = parse_format)]
+    pub exp_format: Option<MxFormat>,
+    /// Block format of v (drawn as reals, then quantized to it), same names [default: mxint8;
+    /// with `sim run --inputs`, the folder's manifest's].
+    #[arg(long, value_parser = parse_format)]
+    pub v_format: Option<MxFormat>,
+    /// Scale rule of both quantizers: floor, ceil, even or rceil [default: floor; with `sim run
+    /// --inputs`, the folder's manifest's].
+    #[arg(long)]
+    pub scale_rule: Option<ScaleRule>,
+    /// Element rounding of the quantizers: nearest-away or nearest-even [default: nearest-away
+    /// for mxint8, nearest-even for the other formats].
+    #[arg(long, value_parser = parse_element_rounding)]
+    pub element_rounding: Option<RoundingMode>,
+}
+
+impl FormatArgs {
+    /// The formats and rounding: the options', else what `recorded` (an --inputs manifest's
+    /// params) says, else the dataset's.
+    fn params(&self, heads: usize, head_dim: usize, recorded: Option<&Path>) -> Result<Params> {
+        let manifest = match recorded.map(|d| d.join(crate::manifest::FILE_NAME)) {
+            Some(m) if m.exists() => Some(crate::manifest::Manifest::read(&m)?),
+            _ => None,
+        };
+        let from = match &manifest {
+            Some(m) => softmax::Formats::from_params(&m.params).map_err(anyhow::Error::msg)?,
+            None => softmax::Formats::default(),
+        };
+        let recorded_rounding = manifest
+            .as_ref()
+            .and_then(|m| m.params.get("element_rounding"))
+            .and_then(|v| v.as_str())
+            .map(parse_element_rounding)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        Ok(Params {
+            heads,
+            head_dim,
+            element_rounding: self.element_rounding.or(recorded_rounding),
+            formats: softmax::Formats {
+                exp: self.exp_format.unwrap_or(from.exp),
+                v: self.v_format.unwrap_or(from.v),
+                rule: self.scale_rule.unwrap_or(from.rule),
+            },
+        })
+    }
+}
+
+fn parse_format(s: &str) -> Result<MxFormat, String> {
+    MxFormat::from_name(s.trim()).ok_or_else(|| {
+        format!(
+            "unknown MX format '{s}' (expected one of: {})",
+            MxFormat::names()
+        )
+    })
 }
 
 /// Which hardware description to use.
@@ -502,10 +572,8 @@ fn parse_cycles(s: &str) -> Result<std::ops::Range<u64>> {
 
 fn run_trace(a: TraceArgs) -> Result<()> {
     let cfg = a.hw.load()?;
-    let params = Params {
-        heads: a.heads,
-        ..Params::default()
-    };
+    let params = a.formats.params(a.heads, 128, None)?;
+    softmax::check_mac(&params, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
     if a.heads == 0 || a.heads > 4096 {
         bail!("--heads must be 1..=4096");
     }
@@ -612,11 +680,9 @@ fn run_gen(a: GenArgs) -> Result<()> {
         out: a.out,
         shard: a.shard,
         format: a.format,
-        params: Params {
-            heads: a.heads as usize,
-            head_dim: a.head_dim as usize,
-            element_rounding: a.element_rounding,
-        },
+        params: a
+            .formats
+            .params(a.heads as usize, a.head_dim as usize, None)?,
         dist: a.dist,
     };
     let s = sweep::run(&o)?;
@@ -1123,11 +1189,9 @@ fn run_rope(a: RopeArgs) -> Result<()> {
 
 fn run_softmax(a: RunArgs) -> Result<()> {
     let t0 = Instant::now();
-    let params = Params {
-        heads: a.heads as usize,
-        head_dim: a.head_dim as usize,
-        element_rounding: a.element_rounding,
-    };
+    let params = a
+        .formats
+        .params(a.heads as usize, a.head_dim as usize, a.inputs.as_deref())?;
     let (inputs, case, seed) = match &a.inputs {
         Some(dir) => {
             let inputs = Inputs::read(dir, &params)?;
@@ -1147,13 +1211,14 @@ fn run_softmax(a: RunArgs) -> Result<()> {
                 .check(&format!("softmax_v kv-size {kv}"))?;
             (
                 Inputs::generate_with(kv, a.seed, &params, a.dist),
-                format!("kv-size-{kv}_seed-{}{}", a.seed, a.dist.suffix()),
+                softmax::case_name(kv, a.seed, a.dist, &params.formats),
                 Some(a.seed),
             )
         }
     };
     let kv = inputs.kv_size();
     let cfg = a.hw.load()?;
+    softmax::check_mac(&params, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
     let units = Units::new(&cfg);
     let reference = a.compare.then(|| softmax::run(inputs.clone(), &params));
     let (stages, report) = if a.cycle {
@@ -1170,12 +1235,22 @@ fn run_softmax(a: RunArgs) -> Result<()> {
     if a.cycle {
         m.params.insert("model".into(), "cycle".into());
     }
+    let f = &params.formats;
+    let formats = match f.is_mxint8() {
+        true => String::new(),
+        false => format!(
+            " exp_format={} v_format={} scale_rule={}",
+            f.exp.name,
+            f.v.name,
+            f.rule.name()
+        ),
+    };
     let header = [
         format!(
-            "params   heads={} head_dim={} kv_size={kv} element_rounding={} dist={}",
+            "params   heads={} head_dim={} kv_size={kv}{formats} element_rounding={} dist={}",
             params.heads,
             params.head_dim,
-            params.element_rounding,
+            params.rounding(&f.exp),
             a.dist.name()
         ),
         "stages   exp -> reduce_sum -> quantize -> gevm -> reciprocal -> scale".to_string(),
@@ -1185,7 +1260,7 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         m,
         &header,
         &stages.dumps(),
-        &stages.flags.counts(),
+        &stages.flag_counts(),
         t0,
     )?;
     if let Some(r) = report {
@@ -1215,6 +1290,25 @@ fn run_softmax(a: RunArgs) -> Result<()> {
                     opt(u.last_valid)
                 );
             }
+        }
+    }
+    if let Some(pairs) = &a.compare_formats {
+        let pairs = crate::format_compare::parse_pairs(pairs, params.formats.rule)
+            .map_err(|e| anyhow::anyhow!("--compare-formats {e}"))?;
+        for f in &pairs {
+            let p = Params {
+                formats: *f,
+                ..params
+            };
+            softmax::check_mac(&p, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
+        }
+        let kv = a.kv_size as usize;
+        let reports = crate::format_compare::compare(kv, a.seed, &params, &pairs, &units);
+        if a.json {
+            say!("{}", serde_json::to_string_pretty(&reports)?);
+        } else {
+            say!("formats  against the unquantized result (float64 softmax and matmul of qk_T and the real v)");
+            say!("{}", crate::format_compare::render(&reports).trim_end());
         }
     }
     if let Some(reference) = reference {

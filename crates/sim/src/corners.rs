@@ -14,7 +14,7 @@ use crate::mx_op::{MxChoice, MxOpCase};
 use crate::ops::{Dims, OpCase, OpKind, OutDtype};
 use crate::quantize_op::QuantizeCase;
 use crate::softmax::{self, Inputs, Params};
-use crate::tensor::{DumpRef, MxCodes, MxTensor, Tensor};
+use crate::tensor::{DumpRef, MxCodes, MxData, MxTensor, Tensor};
 use anyhow::Result;
 use hw_types::{
     Bf16, E8m0, FlagCounts, Format, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule, BLOCK,
@@ -61,7 +61,10 @@ impl Scenario {
         match &self.case {
             Case::Softmax(inputs) => {
                 let p = params(inputs);
-                cover::softmax_bins(&softmax::run(inputs.clone(), &p), p.element_rounding)
+                cover::softmax_bins(
+                    &softmax::run(inputs.clone(), &p),
+                    p.rounding(&p.formats.exp),
+                )
             }
             Case::Op { case, dtype, mode } => cover::op_bins(case, *dtype, *mode),
             Case::Quantize { case, mode } => cover::quantize_bins(&case.input.data, *mode),
@@ -101,7 +104,7 @@ impl Scenario {
                 let p = params(inputs);
                 let st = softmax::run(inputs.clone(), &p);
                 let m = softmax::manifest(self.name, inputs.kv_size(), None, &p);
-                write(m, &st.dumps(), &st.flags.counts())
+                write(m, &st.dumps(), &st.flag_counts())
             }
             Case::Op { case, dtype, mode } => {
                 let out = case.compute(*dtype, *mode);
@@ -137,8 +140,9 @@ impl Scenario {
 fn params(inputs: &Inputs) -> Params {
     Params {
         heads: inputs.qk_t.shape[1],
-        head_dim: inputs.v.shape[3],
-        element_rounding: RoundingMode::NearestAway,
+        head_dim: inputs.v.shape()[3],
+        element_rounding: Some(RoundingMode::NearestAway),
+        formats: softmax::Formats::default(),
     }
 }
 
@@ -160,11 +164,11 @@ fn softmax_case(rows: &[Vec<u16>], head_dim: usize, v: Vec<MxInt8Block>) -> Case
     let qk = rows.iter().flatten().map(|&b| Bf16(b)).collect();
     Case::Softmax(Inputs {
         qk_t: Tensor::new(vec![1, h, 1, kv], qk),
-        v: MxTensor {
+        v: MxData::Int8(MxTensor {
             shape: vec![1, h, kv, head_dim],
             block_axis: 2,
             blocks: v,
-        },
+        }),
     })
 }
 

@@ -597,9 +597,11 @@ impl Files<'_> {
             .then(|| read_fp32(&self.dir.join(name), Some(s.lines())))
             .transpose()
     }
+    /// An MXINT8 dump; `None` when absent or of another MX format (softmax_v's MXINT8 bins
+    /// do not apply to it).
     fn mx(&self, name: &str) -> Result<Option<MxTensor>, DumpError> {
         let s = self.spec(name);
-        self.has(name)
+        (self.has(name) && s.dtype == Dtype::MxInt8)
             .then(|| {
                 read_mx_tensor(
                     &self.dir.join(name),
@@ -637,7 +639,7 @@ impl SoftmaxDumps {
             exp: f.bf16(EXP)?,
             sums: f.bf16(EXP_SUM)?,
             v: f.mx(V)?,
-            mx: f.mx(EXP_MX)?,
+            mx: f.mx(&f.layout.files[4].name)?,
             scaled: f.bf16(SCALED_V)?,
             inv: f.bf16(INV)?,
             out: f.bf16(OUT)?,
@@ -649,12 +651,12 @@ impl SoftmaxDumps {
         SoftmaxDumps {
             heads: st.inputs.qk_t.shape[1],
             kv: st.inputs.kv_size(),
-            head_dim: st.inputs.v.shape[3],
+            head_dim: st.inputs.v.shape()[3],
             qk: Some(st.inputs.qk_t.data.clone()),
             exp: Some(st.exp.data.clone()),
             sums: Some(st.exp_sum.data.clone()),
-            v: Some(st.inputs.v.clone()),
-            mx: Some(st.exp_mx.clone()),
+            v: st.inputs.v.int8().cloned(),
+            mx: st.exp_mx.int8().cloned(),
             scaled: Some(st.scaled_v.data.clone()),
             inv: Some(st.inv.data.clone()),
             out: Some(st.out.data.clone()),
@@ -668,7 +670,12 @@ pub fn softmax_bins(
     element_rounding: RoundingMode,
 ) -> Vec<&'static str> {
     let d = SoftmaxDumps::of(st);
-    let layout = layout::softmax_layout(d.heads, d.kv, d.head_dim);
+    let formats = crate::softmax::Formats {
+        exp: st.exp_mx.format(),
+        v: st.inputs.v.format(),
+        ..Default::default()
+    };
+    let layout = layout::softmax_layout(d.heads, d.kv, d.head_dim, &formats);
     let mut h = Hits {
         layout: &layout,
         case: "",

@@ -5,8 +5,10 @@
 //! from the same unit functions as the functional model, in the same order, so with any timing
 //! the dumps are identical to the functional model's.
 
-use crate::softmax::{Inputs, Params, StageData, Stages};
-use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode, StatusAnd, BLOCK};
+use crate::mx_op::ProductSum;
+use crate::softmax::{Formats, Inputs, Params, StageData, Stages};
+use crate::tensor::{int8_of, MxData};
+use hw_types::{Bf16, Fp32, MxBlock, RoundingMode, StatusAnd, BLOCK};
 use hw_units::acc::Accumulator;
 use hw_units::config::HwConfig;
 use hw_units::mac::accumulate;
@@ -156,6 +158,59 @@ fn bf(x: Bf16) -> Vec<u8> {
     x.0.to_be_bytes().to_vec()
 }
 
+/// The MAC array's column sums for one head: the hardware description's accumulator on MXINT8
+/// blocks (the dataset's formats), the exact product sum for other formats (docs/numerics.md
+/// §8; the doors refuse them with an inexact accumulator).
+enum Columns {
+    Int8(Vec<Accumulator>),
+    Mx(Vec<ProductSum>),
+}
+
+impl Columns {
+    fn new(f: &Formats, units: &Units, d: usize) -> Columns {
+        match f.is_mxint8() {
+            true => Columns::Int8((0..d).map(|_| Accumulator::new(&units.mac_acc)).collect()),
+            false => Columns::Mx(vec![ProductSum::new(); d]),
+        }
+    }
+
+    /// Add exp's block times each column's v block (`v` blocks `first..first + d`).
+    fn add(&mut self, f: &Formats, exp: &MxBlock, v: &MxData, first: usize) {
+        match (self, v.int8()) {
+            (Columns::Int8(cols), Some(vt)) => {
+                let e = int8_of(exp);
+                for (col, acc) in cols.iter_mut().enumerate() {
+                    accumulate(acc, &e, &vt.blocks[first + col]);
+                }
+            }
+            (Columns::Mx(cols), _) => {
+                for (col, sum) in cols.iter_mut().enumerate() {
+                    sum.add(&f.exp, exp, &f.v, &v.block(first + col));
+                }
+            }
+            (Columns::Int8(_), None) => unreachable!("the dataset's formats hold MXINT8 v"),
+        }
+    }
+
+    /// Every column rounded once to BF16 (nearest-even).
+    fn finish(&self) -> Vec<StatusAnd<Bf16>> {
+        let mode = RoundingMode::NearestEven;
+        match self {
+            Columns::Int8(cols) => cols.iter().map(|a| a.finish::<Bf16>(mode)).collect(),
+            Columns::Mx(cols) => cols.iter().map(|s| s.round::<Bf16>(mode)).collect(),
+        }
+    }
+}
+
+/// A quantized block as the QUANT probe shows it: its dump word, left-padded to MXINT8's 33
+/// bytes (the probe's width for every format).
+fn quant_word(f: &Formats, b: &MxBlock) -> Vec<u8> {
+    let word = crate::dump::pack_block(b, f.exp.width);
+    let mut padded = vec![0u8; 33 - word.len()];
+    padded.extend(word);
+    padded
+}
+
 /// Run the clocked model over every head. With `trace`, probes of the selected cycles go to `sink`.
 pub fn simulate(
     inputs: Inputs,
@@ -164,8 +219,10 @@ pub fn simulate(
     units: &Units,
     mut trace: Option<(&TraceFilter, &mut dyn TraceSink)>,
 ) -> std::io::Result<(Stages, CycleReport)> {
-    let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape[3]);
+    let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape()[3]);
     let nb = kv.div_ceil(BLOCK);
+    let formats = &p.formats;
+    let element_rounding = p.rounding(&formats.exp);
     let r = stream_lanes(cfg);
     let p_blk = mac_cycles_per_block(cfg, d);
     let mul_lanes = cfg.mul.timing.lanes;
@@ -187,7 +244,6 @@ pub fn simulate(
     let mut probes: Vec<Probe> = Vec::with_capacity(6);
     for hh in 0..h {
         let row = &inputs.qk_t.data[hh * kv..(hh + 1) * kv];
-        let vblk = &inputs.v.blocks[hh * nb * d..(hh + 1) * nb * d];
         // Registers.
         let mut exp_pipe: Delay<(usize, Vec<StatusAnd<Bf16>>)> = Delay::new(cfg.exp.timing.latency);
         let mut issued = 0usize;
@@ -195,11 +251,11 @@ pub fn simulate(
         let mut received = 0usize;
         let mut sum_pipe: Delay<StatusAnd<Bf16>> = Delay::new(cfg.reduce.timing.latency);
         let mut qbuf: Vec<Fp32> = Vec::with_capacity(BLOCK);
-        let mut quant_pipe: Delay<Vec<(usize, StatusAnd<MxInt8Block>)>> =
+        let mut quant_pipe: Delay<Vec<(usize, StatusAnd<MxBlock>)>> =
             Delay::new(cfg.quantizer.latency);
-        let mut fifo: VecDeque<(usize, StatusAnd<MxInt8Block>)> = VecDeque::new();
-        let mut mac_cur: Option<(usize, StatusAnd<MxInt8Block>, usize)> = None; // block, exp block, step
-        let mut cols: Vec<Accumulator> = (0..d).map(|_| Accumulator::new(&units.mac_acc)).collect();
+        let mut fifo: VecDeque<(usize, StatusAnd<MxBlock>)> = VecDeque::new();
+        let mut mac_cur: Option<(usize, StatusAnd<MxBlock>, usize)> = None; // block, exp block, step
+        let mut cols = Columns::new(formats, units, d);
         let mut mac_done = 0usize;
         let mut mac_pipe: Delay<()> = Delay::new(cfg.mac.latency);
         let mut recip_pipe: Delay<StatusAnd<Bf16>> = Delay::new(cfg.recip.latency);
@@ -228,7 +284,7 @@ pub fn simulate(
             let exp_out = exp_pipe.step(beat);
             // REDUCE and QUANT consume the exp results in index order.
             let mut sum_in = None;
-            let mut blocks_done: Vec<(usize, StatusAnd<MxInt8Block>)> = Vec::new();
+            let mut blocks_done: Vec<(usize, StatusAnd<MxBlock>)> = Vec::new();
             if let Some((_, vals)) = &exp_out {
                 for &x in vals {
                     reduce.add(hw_types::Format::value(x.value));
@@ -236,7 +292,10 @@ pub fn simulate(
                     qbuf.push(x.value.to_fp32());
                     if qbuf.len() == BLOCK || received == kv {
                         let b = (received - 1) / BLOCK;
-                        blocks_done.push((b, MxInt8Block::quantize(&qbuf, p.element_rounding)));
+                        blocks_done.push((
+                            b,
+                            formats.exp.quantize(&qbuf, formats.rule, element_rounding),
+                        ));
                         qbuf.clear();
                     }
                     exp_all.push(x);
@@ -262,9 +321,7 @@ pub fn simulate(
             if let Some((b, blk, step)) = mac_cur.as_mut() {
                 *step += 1;
                 if *step == p_blk {
-                    for (col, acc) in cols.iter_mut().enumerate() {
-                        accumulate(acc, &blk.value, &vblk[*b * d + col]);
-                    }
+                    cols.add(formats, &blk.value, &inputs.v, (hh * nb + *b) * d);
                     mac_done += 1;
                     mac_last = (mac_done == nb).then_some(());
                     mac_cur = None;
@@ -272,11 +329,7 @@ pub fn simulate(
             }
             let scaled_new = mac_pipe.step(mac_last).is_some();
             if scaled_new {
-                scaled = Some(
-                    cols.iter()
-                        .map(|a| a.finish::<Bf16>(RoundingMode::NearestEven))
-                        .collect(),
-                );
+                scaled = Some(cols.finish());
             }
             // RECIP on the sum; its result stays latched for the multiplier.
             let recip_busy = sum_out.is_some();
@@ -368,7 +421,7 @@ pub fn simulate(
                     let (idx, data, note) = match quant_out.as_ref().and_then(|b| b.last()) {
                         Some((b, blk)) => (
                             *b as u32,
-                            blk.value.to_word().to_vec(),
+                            quant_word(formats, &blk.value),
                             format!("block {b}: scale 0x{:02x}", blk.value.scale.0),
                         ),
                         None => (0, vec![0; 33], String::new()),
@@ -455,6 +508,7 @@ pub fn simulate(
     }
     let stages = Stages::assemble(
         inputs,
+        formats,
         StageData {
             exp: exp_all,
             exp_sum: sums,

@@ -70,8 +70,9 @@ fn spec(
     }
 }
 
-/// The softmax_v files in pipeline order: inputs first, then each stage after its inputs.
-pub fn softmax_layout(heads: usize, kv: usize, head_dim: usize) -> Layout {
+/// The softmax_v files in pipeline order: inputs first, then each stage after its inputs; v and
+/// exp's quantization in their formats.
+pub fn softmax_layout(heads: usize, kv: usize, head_dim: usize, f: &softmax::Formats) -> Layout {
     use softmax::*;
     let (h, d) = (heads, head_dim);
     let row = &["batch", "head", "q", "kv"];
@@ -83,7 +84,7 @@ pub fn softmax_layout(heads: usize, kv: usize, head_dim: usize) -> Layout {
             spec(QK_T, Dtype::Bf16, vec![1, h, 1, kv], None, row, &[]),
             spec(
                 V,
-                Dtype::MxInt8,
+                Dtype::of_format(f.v),
                 vec![1, h, kv, d],
                 Some(2),
                 &["batch", "head", "block", "column"],
@@ -92,8 +93,8 @@ pub fn softmax_layout(heads: usize, kv: usize, head_dim: usize) -> Layout {
             spec(EXP, Dtype::Bf16, vec![1, h, 1, kv], None, row, &[0]),
             spec(EXP_SUM, Dtype::Bf16, vec![1, h, 1, 1], None, one, &[2]),
             spec(
-                EXP_MX,
-                Dtype::MxInt8,
+                exp_file(&f.exp),
+                Dtype::of_format(f.exp),
                 vec![1, h, 1, kv],
                 Some(3),
                 &["batch", "head", "q", "block"],
@@ -229,6 +230,7 @@ pub fn detect(dir: &Path, hints: Hints) -> Result<Option<Layout>, DumpError> {
             hints.heads,
             n / hints.heads,
             hints.head_dim,
+            &softmax::Formats::default(),
         )));
     }
     if has(crate::quantize_op::INPUT) {
@@ -312,7 +314,8 @@ pub fn from_manifest(m: &Manifest) -> Result<Layout, String> {
             if kv == 0 || kv > MAX_AXIS {
                 return Err(format!("kv_size = {kv} is outside 1..={MAX_AXIS}"));
             }
-            softmax_layout(param("num_heads")?, kv, param("head_dim")?)
+            let formats = softmax::Formats::from_params(&m.params)?;
+            softmax_layout(param("num_heads")?, kv, param("head_dim")?, &formats)
         }
         "rope" => rope_layout(param("max_pos")?, param("head_dim")?),
         "quantize" => quantize_layout(param("m")?),

@@ -11,6 +11,7 @@ pub mod cover;
 pub mod cycle;
 pub mod diff;
 pub mod dump;
+pub mod format_compare;
 pub mod gen;
 pub mod layout;
 pub mod manifest;

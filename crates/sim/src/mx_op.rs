@@ -9,6 +9,7 @@ use crate::manifest::Manifest;
 use crate::ops::{Dims, OpKind, OpOutput, OutDtype, OutTensor};
 use crate::tensor::{DumpRef, MxCodes, Tensor};
 use hw_types::mx::block_sum;
+use hw_types::MxBlock;
 use hw_types::{
     Bf16, BlockSum, ExactAcc, Fp32, MxFormat, RoundingMode, ScaleRule, Status, StatusAnd,
 };
@@ -144,34 +145,14 @@ impl MxOpCase {
         let (rows, kbs, cols) = self.op.block_grid(self.dims);
         let [a, b] = &self.operands;
         let [fa, fb] = self.choice.formats;
-        // The exact sum of an output's block sums, and whether a block was invalid (inf * 0,
-        // or infinite products of both signs) or held a quiet NaN (docs/numerics.md §8).
-        let sum = |o: usize| -> (ExactAcc, bool, bool) {
+        let sum = |o: usize| -> ProductSum {
             let (r, c) = (o / cols, o % cols);
-            let (mut acc, mut invalid, mut quiet) = (ExactAcc::new(), false, false);
+            let mut sum = ProductSum::new();
             for j in 0..kbs {
-                match block_sum(&fa, &a.blocks[r * kbs + j], &fb, &b.blocks[j * cols + c]) {
-                    BlockSum::NaN => quiet = true,
-                    BlockSum::Invalid => invalid = true,
-                    BlockSum::Inf { neg } => acc.add_value(hw_types::Value::Inf { neg }),
-                    BlockSum::Finite { int, exp } => add_i128(&mut acc, int, exp),
-                }
+                sum.add(&fa, &a.blocks[r * kbs + j], &fb, &b.blocks[j * cols + c]);
             }
-            (acc, invalid, quiet)
+            sum
         };
-        // A quiet NaN wins without a flag; then an invalid block; then the exact sum (whose own
-        // +inf + -inf across blocks is invalid too).
-        fn rounded<F: hw_types::Format>(
-            (acc, invalid, quiet): (ExactAcc, bool, bool),
-            mode: RoundingMode,
-        ) -> StatusAnd<F> {
-            let nan = || F::from_bits_u32(F::SPEC.canonical_nan());
-            match (quiet, invalid) {
-                (true, _) => StatusAnd::new(nan(), Status::OK),
-                (false, true) => StatusAnd::new(nan(), Status::INVALID),
-                (false, false) => acc.round::<F>(mode),
-            }
-        }
         let shape = self.op.output_shape(self.dims);
         fn apart<F: Copy>(v: Vec<StatusAnd<F>>) -> (Vec<F>, Vec<Status>) {
             v.into_iter().map(|r| (r.value, r.status)).unzip()
@@ -182,7 +163,7 @@ impl MxOpCase {
                 let (v, f) = apart(
                     outputs
                         .into_par_iter()
-                        .map(|o| rounded::<Bf16>(sum(o), mode))
+                        .map(|o| sum(o).round::<Bf16>(mode))
                         .collect(),
                 );
                 (OutTensor::Bf16(Tensor::new(shape, v)), f)
@@ -191,13 +172,60 @@ impl MxOpCase {
                 let (v, f) = apart(
                     outputs
                         .into_par_iter()
-                        .map(|o| rounded::<Fp32>(sum(o), mode))
+                        .map(|o| sum(o).round::<Fp32>(mode))
                         .collect(),
                 );
                 (OutTensor::Fp32(Tensor::new(shape, v)), f)
             }
         };
         OpOutput { tensor, flags }
+    }
+}
+
+/// The exact sum of one output's block sums, and whether a block was invalid (inf * 0, or
+/// infinite products of both signs) or held a quiet NaN (docs/numerics.md §8): shared by the
+/// operations, softmax_v's gevm and its cycle model.
+#[derive(Clone, Debug)]
+pub struct ProductSum {
+    acc: ExactAcc,
+    invalid: bool,
+    quiet: bool,
+}
+
+impl Default for ProductSum {
+    fn default() -> Self {
+        ProductSum::new()
+    }
+}
+
+impl ProductSum {
+    pub fn new() -> ProductSum {
+        ProductSum {
+            acc: ExactAcc::new(),
+            invalid: false,
+            quiet: false,
+        }
+    }
+
+    /// Add the exact sum of a block pair's products times both scales.
+    pub fn add(&mut self, fa: &MxFormat, a: &MxBlock, fb: &MxFormat, b: &MxBlock) {
+        match block_sum(fa, a, fb, b) {
+            BlockSum::NaN => self.quiet = true,
+            BlockSum::Invalid => self.invalid = true,
+            BlockSum::Inf { neg } => self.acc.add_value(hw_types::Value::Inf { neg }),
+            BlockSum::Finite { int, exp } => add_i128(&mut self.acc, int, exp),
+        }
+    }
+
+    /// The sum rounded once: a quiet NaN wins without a flag; then an invalid block; then the
+    /// exact sum (whose own +inf + -inf across blocks is invalid too).
+    pub fn round<F: hw_types::Format>(&self, mode: RoundingMode) -> StatusAnd<F> {
+        let nan = || F::from_bits_u32(F::SPEC.canonical_nan());
+        match (self.quiet, self.invalid) {
+            (true, _) => StatusAnd::new(nan(), Status::OK),
+            (false, true) => StatusAnd::new(nan(), Status::INVALID),
+            (false, false) => self.acc.round::<F>(mode),
+        }
     }
 }
 

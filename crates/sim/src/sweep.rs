@@ -319,7 +319,7 @@ pub fn run(o: &SweepOptions) -> Result<SweepSummary> {
                             w.write_bin(name, d)?;
                         }
                     }
-                    w.set_flags(&stages.flags.counts());
+                    w.set_flags(&stages.flag_counts());
                     let (dir, b) = w.finish()?;
                     bytes.fetch_add(b, Ordering::Relaxed);
                     sha256_hex(&std::fs::read(dir.join(FILE_NAME))?)

@@ -28,6 +28,14 @@ impl Dtype {
             .find(|d| d.name() == s)
             .or_else(|| MxFormat::from_name(s).map(Dtype::Mx))
     }
+    /// The dtype of blocks in `format` (MXINT8 keeps its own).
+    pub fn of_format(format: MxFormat) -> Dtype {
+        if format.name == "mxint8" {
+            Dtype::MxInt8
+        } else {
+            Dtype::Mx(format)
+        }
+    }
     /// Hex digits of one line.
     pub fn hex_digits(self) -> usize {
         match self {
@@ -101,11 +109,7 @@ pub struct MxCodes {
 impl MxCodes {
     /// The dump dtype: MXINT8 keeps its own.
     pub fn dtype(&self) -> Dtype {
-        if self.format.name == "mxint8" {
-            Dtype::MxInt8
-        } else {
-            Dtype::Mx(self.format)
-        }
+        Dtype::of_format(self.format)
     }
 
     /// The first block (grid index) of a partial last block whose padding code is not 0, with
@@ -114,6 +118,78 @@ impl MxCodes {
         padding_violation(&self.shape, self.block_axis, |g, i| {
             self.blocks[g].codes[i] != 0
         })
+    }
+}
+
+/// A block tensor of softmax_v (v, and exp's quantization): MXINT8 blocks, which the MAC array's
+/// kernels take, when the pipeline is the dataset's (both operands MXINT8 under `floor`), and
+/// codes of any format otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MxData {
+    Int8(MxTensor),
+    Codes(MxCodes),
+}
+
+impl MxData {
+    pub fn format(&self) -> MxFormat {
+        match self {
+            MxData::Int8(_) => hw_types::mx::MXINT8,
+            MxData::Codes(t) => t.format,
+        }
+    }
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            MxData::Int8(t) => &t.shape,
+            MxData::Codes(t) => &t.shape,
+        }
+    }
+    pub fn block_count(&self) -> usize {
+        match self {
+            MxData::Int8(t) => t.blocks.len(),
+            MxData::Codes(t) => t.blocks.len(),
+        }
+    }
+    pub fn dump(&self) -> DumpRef<'_> {
+        match self {
+            MxData::Int8(t) => DumpRef::MxInt8(t),
+            MxData::Codes(t) => DumpRef::Mx(t),
+        }
+    }
+    /// The MXINT8 blocks of the dataset's pipeline.
+    pub fn int8(&self) -> Option<&MxTensor> {
+        match self {
+            MxData::Int8(t) => Some(t),
+            MxData::Codes(_) => None,
+        }
+    }
+    /// Block `g` as codes of [`format`](Self::format) (MXINT8 elements as their bytes).
+    pub fn block(&self, g: usize) -> MxBlock {
+        match self {
+            MxData::Int8(t) => codes_of(&t.blocks[g]),
+            MxData::Codes(t) => t.blocks[g],
+        }
+    }
+    pub fn nonzero_padding(&self) -> Option<(usize, usize)> {
+        match self {
+            MxData::Int8(t) => t.nonzero_padding(),
+            MxData::Codes(t) => t.nonzero_padding(),
+        }
+    }
+}
+
+/// An MXINT8 block as codes: the scale and each element's byte.
+pub fn codes_of(b: &MxInt8Block) -> MxBlock {
+    MxBlock {
+        scale: b.scale,
+        codes: b.elems.map(|q| q as u8),
+    }
+}
+
+/// Codes of MXINT8 as its block: the scale and each byte as an int8 element.
+pub fn int8_of(b: &MxBlock) -> MxInt8Block {
+    MxInt8Block {
+        scale: b.scale,
+        elems: b.codes.map(|c| c as i8),
     }
 }
 

@@ -9,7 +9,7 @@ use hw_types::{Bf16, E8m0, MxInt8Block, RoundingMode, BLOCK};
 use sim::case::CaseWriter;
 use sim::manifest::Manifest;
 use sim::softmax::{self, Inputs, Params, FILES};
-use sim::tensor::{MxTensor, Tensor};
+use sim::tensor::{MxData, MxTensor, Tensor};
 use std::path::Path;
 
 fn write_case(out: &Path, name: &str, stages: &softmax::Stages) {
@@ -56,7 +56,7 @@ fn nearest_even_elements_match_python() {
     let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let p = Params {
-        element_rounding: RoundingMode::NearestEven,
+        element_rounding: Some(RoundingMode::NearestEven),
         ..Params::default()
     };
     let stages = softmax::run(Inputs::generate(70, 5, &p), &p);
@@ -157,11 +157,11 @@ fn edge_inputs(kv: usize) -> Inputs {
     }
     Inputs {
         qk_t: Tensor::new(vec![1, h, 1, kv], qk),
-        v: MxTensor {
+        v: MxData::Int8(MxTensor {
             shape: vec![1, h, kv, d],
             block_axis: 2,
             blocks,
-        },
+        }),
     }
 }
 

@@ -72,7 +72,7 @@ fn softmax_cases_are_reproduced_byte_for_byte() {
         let files = render(
             softmax::manifest(&m.case, kv, Some(seed), &p),
             &dumps,
-            &stages.flags.counts(),
+            &stages.flag_counts(),
         );
         assert_matches(&dir, &files);
     }
@@ -156,13 +156,17 @@ fn dist_cases_are_reproduced_byte_for_byte() {
                 let p = Params {
                     heads: m.params["num_heads"].as_u64().unwrap() as usize,
                     head_dim: m.params["head_dim"].as_u64().unwrap() as usize,
-                    element_rounding: param("element_rounding").parse().unwrap(),
+                    element_rounding: m
+                        .params
+                        .get("element_rounding")
+                        .map(|r| r.as_str().unwrap().parse().unwrap()),
+                    formats: softmax::Formats::from_params(&m.params).unwrap(),
                 };
                 let kv = m.kv_size.unwrap();
                 let stages = softmax::run(Inputs::generate_with(kv, seed, &p, dist), &p);
                 let mut man = softmax::manifest(&m.case, kv, Some(seed), &p);
                 man.params.insert("dist".into(), dist.name().into());
-                render(man, &stages.dumps(), &stages.flags.counts())
+                render(man, &stages.dumps(), &stages.flag_counts())
             }
             "quantize" => {
                 let mode = param("element_rounding").parse().unwrap();
@@ -277,6 +281,40 @@ fn mx_cases_are_reproduced_byte_for_byte() {
                 render(case.manifest(Some(seed), dist, dtype, mode), &dumps, &flags)
             }
         };
+        assert_matches(&dir, &files);
+    }
+}
+
+/// softmax_v with other block formats (docs/numerics.md §3.1), regenerated from the manifests.
+#[test]
+fn mx_softmax_cases_are_reproduced_byte_for_byte() {
+    let dirs = case_dirs(&golden().join("mx-softmax"));
+    assert!(
+        dirs.len() >= 9,
+        "golden/mx-softmax holds {} cases",
+        dirs.len()
+    );
+    for dir in dirs {
+        let m = Manifest::read(&dir.join("manifest.json")).unwrap();
+        let dist = m
+            .params
+            .get("dist")
+            .map_or(Dist::Uniform, |d| Dist::parse(d.as_str().unwrap()).unwrap());
+        let p = Params {
+            heads: m.params["num_heads"].as_u64().unwrap() as usize,
+            head_dim: m.params["head_dim"].as_u64().unwrap() as usize,
+            element_rounding: None,
+            formats: softmax::Formats::from_params(&m.params).unwrap(),
+        };
+        assert!(!p.formats.is_mxint8(), "{}", dir.display());
+        let (kv, seed) = (m.kv_size.unwrap(), m.seed.unwrap());
+        assert_eq!(m.case, softmax::case_name(kv, seed, dist, &p.formats));
+        let stages = softmax::run(Inputs::generate_with(kv, seed, &p, dist), &p);
+        let mut man = softmax::manifest(&m.case, kv, Some(seed), &p);
+        if dist != Dist::Uniform {
+            man.params.insert("dist".into(), dist.name().into());
+        }
+        let files = render(man, &stages.dumps(), &stages.flag_counts());
         assert_matches(&dir, &files);
     }
 }

@@ -39,7 +39,7 @@ fn manifest_of_a_small_case() {
     let files = render(
         softmax::manifest("kv-size-4_seed-0", 4, Some(0), &p),
         &stages.dumps(),
-        &stages.flags.counts(),
+        &stages.flag_counts(),
     );
     let manifest: serde_json::Value = serde_json::from_slice(&files.last().unwrap().1).unwrap();
     insta::assert_json_snapshot!("manifest_kv4_seed0", manifest);
