@@ -517,6 +517,18 @@ fn cover_case(dir: &Path, name: &str, o: &CoverOptions) -> Result<CaseResult, Du
         bins: HashMap::new(),
     };
     // The other MX formats and rules have bins of their own (docs/coverage.md, "MX formats").
+    if layout.op == "softmax_v" {
+        let formats = match &manifest {
+            Some(m) => crate::softmax::Formats::from_params(&m.params)
+                .map_err(|e| DumpError::new(&mpath, 0, e))?,
+            None => crate::softmax::Formats::default(),
+        };
+        if !formats.is_mxint8() {
+            let rounding = mode("element_rounding", formats.exp.default_rounding)?;
+            cover_mx_softmax(&files, &formats, rounding, &mut hits)?;
+            return Ok((hits.bins, absent));
+        }
+    }
     let choice = crate::check::mx_choice(manifest.as_ref(), &mpath)?;
     if !choice.is_mxint8() {
         match layout.op.as_str() {
@@ -775,6 +787,75 @@ pub fn mx_quantize_hits(
         }
     }
     out
+}
+
+/// softmax_v with other block formats (docs/numerics.md §3.1): exp's quantizer reaches the MX
+/// quantizer bins of its format, and each head's gevm is an MX gevm of exp's blocks by v's, so
+/// it reaches the MX product bins.
+fn cover_mx_softmax(
+    files: &Files,
+    f: &crate::softmax::Formats,
+    rounding: RoundingMode,
+    h: &mut Hits,
+) -> Result<(), DumpError> {
+    use crate::mx_op::{MxChoice, MxOpCase};
+    use crate::ops::{Dims, OpKind};
+    let [qk, v, exp, _, exp_mx, scaled, ..] = &files.layout.files[..] else {
+        unreachable!("the softmax_v layout has eight files");
+    };
+    let (heads, kv, d) = (qk.shape[1], qk.shape[3], scaled.shape[3]);
+    let nb = kv.div_ceil(BLOCK);
+    if let Some(values) = files.bf16(&exp.name)? {
+        for (head, row) in values.chunks(kv).enumerate() {
+            for (id, g) in mx_quantize_hits(row, f.exp, f.rule, rounding) {
+                h.hit(id, &exp_mx.name, head * nb + g);
+            }
+        }
+    }
+    let read = |spec: &FileSpec, format| {
+        let path = files.dir.join(&spec.name);
+        let axis = spec.block_axis.expect("blocked");
+        crate::dump::read_mx_codes(&path, format, spec.shape.clone(), axis)
+    };
+    if !(files.has(&v.name) && files.has(&exp_mx.name)) {
+        return Ok(());
+    }
+    let (v_codes, exp_codes) = (read(v, f.v)?, read(exp_mx, f.exp)?);
+    let choice = MxChoice {
+        formats: [f.exp, f.v],
+        rule: f.rule,
+        element_rounding: Some(rounding),
+    };
+    let dims = Dims { m: kv, k: d, n: 1 };
+    for head in 0..heads {
+        let part = |t: &crate::tensor::MxCodes, shape: Vec<usize>, axis, per: usize| {
+            crate::tensor::MxCodes {
+                format: t.format,
+                shape,
+                block_axis: axis,
+                blocks: t.blocks[head * per..(head + 1) * per].to_vec(),
+            }
+        };
+        let case = MxOpCase {
+            op: OpKind::Gevm,
+            dims,
+            choice,
+            operands: [
+                part(&exp_codes, vec![kv], 0, nb),
+                part(&v_codes, vec![kv, d], 0, nb * d),
+            ],
+        };
+        let out = crate::ops::OutDtype::Bf16;
+        for (id, file, i) in mx_op_hits(&case, out, RoundingMode::NearestEven) {
+            let (name, at) = match file {
+                _ if file.ends_with("vector") => (&exp_mx.name, head * nb + i),
+                _ if file.ends_with("matrix") => (&v.name, head * nb * d + i),
+                _ => (&scaled.name, head * d + i),
+            };
+            h.hit(id, name, at);
+        }
+    }
+    Ok(())
 }
 
 /// The MX operation bins a case reaches: (bin, file, line index).
