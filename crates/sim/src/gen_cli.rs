@@ -30,16 +30,13 @@ pub fn run(a: GenArgs) -> Result<i32> {
     }
 }
 
-/// A flag SIGTERM and SIGINT set (what scancel, a time limit, preemption and Ctrl-C send). A
-/// second signal ends the process at once, with the same exit code: what was in flight stays
-/// behind as hidden temporary folders, which the next run removes.
+/// A flag SIGTERM and SIGINT set (what scancel, a time limit, preemption and Ctrl-C send). Later
+/// signals change nothing: a scheduler may signal more than once (a warning before the time
+/// limit, then the limit itself), and the index must still be written. SIGKILL stops at once.
 fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [SIGTERM, SIGINT] {
-        // Registered before the flag itself, so that it acts only once the flag is set.
-        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED, stop.clone())
-            .context("cannot install a signal handler")?;
         signal_hook::flag::register(sig, stop.clone())
             .context("cannot install a signal handler")?;
     }
