@@ -98,9 +98,24 @@ cluster_up() {
     return 1
 }
 
-# Stop the daemons this shell started (by PID, newest first), waiting for each.
+# Jobs still running when the test stops early (a failed step) would outlive the daemons in
+# their slurmstepd: cancel them and give them KillWait (5 s) and a margin to end.
+cancel_jobs() {
+    local ids
+    ids=$(squeue -h -o %A 2> /dev/null) || return 0
+    [ -n "$ids" ] || return 0
+    # shellcheck disable=SC2086 # one job id a word
+    scancel $ids 2> /dev/null || true
+    for _ in $(seq 100); do
+        [ -z "$(squeue -h -o %A 2> /dev/null)" ] && return 0
+        sleep 0.1
+    done
+}
+
+# Stop the daemons this shell started (by PID, newest first), waiting for each, after the jobs.
 cluster_down() {
     local i pid
+    [ ${#CLUSTER_PIDS[@]} -eq 0 ] || cancel_jobs
     for ((i = ${#CLUSTER_PIDS[@]} - 1; i >= 0; i--)); do
         pid=${CLUSTER_PIDS[i]}
         kill -TERM "$pid" 2>/dev/null || continue
