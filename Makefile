@@ -7,7 +7,7 @@ SEED   ?= 0
 OUT    ?= out
 
 .PHONY: run test build test-build venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test \
-        dpi-test header py-package py-package-test cocotb-test golden bench mutants clean
+        dpi-test header py-package py-package-test cocotb-test slurm-test golden bench mutants clean
 
 ## Build and run softmax_v on the default case; prints where the dumps went.
 run:
@@ -27,11 +27,11 @@ $(VENV)/.installed: scripts/requirements.txt
 ## (release speed with overflow checks, incl. the cross-checks against the Python reference and
 ## the header check of libhwsim), the Python reference's own tests, coverage closure of the golden
 ## corpus, the Verilog testbench, libhwsim from C, the Verilator DPI-C testbench, the hwsim Python
-## package's tests and its cocotb testbench. No check is skipped silently: one that cannot run
-## fails, naming the install command, unless SIM_SKIP (comma-separated: python, iverilog,
-## verilator, cocotb) opts out of it explicitly.
+## package's tests, its cocotb testbench and a sweep on a real Slurm cluster. No check is skipped
+## silently: one that cannot run fails, naming the install command, unless SIM_SKIP
+## (comma-separated: python, iverilog, verilator, cocotb, slurm) opts out of it explicitly.
 test: venv fmt clippy msrv rust-test py-test cover-test tb-test capi-test dpi-test py-package-test \
-      cocotb-test
+      cocotb-test slurm-test
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -155,6 +155,13 @@ golden: build
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(OUT)
+
+## A `sim gen` sweep as a Slurm job array on a throwaway one-node cluster (scripts/slurm/test.sh):
+## a task cancelled, one timed out, the merge naming them, a rerun of just those, and the merged
+## index.json equal to a single-process sweep's. Root installs slurm-wlm and munge; SIM_SKIP=slurm
+## skips it. About 40 s, most of it Slurm's 30 s time-limit sweep.
+slurm-test: test-build
+	SIM=./target/$(TEST_PROFILE)/sim scripts/slurm/test.sh
 
 ## Verilog testbench self-test (needs iverilog; skips without it unless CI=true, which installs it):
 ## stage 6 (out = RNE_bf16(scaled_v * inv)) through examples/rtl/bf16_mul_rne.v on simulator and

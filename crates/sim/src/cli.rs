@@ -78,8 +78,13 @@ pub enum Command {
     /// Writes OUT/kv-size-N_seed-S/ for every kv-size and seed, and OUT/index.json listing every
     /// case with its manifest hash. Cases already complete (all manifest hashes verify) are
     /// skipped, so an interrupted sweep resumes where it stopped. --shard I/N takes every N-th case
-    /// from I (0-based) for job arrays (docs/cli.md has a Slurm example); each shard writes
-    /// index.shard-I-of-N.json.
+    /// from I (0-based) for job arrays, --shard auto/N takes I from the scheduler's array task
+    /// (docs/scaling.md); each shard writes index.shard-I-of-N.json, and --merge OUT joins them
+    /// into OUT/index.json. On SIGTERM or SIGINT no new case is started, the cases in flight are
+    /// finished and the shard's index is written.
+    ///
+    /// Exit code 0: complete; 1: --merge found missing cases; 2: unusable input; 3: stopped by a
+    /// signal (run the same command again to finish).
     Gen(GenArgs),
     /// Step softmax_v through the cycle model and print a per-cycle table (and a VCD).
     ///
@@ -195,17 +200,26 @@ pub struct DiffArgs {
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// kv-sizes: N, A..B, A..=B, A..=B:STEP, comma-separated (e.g. 1..=4096:64,100).
-    #[arg(long)]
-    pub kv_sizes: sweep::List,
+    #[arg(long, required_unless_present = "merge")]
+    pub kv_sizes: Option<sweep::List>,
     /// Seeds, same syntax (e.g. 0,1 or 0..8).
     #[arg(long, default_value = "0")]
     pub seeds: sweep::List,
     /// Output folder.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    /// Take every N-th case starting at I (0-based): I/N.
+    /// Take every N-th case starting at I (0-based): I/N. auto/N: I from the array task id
+    /// (SLURM_ARRAY_TASK_ID from 0, or LSB_JOBINDEX / SGE_TASK_ID from 1); N is never read
+    /// from the environment.
     #[arg(long)]
-    pub shard: Option<sweep::Shard>,
+    pub shard: Option<crate::shard::ShardArg>,
+    /// Merge the shard indexes in this folder into its index.json, verifying every case; the
+    /// missing or damaged ones are listed with the shard to run again (exit 1).
+    #[arg(long, value_name = "OUT", conflicts_with_all = [
+        "kv_sizes", "seeds", "out", "shard", "format", "element_rounding", "dist", "heads",
+        "head_dim",
+    ])]
+    pub merge: Option<PathBuf>,
     /// hex ($readmemh text, default), bin (raw little-endian .bin files) or both.
     #[arg(long, value_enum, default_value_t = sweep::Format::Hex)]
     pub format: sweep::Format,
@@ -220,6 +234,17 @@ pub struct GenArgs {
     /// Head dimension (columns of v).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub head_dim: u64,
+    /// Also compare block formats over the sweep (uniform inputs only): run every case once per
+    /// exp/v pair (e.g. mxint8/mxint8,mxfp8-e4m3/mxfp4-e2m1) and measure out and scaled_v against
+    /// the unquantized result, as `sim run --compare-formats` does. Writes
+    /// OUT/compare-formats.txt (a table per case) and OUT/compare-formats.json, and prints a
+    /// summary per pair.
+    #[arg(long, conflicts_with_all = ["shard", "merge", "dist"])]
+    pub compare_formats: Option<String>,
+    /// With --compare-formats: draw SQNR (dB) of out against kv-size, one line per pair, as an
+    /// SVG here.
+    #[arg(long, requires = "compare_formats")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -469,7 +494,7 @@ pub struct FormatArgs {
 impl FormatArgs {
     /// The formats and rounding: the options', else what `recorded` (an --inputs manifest's
     /// params) says, else the dataset's.
-    fn params(&self, heads: usize, head_dim: usize, recorded: Option<&Path>) -> Result<Params> {
+    pub fn params(&self, heads: usize, head_dim: usize, recorded: Option<&Path>) -> Result<Params> {
         let manifest = match recorded.map(|d| d.join(crate::manifest::FILE_NAME)) {
             Some(m) if m.exists() => Some(crate::manifest::Manifest::read(&m)?),
             _ => None,
@@ -547,7 +572,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => run_check(a),
         Command::Cover(a) => run_cover(a),
         Command::Corners(a) => run_corners(a).map(|_| 0),
-        Command::Gen(a) => run_gen(a).map(|_| 0),
+        Command::Gen(a) => crate::gen_cli::run(a),
         Command::Trace(a) => run_trace(a).map(|_| 0),
         Command::Config(a) => {
             say!("{}", a.hw.load()?.to_json().trim_end());
@@ -670,38 +695,6 @@ fn run_export_lut(a: ExportLutArgs) -> Result<()> {
             .with_context(|| format!("cannot rename into {}", path.display()))?;
         say!("wrote    {} ({what})", path.display());
     }
-    Ok(())
-}
-
-fn run_gen(a: GenArgs) -> Result<()> {
-    let o = sweep::SweepOptions {
-        kv_sizes: a.kv_sizes.0,
-        seeds: a.seeds.0,
-        out: a.out,
-        shard: a.shard,
-        format: a.format,
-        params: a
-            .formats
-            .params(a.heads as usize, a.head_dim as usize, None)?,
-        dist: a.dist,
-    };
-    let s = sweep::run(&o)?;
-    if s.cleaned > 0 {
-        say!(
-            "cleaned  {} leftover folder(s) of an interrupted run",
-            s.cleaned
-        );
-    }
-    say!(
-        "gen      {} cases written, {} already complete (skipped), {:.1} MB in {:.2} s ({:.1} cases/s, {:.1} MB/s)",
-        s.written,
-        s.skipped,
-        s.bytes as f64 / 1e6,
-        s.seconds,
-        (s.written + s.skipped) as f64 / s.seconds.max(1e-9),
-        s.bytes as f64 / 1e6 / s.seconds.max(1e-9)
-    );
-    say!("index    {}", s.index.display());
     Ok(())
 }
 

@@ -274,3 +274,94 @@ pub fn plot_svg(path: &std::path::Path, series: &[Series]) -> anyhow::Result<()>
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// One case of a sweep and its pairs' statistics.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseReport {
+    pub case: String,
+    pub kv_size: usize,
+    pub seed: u64,
+    pub pairs: Vec<PairReport>,
+}
+
+/// A pair's `out` over every case of a sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryRow {
+    pub formats: String,
+    pub cases: usize,
+    pub mean_sqnr_db: f64,
+    pub min_sqnr_db: f64,
+    pub mean_max_rel: f64,
+    pub mean_over_1_ulp: f64,
+    pub mean_over_8_ulp: f64,
+}
+
+/// Each pair's `out` statistics averaged over the cases (and its worst SQNR).
+pub fn summary(cases: &[CaseReport]) -> Vec<SummaryRow> {
+    let Some(first) = cases.first() else {
+        return Vec::new();
+    };
+    (0..first.pairs.len())
+        .map(|i| {
+            let outs: Vec<&ErrorStats> = cases.iter().map(|c| &c.pairs[i].stages[0]).collect();
+            let n = outs.len() as f64;
+            let mean = |f: fn(&ErrorStats) -> f64| outs.iter().map(|e| f(e)).sum::<f64>() / n;
+            SummaryRow {
+                formats: first.pairs[i].formats.clone(),
+                cases: outs.len(),
+                mean_sqnr_db: mean(|e| e.sqnr_db),
+                min_sqnr_db: outs.iter().map(|e| e.sqnr_db).fold(f64::INFINITY, f64::min),
+                mean_max_rel: mean(|e| e.max_rel),
+                mean_over_1_ulp: mean(|e| e.over_1_ulp),
+                mean_over_8_ulp: mean(|e| e.over_8_ulp),
+            }
+        })
+        .collect()
+}
+
+/// The summary as a table for people.
+pub fn render_summary(rows: &[SummaryRow]) -> String {
+    let mut s = format!(
+        "{:<28} {:>6} {:>13} {:>12} {:>12} {:>7} {:>7}\n",
+        "exp/v formats", "cases", "mean SQNR dB", "min SQNR dB", "mean max rel", ">1ulp", ">8ulp"
+    );
+    for r in rows {
+        s += &format!(
+            "{:<28} {:>6} {:>13.2} {:>12.2} {:>12.3e} {:>6.1}% {:>6.1}%\n",
+            r.formats,
+            r.cases,
+            r.mean_sqnr_db,
+            r.min_sqnr_db,
+            r.mean_max_rel,
+            100.0 * r.mean_over_1_ulp,
+            100.0 * r.mean_over_8_ulp
+        );
+    }
+    s
+}
+
+/// The plot's lines: per pair, `out`'s SQNR at each kv-size, averaged over the seeds.
+pub fn series(cases: &[CaseReport]) -> Vec<Series> {
+    let Some(first) = cases.first() else {
+        return Vec::new();
+    };
+    let mut kvs: Vec<usize> = cases.iter().map(|c| c.kv_size).collect();
+    kvs.sort_unstable();
+    kvs.dedup();
+    (0..first.pairs.len())
+        .map(|i| Series {
+            formats: first.pairs[i].formats.clone(),
+            points: kvs
+                .iter()
+                .map(|&kv| {
+                    let at: Vec<f64> = cases
+                        .iter()
+                        .filter(|c| c.kv_size == kv)
+                        .map(|c| c.pairs[i].stages[0].sqnr_db)
+                        .collect();
+                    (kv, at.iter().sum::<f64>() / at.len() as f64)
+                })
+                .collect(),
+        })
+        .collect()
+}
