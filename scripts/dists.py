@@ -11,7 +11,8 @@ quantizer, the path `uniform` always took) and overwrite the rows or blocks whos
 otherwise; the quantize input picks per block.
 
 Entry points: `softmax_inputs`, `op_inputs`, `quantize_input`; `mx_op_inputs` for the
-operands of the other MX formats (`sim op --mx-format`).
+operands of the other MX formats (`sim op --mx-format`) and `softmax_mx_inputs` for a softmax_v
+whose v is in another MX format (`sim run --v-format`, §3.1).
 """
 
 from __future__ import annotations
@@ -344,6 +345,20 @@ def softmax_inputs(kv_size: int, seed: int, heads: int, head_dim: int, element_m
     """qk_T [H, N] BF16 bits (stream 0) and v [H, N, D] blocked along kv (stream 1)."""
     qk = qk_rows(seed, heads, kv_size, dist)
     v = mxint8_operand(seed, 1, (heads, kv_size, head_dim), 1, dist, element_mode)
+    return qk, v
+
+
+def softmax_mx_inputs(kv_size: int, seed: int, heads: int, head_dim: int, v_format,
+                      rule: str = "floor", rounding: str | None = None, dist: str = UNIFORM
+                      ) -> tuple[np.ndarray, tuple]:
+    """qk_T [H, N] BF16 bits (stream 0, as `softmax_inputs`) and v [H, N, D] of the MX format
+    `v_format` blocked along kv (docs/numerics.md §3.1): the same reals of stream 1 and the same
+    block plans as the MXINT8 v, quantized to the format by mx.py's quantizer under the scale
+    `rule` with the element `rounding` (None: the format's default); corner blocks aimed at the
+    format's edges (§5.1, mxint8 keeping the MXINT8 table).  v is (scales uint8 [H, nb, D],
+    codes uint8 [H, nb, D, 32])."""
+    qk = qk_rows(seed, heads, kv_size, dist)
+    v = mx_operand(seed, 1, (heads, kv_size, head_dim), 1, dist, v_format, rule, rounding)
     return qk, v
 
 

@@ -5,7 +5,10 @@ A generated case (its manifest has a `seed`) is regenerated from `op`, `kv_size`
 `params` (docs/dump-format.md), inputs included; a directed case (no seed) is recomputed from
 its own input dumps.  An MX case (`params.mx_format`, or a `params.scale_rule` other than
 floor: `sim op --mx-format / --scale-rule`) is derived with mx.py, its generated operands by
-dists.mx_op_inputs (docs/numerics.md §5.1, "Operands of the other MX formats").  The hardware
+dists.mx_op_inputs (docs/numerics.md §5.1, "Operands of the other MX formats").  A softmax_v
+case of other block formats (`params.exp_format`, `v_format`, `scale_rule`: `sim run
+--exp-format F --v-format G --scale-rule R`, §3.1) is derived by units.softmax_v_mx, its v by
+dists.softmax_mx_inputs.  The hardware
 description is `params.config` when the manifest records one (`sim` does for every
 non-reference description), else the named built-in profile.
 
@@ -90,6 +93,85 @@ def _softmax(case: Path, manifest: dict) -> Derived:
     return Derived(tensors, flags)
 
 
+# ----------------------------------------------------------------------------------------------
+# softmax_v of other block formats (docs/numerics.md §3.1; `sim run --exp-format F --v-format G
+# --scale-rule R`)
+# ----------------------------------------------------------------------------------------------
+
+SOFTMAX_MX_PARAMS = ("exp_format", "v_format", "scale_rule")
+
+
+def is_softmax_mx(manifest: dict) -> bool:
+    """Whether a softmax_v case names its block formats or scale rule (docs/dump-format.md:
+    `params` gains exp_format, v_format and scale_rule; a case of the default formats keeps
+    the dataset's manifest)."""
+    return manifest["op"] == "softmax_v" and any(key in manifest["params"]
+                                                 for key in SOFTMAX_MX_PARAMS)
+
+
+def softmax_formats_of(manifest: dict) -> tuple[str, str, str]:
+    """(exp format F, v format G, scale rule R) of a softmax_v case; mxint8, mxint8, floor
+    for what the params do not name."""
+    params = manifest["params"]
+    rule = params.get("scale_rule", mx.RULES[0])
+    mx.check_rule(rule)
+    return (mx.get_format(params.get("exp_format", "mxint8")).name,
+            mx.get_format(params.get("v_format", "mxint8")).name, rule)
+
+
+def _read_softmax_mx_inputs(case: Path, manifest: dict, heads: int, dim: int
+                            ) -> tuple[np.ndarray, tuple]:
+    """qk_T [H, N] and v (scales [H, nb, D], codes [H, nb, D, 32]) of the manifest's format,
+    read from the folder (padding checked)."""
+    qk = _read_input(case, manifest, SOFTMAX_INPUTS[0])
+    kv_size = qk.shape[-1]
+    entry = manifest["files"][SOFTMAX_INPUTS[1]]
+    if tuple(entry["shape"]) != (1, heads, kv_size, dim) or entry.get("block_axis") != 2:
+        raise ValueError(f"{case / SOFTMAX_INPUTS[1]}: shape {entry['shape']} blocked on axis "
+                         f"{entry.get('block_axis')}, expected {[1, heads, kv_size, dim]} on 2")
+    scales, codes = _read_mx_input(case, manifest, SOFTMAX_INPUTS[1])
+    nb = scales.shape[2]
+    return (qk.reshape(heads, kv_size),
+            (scales.reshape(heads, nb, dim), codes.reshape(heads, nb, dim, mx.BLOCK)))
+
+
+def _softmax_mx(case: Path, manifest: dict) -> Derived:
+    params = manifest["params"]
+    heads, dim = params["num_heads"], params["head_dim"]
+    exp_format, v_format, rule = softmax_formats_of(manifest)
+    rounding = params.get("element_rounding")             # None: each format's default
+    if _generated(manifest):
+        qk, v = dists.softmax_mx_inputs(manifest["kv_size"], manifest["seed"], heads, dim,
+                                        v_format, rule, rounding,
+                                        params.get("dist", dists.UNIFORM))
+    else:
+        qk, v = _read_softmax_mx_inputs(case, manifest, heads, dim)
+    tensors, flags = units.softmax_v_mx(qk, v, hardware_of(manifest), exp_format, v_format,
+                                        rule, rounding)
+    return Derived(tensors, flags)
+
+
+def softmax_case_suffix(manifest: dict) -> str:
+    """`_F_G` (both names, also when F = G: docs/dump-format.md's `kv-size-N_seed-S_<F>_<G>`),
+    then `_rule-R` for a rule other than floor: what a softmax_v case of other block formats
+    adds after `_seed-S`; `_dist-D` follows it.  Empty for a case of the dataset's manifest."""
+    if not is_softmax_mx(manifest):
+        return ""
+    exp_format, v_format, rule = softmax_formats_of(manifest)
+    return f"_{exp_format}_{v_format}" + ("" if rule == mx.RULES[0] else f"_rule-{rule}")
+
+
+def _check_softmax_mx_dtypes(manifest: dict, report_to: list[str]) -> None:
+    """v's dtype is G and exp's quantization is `softmaxed_v.exp_<F>` of dtype F."""
+    exp_format, v_format, _ = softmax_formats_of(manifest)
+    for name, fmt in ((SOFTMAX_INPUTS[1], v_format), (units.exp_quant_file(exp_format),
+                                                      exp_format)):
+        dtype = manifest["files"].get(name, {}).get("dtype")
+        if dtype != fmt:
+            report_to.append(f"{name}: dtype {dtype!r} in the manifest, the params give "
+                             f"{fmt!r}")
+
+
 def _mxint8_op(case: Path, manifest: dict) -> Derived:
     op, params = manifest["op"], manifest["params"]
     names = ref.OP_FILES[op]
@@ -124,9 +206,11 @@ def _quantize(case: Path, manifest: dict) -> Derived:
 # ----------------------------------------------------------------------------------------------
 
 def is_mx(manifest: dict) -> bool:
-    """Whether a case is an MX case: params.mx_format recorded, or a non-floor scale rule."""
+    """Whether a case is an MX op case (dot/gevm/gemm/quantize): params.mx_format recorded, or
+    a non-floor scale rule.  softmax_v cases of other formats are `is_softmax_mx`."""
     params = manifest["params"]
-    return "mx_format" in params or params.get("scale_rule", mx.RULES[0]) != mx.RULES[0]
+    return manifest["op"] != "softmax_v" and (
+        "mx_format" in params or params.get("scale_rule", mx.RULES[0]) != mx.RULES[0])
 
 
 def mx_formats_of(manifest: dict) -> tuple[str, ...]:
@@ -213,6 +297,8 @@ def mx_case_suffix(manifest: dict) -> str:
 def derive(case: Path, manifest: dict) -> Derived:
     """Every file of a softmax_v, dot, gevm, gemm or quantize case (MX cases included)."""
     op = manifest["op"]
+    if is_softmax_mx(manifest):
+        return _softmax_mx(case, manifest)
     if is_mx(manifest) and op == "quantize":
         return _mx_quantize(case, manifest)
     if is_mx(manifest) and op in ref.OP_FILES:
@@ -233,7 +319,9 @@ def expected_case_name(manifest: dict) -> str | None:
     op, params, seed = manifest["op"], manifest["params"], manifest["seed"]
     dist = params.get("dist", dists.UNIFORM)
     if op == "softmax_v":
-        return ref.softmax_case_name(manifest["kv_size"], seed, dist)
+        base = ref.softmax_case_name(manifest["kv_size"], seed, dists.UNIFORM)
+        return base + softmax_case_suffix(manifest) + ref.softmax_case_name(
+            manifest["kv_size"], seed, dist)[len(base):]
     if is_mx(manifest):
         base = ref.op_case_name(op, params["m"], params.get("k"), params.get("n"), seed,
                                 dists.UNIFORM)
@@ -294,7 +382,9 @@ def check_case(case: str | Path, from_inputs: bool = False) -> Report:
                               f"is in the folder: nothing to compare")
         return report
     derived = derive(case, manifest)
-    if is_mx(manifest):
+    if is_softmax_mx(manifest):
+        _check_softmax_mx_dtypes(manifest, report.mismatches)
+    elif is_mx(manifest):
         op = manifest["op"]
         names = ref.QUANTIZE_FILES[1:] if op == "quantize" else ref.OP_FILES.get(op, ())[:2]
         _check_mx_dtypes(manifest, names, mx_formats_of(manifest), report.mismatches)

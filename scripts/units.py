@@ -7,7 +7,8 @@ and every rounding is reference.py's rounding core.  A hardware description is t
 `sim config show` prints; `load_hardware` reads a built-in profile or any such file.
 
 Layout: exp units, reciprocal units, accumulators (reduce and MAC), the quantizer's flags, the
-hardware description, and softmax_v with per-stage flag counts.
+hardware description, softmax_v with per-stage flag counts, and softmax_v with other block
+formats (numerics.md section 3.1, on mx.py's quantizer and product).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Callable, Sequence
 import mpmath
 import numpy as np
 
+import mx
 import reference as ref
 from reference import BF16, NEAREST_EVEN, Decoded, Flags, FloatFormat, decode, round_dyadic
 
@@ -633,3 +635,59 @@ def softmax_v(qk: np.ndarray, v: tuple, hw: Hardware,
     flags = dict(zip(FLAGGED_STAGES, map(flag_counts, (exp_flags, sum_flags, q_flags,
                                                        mac_flags, inv_flags, out_flags))))
     return tensors, flags
+
+
+# ==============================================================================================
+# softmax_v with other block formats (docs/numerics.md §3.1: --exp-format F --v-format G)
+# ==============================================================================================
+
+def exp_quant_file(exp_format: str) -> str:
+    """The dump name of exp's quantization in format F: `softmaxed_v.exp_<F>`
+    (docs/dump-format.md; `softmaxed_v.exp_mxint8` for the dataset's format)."""
+    return f"softmaxed_v.exp_{mx.get_format(exp_format).name}"
+
+
+def mx_softmax_files(exp_format: str) -> tuple[str, ...]:
+    """The eight dump names of a softmax_v case whose exp is quantized to `exp_format`."""
+    return tuple(exp_quant_file(exp_format) if name == "softmaxed_v.exp_mxint8" else name
+                 for name in ref.SOFTMAX_FILES)
+
+
+def softmax_v_mx(qk: np.ndarray, v: tuple, hw: Hardware, exp_format: str, v_format: str,
+                 rule: str = "floor", rounding: str | None = None) -> tuple[dict, dict]:
+    """softmax_v with exp quantized to the MX format `exp_format` and v (scales uint8
+    [H, nb, D], codes uint8 [H, nb, D, 32]) of the MX format `v_format` (§3.1).
+
+    exp, reduce-sum, reciprocal and scale are the description's units, as in `softmax_v`; the
+    quantizer is §8.2's (mx.quantize_array: scale `rule`, element `rounding`, None meaning each
+    format's default; a partial block padded with +0); the gevm is §8.5's product rule
+    (mx.product: the exact sum over blocks of every element product times both scales, one
+    RNE rounding to BF16, the NaN / invalid precedence of §8.5).  §3.1 has no accumulator
+    model for these formats, so a description whose MAC accumulator is not `exact` is refused,
+    as `sim` refuses it.  Returns (tensors keyed by file name, flag counts per computed stage).
+    """
+    if not isinstance(hw.mac, ExactAcc):
+        raise ValueError(f"hardware {hw.name!r}: softmax_v with other block formats needs the "
+                         f"exact MAC accumulator (docs/numerics.md §3.1)")
+    fe, fv = mx.get_format(exp_format), mx.get_format(v_format)
+    heads, dim = qk.shape[0], v[0].shape[-1]
+    exp_bits, exp_flags = _split([hw.exp(x) for x in qk.ravel().tolist()], qk.shape)
+    exp_sum, sum_flags = _split([hw.reduce(bf16_addends(row)) for row in exp_bits.tolist()],
+                                (heads,))
+    e_scales, e_codes, q_flags = mx.quantize_bf16(exp_bits, fe, rule, rounding, axis=1)
+    scaled, mac_flags = [], []
+    for h in range(heads):
+        bits, flags = mx.product("gevm", (e_scales[h], e_codes[h]), (v[0][h], v[1][h]), fe, fv,
+                                 BF16, NEAREST_EVEN)
+        scaled.append(bits)
+        mac_flags += flags
+    scaled = np.stack(scaled).astype(np.uint16).reshape(heads, dim)
+    inv, inv_flags = _split([hw.recip(s) for s in exp_sum.tolist()], (heads,))
+    out, out_flags = _split([hw.mul(x, i) for row, i in zip(scaled.tolist(), inv.tolist())
+                             for x in row], (heads, dim))
+    names = mx_softmax_files(fe.name)
+    tensors = dict(zip(names, (qk, exp_bits, exp_sum, v, (e_scales, e_codes), scaled, inv, out)))
+    counts = dict(zip((names[1], names[2], names[4], names[5], names[6], names[7]),
+                      (flag_counts(exp_flags), flag_counts(sum_flags), mx.flag_counts(q_flags),
+                       flag_counts(mac_flags), flag_counts(inv_flags), flag_counts(out_flags))))
+    return tensors, counts
