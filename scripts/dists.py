@@ -12,7 +12,7 @@ otherwise; the quantize input picks per block.
 
 Entry points: `softmax_inputs`, `op_inputs`, `quantize_input`; `mx_op_inputs` for the
 operands of the other MX formats (`sim op --mx-format`) and `softmax_mx_inputs` for a softmax_v
-whose v is in another MX format (`sim run --v-format`, §3.1).
+whose v is in another MX format (`sim run --v-format`, §3.7).
 """
 
 from __future__ import annotations
@@ -352,7 +352,7 @@ def softmax_mx_inputs(kv_size: int, seed: int, heads: int, head_dim: int, v_form
                       rule: str = "floor", rounding: str | None = None, dist: str = UNIFORM
                       ) -> tuple[np.ndarray, tuple]:
     """qk_T [H, N] BF16 bits (stream 0, as `softmax_inputs`) and v [H, N, D] of the MX format
-    `v_format` blocked along kv (docs/numerics.md §3.1): the same reals of stream 1 and the same
+    `v_format` blocked along kv (docs/numerics.md §3.7): the same reals of stream 1 and the same
     block plans as the MXINT8 v, quantized to the format by mx.py's quantizer under the scale
     `rule` with the element `rounding` (None: the format's default); corner blocks aimed at the
     format's edges (§5.1, mxint8 keeping the MXINT8 table).  v is (scales uint8 [H, nb, D],

@@ -7,7 +7,7 @@ its own input dumps.  An MX case (`params.mx_format`, or a `params.scale_rule` o
 floor: `sim op --mx-format / --scale-rule`) is derived with mx.py, its generated operands by
 dists.mx_op_inputs (docs/numerics.md §5.1, "Operands of the other MX formats").  A softmax_v
 case of other block formats (`params.exp_format`, `v_format`, `scale_rule`: `sim run
---exp-format F --v-format G --scale-rule R`, §3.1) is derived by units.softmax_v_mx, its v by
+--exp-format F --v-format G --scale-rule R`, §3.7) is derived by units.softmax_v_mx, its v by
 dists.softmax_mx_inputs.  The hardware
 description is `params.config` when the manifest records one (`sim` does for every
 non-reference description), else the named built-in profile.
@@ -94,7 +94,7 @@ def _softmax(case: Path, manifest: dict) -> Derived:
 
 
 # ----------------------------------------------------------------------------------------------
-# softmax_v of other block formats (docs/numerics.md §3.1; `sim run --exp-format F --v-format G
+# softmax_v of other block formats (docs/numerics.md §3.7; `sim run --exp-format F --v-format G
 # --scale-rule R`)
 # ----------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Black-box agreement of `sim run --exp-format F --v-format G [--scale-rule R]` (softmax_v with
-other block formats, docs/numerics.md §3.1) with the independent Python reference.
+other block formats, docs/numerics.md §3.7) with the independent Python reference.
 
 Every case folder the simulator writes is re-derived by rederive.check_case twice: from its
 manifest alone (qk_T and v regenerated from the seed: v as the MXINT8 v's reals and block plans,
@@ -192,9 +192,9 @@ def test_default_formats_keep_the_mxint8_case(sim, tmp_path):
 
 
 def test_the_mx_path_reproduces_the_dataset_case(sim, tmp_path):
-    """§3.1: mxint8/mxint8 under floor is the dataset's pipeline byte for byte.  `sim` writes
+    """§3.7: mxint8/mxint8 under floor is the dataset's pipeline byte for byte.  `sim` writes
     such a case with the dataset's manifest (so rederive takes the MXINT8 pipeline); here the
-    reference's §3.1 path (mx.py's quantizer and product rule, v by dists.softmax_mx_inputs)
+    reference's §3.7 path (mx.py's quantizer and product rule, v by dists.softmax_mx_inputs)
     is given the same case as an MX manifest and must give the same bytes and flag counts."""
     argv = ["run", "--kv-size", "70", "--seed", "2", "--dist", "corners"] + WIDER
     folder = run_sim(sim, argv, tmp_path)
@@ -210,7 +210,7 @@ def test_the_mx_path_reproduces_the_dataset_case(sim, tmp_path):
 
 
 def test_a_hardware_description_with_the_exact_mac(sim, tmp_path):
-    """§3.1 refuses only a MAC accumulator that is not exact: the narrow profile's exp, reduce
+    """§3.7 refuses only a MAC accumulator that is not exact: the narrow profile's exp, reduce
     and reciprocal units with an exact MAC run, and the case (params.config) is re-derived with
     those units around the §8.5 gevm."""
     shown = subprocess.run([str(sim), "config", "show", "--profile", "narrow"], check=True,
@@ -226,7 +226,7 @@ def test_a_hardware_description_with_the_exact_mac(sim, tmp_path):
 
 
 def test_a_non_exact_accumulator_is_refused(sim, tmp_path):
-    """§3.1: other formats need the exact gevm; the narrow profile's fp32 accumulator is
+    """§3.7: other formats need the exact gevm; the narrow profile's fp32 accumulator is
     refused with exit 2 (and by the reference)."""
     argv = case(E4M3, E2M1, 33, 0, "--profile", "narrow")
     result = subprocess.run([str(sim)] + argv + ["--out", str(tmp_path)], capture_output=True,

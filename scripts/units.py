@@ -638,7 +638,7 @@ def softmax_v(qk: np.ndarray, v: tuple, hw: Hardware,
 
 
 # ==============================================================================================
-# softmax_v with other block formats (docs/numerics.md §3.1: --exp-format F --v-format G)
+# softmax_v with other block formats (docs/numerics.md §3.7: --exp-format F --v-format G)
 # ==============================================================================================
 
 def exp_quant_file(exp_format: str) -> str:
@@ -656,19 +656,19 @@ def mx_softmax_files(exp_format: str) -> tuple[str, ...]:
 def softmax_v_mx(qk: np.ndarray, v: tuple, hw: Hardware, exp_format: str, v_format: str,
                  rule: str = "floor", rounding: str | None = None) -> tuple[dict, dict]:
     """softmax_v with exp quantized to the MX format `exp_format` and v (scales uint8
-    [H, nb, D], codes uint8 [H, nb, D, 32]) of the MX format `v_format` (§3.1).
+    [H, nb, D], codes uint8 [H, nb, D, 32]) of the MX format `v_format` (§3.7).
 
     exp, reduce-sum, reciprocal and scale are the description's units, as in `softmax_v`; the
     quantizer is §8.2's (mx.quantize_array: scale `rule`, element `rounding`, None meaning each
     format's default; a partial block padded with +0); the gevm is §8.5's product rule
     (mx.product: the exact sum over blocks of every element product times both scales, one
-    RNE rounding to BF16, the NaN / invalid precedence of §8.5).  §3.1 has no accumulator
+    RNE rounding to BF16, the NaN / invalid precedence of §8.5).  §3.7 has no accumulator
     model for these formats, so a description whose MAC accumulator is not `exact` is refused,
     as `sim` refuses it.  Returns (tensors keyed by file name, flag counts per computed stage).
     """
     if not isinstance(hw.mac, ExactAcc):
         raise ValueError(f"hardware {hw.name!r}: softmax_v with other block formats needs the "
-                         f"exact MAC accumulator (docs/numerics.md §3.1)")
+                         f"exact MAC accumulator (docs/numerics.md §3.7)")
     fe, fv = mx.get_format(exp_format), mx.get_format(v_format)
     heads, dim = qk.shape[0], v[0].shape[-1]
     exp_bits, exp_flags = _split([hw.exp(x) for x in qk.ravel().tolist()], qk.shape)

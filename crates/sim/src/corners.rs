@@ -47,6 +47,11 @@ enum Case {
         format: MxFormat,
         rule: ScaleRule,
     },
+    /// softmax_v with exp and v in another MX format (docs/numerics.md §3.7).
+    MxSoftmax {
+        inputs: Inputs,
+        formats: softmax::Formats,
+    },
     /// A product over MX formats (operands given as codes).
     MxOp {
         case: Box<MxOpCase>,
@@ -65,6 +70,15 @@ impl Scenario {
                     &softmax::run(inputs.clone(), &p),
                     p.rounding(&p.formats.exp),
                 )
+            }
+            Case::MxSoftmax { inputs, formats } => {
+                let p = mx_params(inputs, formats);
+                let st = softmax::run(inputs.clone(), &p);
+                let data = cover::MxSoftmaxData::of(&st, formats, p.rounding(&formats.exp));
+                cover::mx_softmax_hits(&data)
+                    .into_iter()
+                    .map(|(id, _, _)| id)
+                    .collect()
             }
             Case::Op { case, dtype, mode } => cover::op_bins(case, *dtype, *mode),
             Case::Quantize { case, mode } => cover::quantize_bins(&case.input.data, *mode),
@@ -106,6 +120,12 @@ impl Scenario {
                 let m = softmax::manifest(self.name, inputs.kv_size(), None, &p);
                 write(m, &st.dumps(), &st.flag_counts())
             }
+            Case::MxSoftmax { inputs, formats } => {
+                let p = mx_params(inputs, formats);
+                let st = softmax::run(inputs.clone(), &p);
+                let m = softmax::manifest(self.name, inputs.kv_size(), None, &p);
+                write(m, &st.dumps(), &st.flag_counts())
+            }
             Case::Op { case, dtype, mode } => {
                 let out = case.compute(*dtype, *mode);
                 let dumps = case.dumps(&out);
@@ -143,6 +163,15 @@ fn params(inputs: &Inputs) -> Params {
         head_dim: inputs.v.shape()[3],
         element_rounding: Some(RoundingMode::NearestAway),
         formats: softmax::Formats::default(),
+    }
+}
+
+fn mx_params(inputs: &Inputs, formats: &softmax::Formats) -> Params {
+    Params {
+        heads: inputs.qk_t.shape[1],
+        head_dim: inputs.v.shape()[3],
+        element_rounding: None,
+        formats: *formats,
     }
 }
 
@@ -211,7 +240,71 @@ pub fn suite() -> Vec<Scenario> {
         s.push(mx_rule_clamp(rule));
     }
     s.push(mx_op_specials());
+    for f in &MX_FORMATS[1..] {
+        s.push(mx_softmax(*f));
+    }
     s
+}
+
+/// softmax_v with exp and v in `format`, one head of 32 scores by 2 columns. qk_T: 0.6796875,
+/// whose e^x rounds to 1.9765625 (past every format's largest normal significand: exp's block
+/// saturates), then a score whose e^x lies in the middle of the format's subnormal range
+/// relative to that block (`2^(emin - emax - (mbits + 1) / 2)`), the rest -inf (exp 0). v: the
+/// smallest subnormal code and the largest normal code, in column 0's block.
+fn mx_softmax(format: MxFormat) -> Scenario {
+    let (emin, max_code) = match format.element {
+        hw_types::mx::Element::Float(spec) => (spec.emin, spec.max_finite(false) as u8),
+        hw_types::mx::Element::Int8 => unreachable!("MXINT8 is the dataset's pipeline"),
+    };
+    let log2 = f64::from(emin - format.emax) - f64::from(format.mbits + 1) / 2.0;
+    let tiny = Bf16::from_f64(log2 * std::f64::consts::LN_2, RoundingMode::NearestEven).value;
+    let mut qk = vec![0x3f2e, tiny.0];
+    qk.resize(BLOCK, NEG_INF);
+    let mut codes = [0u8; BLOCK];
+    codes[..3].copy_from_slice(&[1, max_code, 0x80 >> (8 - format.width) | max_code]);
+    let v = MxCodes {
+        format,
+        shape: vec![1, 1, BLOCK, 2],
+        block_axis: 2,
+        blocks: vec![
+            MxBlock {
+                scale: E8m0(127),
+                codes,
+            },
+            MxBlock {
+                scale: E8m0(126),
+                codes: [1; BLOCK],
+            },
+        ],
+    };
+    let bin = |n: &str| -> &'static str { cover::BINS.iter().find(|b| b.id == n).expect("bin").id };
+    let f = format.name;
+    Scenario {
+        name: match f {
+            "mxfp8-e4m3" => "corner-mx-softmax-e4m3",
+            "mxfp8-e5m2" => "corner-mx-softmax-e5m2",
+            "mxfp6-e3m2" => "corner-mx-softmax-e3m2",
+            "mxfp6-e2m3" => "corner-mx-softmax-e2m3",
+            _ => "corner-mx-softmax-e2m1",
+        },
+        targets: vec![
+            bin(&format!("softmax.exp.{f}.saturate")),
+            bin(&format!("softmax.exp.{f}.subnormal")),
+            bin(&format!("softmax.v.{f}.subnormal")),
+            bin(&format!("softmax.v.{f}.max_normal")),
+        ],
+        case: Case::MxSoftmax {
+            inputs: Inputs {
+                qk_t: Tensor::new(vec![1, 1, 1, BLOCK], qk.into_iter().map(Bf16).collect()),
+                v: MxData::Codes(v),
+            },
+            formats: softmax::Formats {
+                exp: format,
+                v: format,
+                rule: ScaleRule::Floor,
+            },
+        },
+    }
 }
 
 /// 2^-130, a BF16 subnormal: a block of them asks every rule for an exponent below -127.

@@ -325,6 +325,106 @@ pub const BINS: &[BinDef] = &[
         "mx-ops",
         "the operands are of two different formats",
     ),
+    bin(
+        "softmax.exp.mxfp8-e4m3.saturate",
+        "mx-softmax",
+        "exp's quantizer saturated an element to the largest normal",
+    ),
+    bin(
+        "softmax.exp.mxfp8-e4m3.subnormal",
+        "mx-softmax",
+        "exp's quantizer gave a nonzero subnormal element",
+    ),
+    bin(
+        "softmax.v.mxfp8-e4m3.subnormal",
+        "mx-softmax",
+        "a v element is a nonzero subnormal code",
+    ),
+    bin(
+        "softmax.v.mxfp8-e4m3.max_normal",
+        "mx-softmax",
+        "a v element is the largest normal code of either sign",
+    ),
+    bin(
+        "softmax.exp.mxfp8-e5m2.saturate",
+        "mx-softmax",
+        "exp's quantizer saturated an element to the largest normal",
+    ),
+    bin(
+        "softmax.exp.mxfp8-e5m2.subnormal",
+        "mx-softmax",
+        "exp's quantizer gave a nonzero subnormal element",
+    ),
+    bin(
+        "softmax.v.mxfp8-e5m2.subnormal",
+        "mx-softmax",
+        "a v element is a nonzero subnormal code",
+    ),
+    bin(
+        "softmax.v.mxfp8-e5m2.max_normal",
+        "mx-softmax",
+        "a v element is the largest normal code of either sign",
+    ),
+    bin(
+        "softmax.exp.mxfp6-e3m2.saturate",
+        "mx-softmax",
+        "exp's quantizer saturated an element to the largest normal",
+    ),
+    bin(
+        "softmax.exp.mxfp6-e3m2.subnormal",
+        "mx-softmax",
+        "exp's quantizer gave a nonzero subnormal element",
+    ),
+    bin(
+        "softmax.v.mxfp6-e3m2.subnormal",
+        "mx-softmax",
+        "a v element is a nonzero subnormal code",
+    ),
+    bin(
+        "softmax.v.mxfp6-e3m2.max_normal",
+        "mx-softmax",
+        "a v element is the largest normal code of either sign",
+    ),
+    bin(
+        "softmax.exp.mxfp6-e2m3.saturate",
+        "mx-softmax",
+        "exp's quantizer saturated an element to the largest normal",
+    ),
+    bin(
+        "softmax.exp.mxfp6-e2m3.subnormal",
+        "mx-softmax",
+        "exp's quantizer gave a nonzero subnormal element",
+    ),
+    bin(
+        "softmax.v.mxfp6-e2m3.subnormal",
+        "mx-softmax",
+        "a v element is a nonzero subnormal code",
+    ),
+    bin(
+        "softmax.v.mxfp6-e2m3.max_normal",
+        "mx-softmax",
+        "a v element is the largest normal code of either sign",
+    ),
+    bin(
+        "softmax.exp.mxfp4-e2m1.saturate",
+        "mx-softmax",
+        "exp's quantizer saturated an element to the largest normal",
+    ),
+    bin(
+        "softmax.exp.mxfp4-e2m1.subnormal",
+        "mx-softmax",
+        "exp's quantizer gave a nonzero subnormal element",
+    ),
+    bin(
+        "softmax.v.mxfp4-e2m1.subnormal",
+        "mx-softmax",
+        "a v element is a nonzero subnormal code",
+    ),
+    bin(
+        "softmax.v.mxfp4-e2m1.max_normal",
+        "mx-softmax",
+        "a v element is the largest normal code of either sign",
+    ),
 ];
 
 /// Defaults for folders whose manifest does not say.
@@ -789,7 +889,7 @@ pub fn mx_quantize_hits(
     out
 }
 
-/// softmax_v with other block formats (docs/numerics.md §3.1): exp's quantizer reaches the MX
+/// softmax_v with other block formats (docs/numerics.md §3.7): exp's quantizer reaches the MX
 /// quantizer bins of its format, and each head's gevm is an MX gevm of exp's blocks by v's, so
 /// it reaches the MX product bins.
 fn cover_mx_softmax(
@@ -798,64 +898,173 @@ fn cover_mx_softmax(
     rounding: RoundingMode,
     h: &mut Hits,
 ) -> Result<(), DumpError> {
-    use crate::mx_op::{MxChoice, MxOpCase};
-    use crate::ops::{Dims, OpKind};
     let [qk, v, exp, _, exp_mx, scaled, ..] = &files.layout.files[..] else {
         unreachable!("the softmax_v layout has eight files");
     };
-    let (heads, kv, d) = (qk.shape[1], qk.shape[3], scaled.shape[3]);
+    let read = |spec: &FileSpec, format| -> Result<Option<crate::tensor::MxCodes>, DumpError> {
+        let path = files.dir.join(&spec.name);
+        let axis = spec.block_axis.expect("blocked");
+        files
+            .has(&spec.name)
+            .then(|| crate::dump::read_mx_codes(&path, format, spec.shape.clone(), axis))
+            .transpose()
+    };
+    let data = MxSoftmaxData {
+        formats: *f,
+        rounding,
+        dims: (qk.shape[1], qk.shape[3], scaled.shape[3]),
+        exp: files.bf16(&exp.name)?,
+        exp_mx: read(exp_mx, f.exp)?,
+        v: read(v, f.v)?,
+    };
+    for (id, stage, i) in mx_softmax_hits(&data) {
+        let name = match stage {
+            MxStage::ExpMx => &exp_mx.name,
+            MxStage::V => &v.name,
+            MxStage::ScaledV => &scaled.name,
+        };
+        h.hit(id, name, i);
+    }
+    Ok(())
+}
+
+/// What softmax_v bins of other block formats are read from (docs/numerics.md §3.7).
+pub struct MxSoftmaxData {
+    pub formats: crate::softmax::Formats,
+    pub rounding: RoundingMode,
+    /// (heads, kv, head_dim).
+    pub dims: (usize, usize, usize),
+    pub exp: Option<Vec<Bf16>>,
+    pub exp_mx: Option<crate::tensor::MxCodes>,
+    pub v: Option<crate::tensor::MxCodes>,
+}
+
+impl MxSoftmaxData {
+    /// The data of a computed case (other formats than the dataset's).
+    pub fn of(
+        st: &crate::softmax::Stages,
+        formats: &crate::softmax::Formats,
+        rounding: RoundingMode,
+    ) -> Self {
+        let codes = |d: &crate::tensor::MxData| match d {
+            crate::tensor::MxData::Codes(c) => Some(c.clone()),
+            crate::tensor::MxData::Int8(_) => None,
+        };
+        MxSoftmaxData {
+            formats: *formats,
+            rounding,
+            dims: (
+                st.inputs.qk_t.shape[1],
+                st.inputs.kv_size(),
+                st.inputs.v.shape()[3],
+            ),
+            exp: Some(st.exp.data.clone()),
+            exp_mx: codes(&st.exp_mx),
+            v: codes(&st.inputs.v),
+        }
+    }
+}
+
+/// The stage file a softmax_v MX bin is hit in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MxStage {
+    ExpMx,
+    V,
+    ScaledV,
+}
+
+/// The bins of softmax_v with other block formats: exp's quantizer reaches the MX quantizer
+/// bins of its format (and their softmax names), v's codes their own, and each head's gevm is
+/// an MX gevm of exp's blocks by v's, so it reaches the MX product bins. Each with its stage and
+/// line.
+pub fn mx_softmax_hits(s: &MxSoftmaxData) -> Vec<(&'static str, MxStage, usize)> {
+    let f = &s.formats;
+    let (heads, kv, d) = s.dims;
     let nb = kv.div_ceil(BLOCK);
-    if let Some(values) = files.bf16(&exp.name)? {
-        for (head, row) in values.chunks(kv).enumerate() {
-            for (id, g) in mx_quantize_hits(row, f.exp, f.rule, rounding) {
-                h.hit(id, &exp_mx.name, head * nb + g);
+    let mut hits = Vec::new();
+    for (head, row) in s.exp.iter().flat_map(|e| e.chunks(kv)).enumerate() {
+        for (id, g) in mx_quantize_hits(row, f.exp, f.rule, s.rounding) {
+            hits.push((id, MxStage::ExpMx, head * nb + g));
+            // The quantizer's element bins, seen in softmax_v's exp stage.
+            let element = id.strip_prefix("mx.").filter(|e| e.starts_with(f.exp.name));
+            if let Some(e) = element.filter(|e| !e.ends_with("neg_zero")) {
+                let id = mx_bin(&format!("softmax.exp.{e}"));
+                hits.push((id, MxStage::ExpMx, head * nb + g));
             }
         }
     }
-    let read = |spec: &FileSpec, format| {
-        let path = files.dir.join(&spec.name);
-        let axis = spec.block_axis.expect("blocked");
-        crate::dump::read_mx_codes(&path, format, spec.shape.clone(), axis)
+    let (Some(v_codes), Some(exp_codes)) = (&s.v, &s.exp_mx) else {
+        return hits;
     };
-    if !(files.has(&v.name) && files.has(&exp_mx.name)) {
-        return Ok(());
+    for (g, id) in v_element_hits(v_codes) {
+        hits.push((id, MxStage::V, g));
     }
-    let (v_codes, exp_codes) = (read(v, f.v)?, read(exp_mx, f.exp)?);
-    let choice = MxChoice {
+    let choice = crate::mx_op::MxChoice {
         formats: [f.exp, f.v],
         rule: f.rule,
-        element_rounding: Some(rounding),
+        element_rounding: Some(s.rounding),
     };
-    let dims = Dims { m: kv, k: d, n: 1 };
+    let dims = crate::ops::Dims { m: kv, k: d, n: 1 };
     for head in 0..heads {
-        let part = |t: &crate::tensor::MxCodes, shape: Vec<usize>, axis, per: usize| {
-            crate::tensor::MxCodes {
+        let part =
+            |t: &crate::tensor::MxCodes, shape: Vec<usize>, per: usize| crate::tensor::MxCodes {
                 format: t.format,
                 shape,
-                block_axis: axis,
+                block_axis: 0,
                 blocks: t.blocks[head * per..(head + 1) * per].to_vec(),
-            }
-        };
-        let case = MxOpCase {
-            op: OpKind::Gevm,
+            };
+        let case = crate::mx_op::MxOpCase {
+            op: crate::ops::OpKind::Gevm,
             dims,
             choice,
             operands: [
-                part(&exp_codes, vec![kv], 0, nb),
-                part(&v_codes, vec![kv, d], 0, nb * d),
+                part(exp_codes, vec![kv], nb),
+                part(v_codes, vec![kv, d], nb * d),
             ],
         };
         let out = crate::ops::OutDtype::Bf16;
         for (id, file, i) in mx_op_hits(&case, out, RoundingMode::NearestEven) {
-            let (name, at) = match file {
-                _ if file.ends_with("vector") => (&exp_mx.name, head * nb + i),
-                _ if file.ends_with("matrix") => (&v.name, head * nb * d + i),
-                _ => (&scaled.name, head * d + i),
-            };
-            h.hit(id, name, at);
+            hits.push(match file {
+                _ if file.ends_with("vector") => (id, MxStage::ExpMx, head * nb + i),
+                _ if file.ends_with("matrix") => (id, MxStage::V, head * nb * d + i),
+                _ => (id, MxStage::ScaledV, head * d + i),
+            });
         }
     }
-    Ok(())
+    hits
+}
+
+/// The softmax_v bins of v's element codes (FP formats): each with the first block.
+fn v_element_hits(v: &crate::tensor::MxCodes) -> Vec<(usize, &'static str)> {
+    let hw_types::mx::Element::Float(spec) = v.format.element else {
+        return Vec::new();
+    };
+    let sign = 1u8 << (v.format.width - 1);
+    let max = spec.max_finite(false) as u8;
+    let mut hits = Vec::new();
+    let mut seen = |g: usize, what: &str| {
+        let id = mx_bin(&format!("softmax.v.{}.{what}", v.format.name));
+        if !hits.iter().any(|&(_, h)| h == id) {
+            hits.push((g, id));
+        }
+    };
+    for (g, b) in v
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.scale.is_nan())
+    {
+        for &c in &b.codes {
+            let magnitude = c & (sign - 1);
+            if magnitude != 0 && magnitude >> v.format.mbits == 0 {
+                seen(g, "subnormal");
+            }
+            if magnitude == max {
+                seen(g, "max_normal");
+            }
+        }
+    }
+    hits
 }
 
 /// The MX operation bins a case reaches: (bin, file, line index).

@@ -285,7 +285,7 @@ fn mx_cases_are_reproduced_byte_for_byte() {
     }
 }
 
-/// softmax_v with other block formats (docs/numerics.md §3.1), regenerated from the manifests.
+/// softmax_v with other block formats (docs/numerics.md §3.7), regenerated from the manifests.
 #[test]
 fn mx_softmax_cases_are_reproduced_byte_for_byte() {
     let dirs = case_dirs(&golden().join("mx-softmax"));

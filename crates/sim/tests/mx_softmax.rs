@@ -1,4 +1,4 @@
-//! softmax_v with other block formats (docs/numerics.md §3.1): the cycle model's bytes, the
+//! softmax_v with other block formats (docs/numerics.md §3.7): the cycle model's bytes, the
 //! refusal of inexact MAC accumulators, and the format comparison's statistics. The stages
 //! themselves are re-derived independently by scripts/test_mx_softmax.py.
 
