@@ -413,8 +413,18 @@ pub enum BlockSum {
     },
 }
 
-/// An element as `int * 2^lsb` with one `lsb` per format (the smallest subnormal's exponent),
-/// or a special.
+/// Every code of `f` as `int * 2^lsb` with one `lsb` per format (the smallest subnormal's
+/// exponent), or a special: [`element_int`] in a table per format, filled on first use (a block
+/// product decodes every element of both operands).
+fn element_ints(f: &MxFormat) -> &'static [Result<i64, Value>] {
+    static TABLES: [OnceLock<Box<[Result<i64, Value>]>>; MX_FORMATS.len()] =
+        [const { OnceLock::new() }; MX_FORMATS.len()];
+    let row = MX_FORMATS.iter().position(|g| g == f);
+    let row = row.expect("an MX format is a row of MX_FORMATS");
+    TABLES[row].get_or_init(|| (0..=255).map(|c| element_int(f, c)).collect())
+}
+
+/// An element as `int * 2^lsb`, or a special, from its decoded value.
 fn element_int(f: &MxFormat, code: u8) -> Result<i64, Value> {
     match f.decode(code) {
         Value::Zero { .. } => Ok(0),
@@ -444,8 +454,9 @@ pub fn block_sum(fa: &MxFormat, a: &MxBlock, fb: &MxFormat, b: &MxBlock) -> Bloc
     let (mut nan, mut invalid) = (false, false);
     // Infinite products seen, by sign: [positive, negative].
     let mut inf = [false; 2];
+    let (ta, tb) = (element_ints(fa), element_ints(fb));
     for (&ca, &cb) in a.codes.iter().zip(&b.codes) {
-        match (element_int(fa, ca), element_int(fb, cb)) {
+        match (ta[ca as usize], tb[cb as usize]) {
             (Ok(x), Ok(y)) => sum += x as i128 * y as i128,
             (Err(Value::NaN), _) | (_, Err(Value::NaN)) => nan = true,
             (Err(Value::Inf { neg }), Ok(y)) | (Ok(y), Err(Value::Inf { neg })) if y != 0 => {
