@@ -416,16 +416,19 @@ pub enum BlockSum {
 /// Every code of `f` as `int * 2^lsb` with one `lsb` per format (the smallest subnormal's
 /// exponent), or a special: [`element_int`] in a table per format, filled on first use (a block
 /// product decodes every element of both operands).
-fn element_ints(f: &MxFormat) -> &'static [Result<i64, Value>] {
-    static TABLES: [OnceLock<Box<[Result<i64, Value>]>>; MX_FORMATS.len()] =
+fn element_ints(f: &MxFormat) -> &'static [ElementInt] {
+    static TABLES: [OnceLock<Box<[ElementInt]>>; MX_FORMATS.len()] =
         [const { OnceLock::new() }; MX_FORMATS.len()];
     let row = MX_FORMATS.iter().position(|g| g == f);
     let row = row.expect("an MX format is a row of MX_FORMATS");
     TABLES[row].get_or_init(|| (0..=255).map(|c| element_int(f, c)).collect())
 }
 
+/// An element as `int * 2^lsb`, or the special it is.
+type ElementInt = Result<i64, Value>;
+
 /// An element as `int * 2^lsb`, or a special, from its decoded value.
-fn element_int(f: &MxFormat, code: u8) -> Result<i64, Value> {
+fn element_int(f: &MxFormat, code: u8) -> ElementInt {
     match f.decode(code) {
         Value::Zero { .. } => Ok(0),
         Value::Finite(d) => {
