@@ -1286,23 +1286,7 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         }
     }
     if let Some(pairs) = &a.compare_formats {
-        let pairs = crate::format_compare::parse_pairs(pairs, params.formats.rule)
-            .map_err(|e| anyhow::anyhow!("--compare-formats {e}"))?;
-        for f in &pairs {
-            let p = Params {
-                formats: *f,
-                ..params
-            };
-            softmax::check_mac(&p, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
-        }
-        let kv = a.kv_size as usize;
-        let reports = crate::format_compare::compare(kv, a.seed, &params, &pairs, &units);
-        if a.json {
-            say!("{}", serde_json::to_string_pretty(&reports)?);
-        } else {
-            say!("formats  against the unquantized result (float64 softmax and matmul of qk_T and the real v)");
-            say!("{}", crate::format_compare::render(&reports).trim_end());
-        }
+        compare_formats(&a, pairs, &params, &cfg, &units)?;
     }
     if let Some(reference) = reference {
         let cmp = crate::compare::compare_stages(&reference, &stages);
@@ -1311,6 +1295,34 @@ fn run_softmax(a: RunArgs) -> Result<()> {
         } else {
             say!("{}", crate::compare::render(&cmp, &cfg.name).trim_end());
         }
+    }
+    Ok(())
+}
+
+/// `sim run --compare-formats`: the generated case once per pair, against the unquantized result.
+fn compare_formats(
+    a: &RunArgs,
+    pairs: &str,
+    params: &Params,
+    cfg: &HwConfig,
+    units: &Units,
+) -> Result<()> {
+    let pairs = crate::format_compare::parse_pairs(pairs, params.formats.rule)
+        .map_err(|e| anyhow::anyhow!("--compare-formats {e}"))?;
+    for f in &pairs {
+        let p = Params {
+            formats: *f,
+            ..*params
+        };
+        softmax::check_mac(&p, &cfg.mac.accumulator).map_err(anyhow::Error::msg)?;
+    }
+    let kv = a.kv_size as usize;
+    let reports = crate::format_compare::compare(kv, a.seed, params, &pairs, units);
+    if a.json {
+        say!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        say!("formats  against the unquantized result (float64 softmax and matmul of qk_T and the real v)");
+        say!("{}", crate::format_compare::render(&reports).trim_end());
     }
     Ok(())
 }
