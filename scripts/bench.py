@@ -7,13 +7,16 @@ GNU time; per-stage rows come from the criterion benchmarks in crates/sim/benche
 throughput); the hwsim rows time the Python package in this process next to its Rust work alone
 (crates/hwsim-py/benches). Ceilings are measured here too: disk write bandwidth (fsync'd), memory copy
 bandwidth (numpy), and the int8 multiply peak as cores x int8 multiplies per cycle x clock, from
-two criterion probes (see `int8_peak`). The libhwsim rows time the C API from C
+two criterion probes (see `int8_peak`). The numpy-anchor row times `sim run` next to
+scripts/bench_numpy.py (softmax_v emulated in vectorised numpy, the same eight dumps) as whole
+processes in alternation, best of 5 each (see `numpy_anchor`). The libhwsim rows time the C API from C
 (examples/c/bench.c against the static library), softmax_v next to the same computation in
 `sim run` (`run_with`, no file writing), the two in alternation.
 """
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +51,30 @@ def run(cmd, cwd=None):
 def best(cmd, n=3):
     runs = [run(cmd) for _ in range(n)]
     return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def numpy_anchor(d, rounds=5):
+    """Best wall time of `sim run --kv-size 4096` and of scripts/bench_numpy.py (the honest
+    numpy anchor: the same eight files of the same sizes) as whole processes, in alternation
+    (sim, numpy, sim, numpy, ...) so both see the same load, `rounds` runs each. Every run
+    writes into a folder of its own under `d`, removed after the round; the first round checks
+    that the two wrote the same dumps (names and sizes; sim's manifest.json aside)."""
+    cmds = {
+        "sim": [SIM, "run", "--kv-size", "4096", "--seed", "0", "--out"],
+        "numpy": [PY, ROOT / "scripts/bench_numpy.py", "--kv-size", "4096", "--seed", "0", "--out"],
+    }
+    best = {k: float("inf") for k in cmds}
+    for i in range(rounds):
+        outs = {name: Path(d) / f"anchor-{name}-{i}" for name in cmds}
+        for name, cmd in cmds.items():
+            best[name] = min(best[name], run(cmd + [outs[name]])[0])
+        if i == 0:
+            sizes = [{f.name: f.stat().st_size for f in out.glob("*/softmaxed_v.*")} for out in outs.values()]
+            if sizes[0] != sizes[1] or len(sizes[0]) != 8:
+                raise SystemExit(f"bench: bench_numpy.py's dumps differ from sim's: {sizes[1]} vs {sizes[0]}")
+        for out in outs.values():
+            shutil.rmtree(out)
+    return best["sim"], best["numpy"]
 
 
 def disk_write_mb_s(d):
@@ -196,6 +223,9 @@ def main():
         t_py, _, _ = run([PY, ROOT / "scripts/reference.py", "softmax", "--kv-size", "4096", "--seed", "0", "--out", f"{d}/p"])
         row("sim run kv 4096 (end to end)", f"{t_sim:.3f} s", f"python ref {t_py:.2f} s", ">= 20x faster", t_py / t_sim >= 20)
         rows[-1] = rows[-1][:1] + (f"{t_sim:.3f} s ({t_py / t_sim:.0f}x)",) + rows[-1][2:]
+        t_sim_a, t_np = numpy_anchor(d)
+        row("sim run kv 4096 vs numpy anchor", f"{t_sim_a:.3f} s ({t_np / t_sim_a:.1f}x)",
+            f"numpy {t_np:.3f} s (bench_numpy.py, best of 5, alternating)", ">= 20x faster", t_np / t_sim_a >= 20)
         t_cyc, rss_cyc = best([SIM, "run", "--kv-size", "4096", "--seed", "0", "--cycle", "--out", f"{d}/c"])
         row("sim run --cycle kv 4096", f"{t_cyc:.3f} s ({t_cyc / t_sim:.2f}x)", f"functional {t_sim:.3f} s", "within 10x", t_cyc <= 10 * t_sim)
         row("peak RSS kv 4096", f"{rss:.0f} MB (cycle {rss_cyc:.0f} MB)", "GNU time %M", "< 256 MB", max(rss, rss_cyc) < 256)
