@@ -211,6 +211,89 @@ fn quant_word(f: &Formats, b: &MxBlock) -> Vec<u8> {
     padded
 }
 
+/// What one cycle's registers show a trace: each unit's output (or progress) this cycle.
+struct CycleView<'a> {
+    formats: &'a Formats,
+    head: usize,
+    row: &'a [Bf16],
+    received: usize,
+    p_blk: usize,
+    exp_out: &'a Option<(usize, Vec<StatusAnd<Bf16>>)>,
+    sum_out: Option<StatusAnd<Bf16>>,
+    quant_out: &'a Option<Vec<(usize, StatusAnd<MxBlock>)>>,
+    mac_probe: Option<(usize, usize)>,
+    /// scaled_v, in the cycle the MAC array delivers it.
+    scaled: Option<&'a Vec<StatusAnd<Bf16>>>,
+    inv_new: Option<StatusAnd<Bf16>>,
+    mul_out: &'a Option<(usize, Vec<StatusAnd<Bf16>>)>,
+}
+
+impl CycleView<'_> {
+    /// A unit's probe: index, data bytes and a note for people.
+    fn probe(&self, unit: Unit) -> (u32, Vec<u8>, String) {
+        let none = |width: usize| (0, vec![0; width], String::new());
+        match unit {
+            Unit::Exp => self.exp_out.as_ref().map_or(none(2), |(i, v)| {
+                let note = format!("e^{} = {}", dec(self.row[*i]), dec(v[0].value));
+                (*i as u32, bf(v[0].value), note)
+            }),
+            Unit::Reduce => match self.sum_out {
+                Some(s) => (
+                    self.head as u32,
+                    bf(s.value),
+                    format!("exp_sum = {}", dec(s.value)),
+                ),
+                None => {
+                    let kv = self.row.len();
+                    (
+                        self.head as u32,
+                        vec![0, 0],
+                        format!("{}/{kv} received", self.received),
+                    )
+                }
+            },
+            Unit::Quant => {
+                self.quant_out
+                    .as_ref()
+                    .and_then(|b| b.last())
+                    .map_or(none(33), |(b, blk)| {
+                        let note = format!("block {b}: scale 0x{:02x}", blk.value.scale.0);
+                        (*b as u32, quant_word(self.formats, &blk.value), note)
+                    })
+            }
+            Unit::Mac => {
+                let (index, note) = match self.mac_probe {
+                    Some((b, step)) => (b as u32, format!("block {b} pass {step}/{}", self.p_blk)),
+                    None => (0, String::new()),
+                };
+                match self.scaled {
+                    Some(sv) => (
+                        index,
+                        bf(sv[0].value),
+                        format!("scaled_v[0] = {}", dec(sv[0].value)),
+                    ),
+                    None => (index, vec![0, 0], note),
+                }
+            }
+            Unit::Recip => match self.inv_new {
+                Some(i) => (
+                    self.head as u32,
+                    bf(i.value),
+                    format!("inv = {}", dec(i.value)),
+                ),
+                None => (self.head as u32, vec![0, 0], String::new()),
+            },
+            Unit::Mul => self.mul_out.as_ref().map_or(none(2), |(i, v)| {
+                (
+                    *i as u32,
+                    bf(v[0].value),
+                    format!("out[{i}] = {}", dec(v[0].value)),
+                )
+            }),
+        }
+    }
+}
+
 /// Run the clocked model over every head. With `trace`, probes of the selected cycles go to `sink`.
 pub fn simulate(
     inputs: Inputs,
@@ -384,107 +467,32 @@ pub fn simulate(
             }
             if tracing {
                 let (f, sink) = trace.as_mut().expect("tracing");
-                let want = |u: Unit| f.units.is_empty() || f.units.contains(&u);
-                if want(Unit::Exp) {
-                    let (idx, data, note) = match &exp_out {
-                        Some((i, v)) => (
-                            *i as u32,
-                            bf(v[0].value),
-                            format!("e^{} = {}", dec(row[*i]), dec(v[0].value)),
-                        ),
-                        None => (0, vec![0, 0], String::new()),
-                    };
-                    probes.push(Probe {
-                        unit: Unit::Exp,
-                        valid: valid[0],
-                        busy: busy[0],
-                        index: idx,
-                        data,
-                        note,
-                    });
-                }
-                if want(Unit::Reduce) {
-                    let (data, note) = match sum_out {
-                        Some(s) => (bf(s.value), format!("exp_sum = {}", dec(s.value))),
-                        None => (vec![0, 0], format!("{received}/{kv} received")),
-                    };
-                    probes.push(Probe {
-                        unit: Unit::Reduce,
-                        valid: valid[1],
-                        busy: busy[1],
-                        index: hh as u32,
-                        data,
-                        note,
-                    });
-                }
-                if want(Unit::Quant) {
-                    let (idx, data, note) = match quant_out.as_ref().and_then(|b| b.last()) {
-                        Some((b, blk)) => (
-                            *b as u32,
-                            quant_word(formats, &blk.value),
-                            format!("block {b}: scale 0x{:02x}", blk.value.scale.0),
-                        ),
-                        None => (0, vec![0; 33], String::new()),
-                    };
-                    probes.push(Probe {
-                        unit: Unit::Quant,
-                        valid: valid[2],
-                        busy: busy[2],
-                        index: idx,
-                        data,
-                        note,
-                    });
-                }
-                if want(Unit::Mac) {
-                    let (idx, mut note) = match mac_probe {
-                        Some((b, step)) => (b as u32, format!("block {b} pass {step}/{p_blk}")),
-                        None => (0, String::new()),
-                    };
-                    let data = match (&scaled, scaled_new) {
-                        (Some(sv), true) => {
-                            note = format!("scaled_v[0] = {}", dec(sv[0].value));
-                            bf(sv[0].value)
-                        }
-                        _ => vec![0, 0],
-                    };
-                    probes.push(Probe {
-                        unit: Unit::Mac,
-                        valid: valid[3],
-                        busy: busy[3],
-                        index: idx,
-                        data,
-                        note,
-                    });
-                }
-                if want(Unit::Recip) {
-                    let data = inv_new.map_or(vec![0, 0], |i| bf(i.value));
-                    let note = inv_new.map_or(String::new(), |i| format!("inv = {}", dec(i.value)));
-                    probes.push(Probe {
-                        unit: Unit::Recip,
-                        valid: valid[4],
-                        busy: busy[4],
-                        index: hh as u32,
-                        data,
-                        note,
-                    });
-                }
-                if want(Unit::Mul) {
-                    let (idx, data, note) = match &mul_out {
-                        Some((i, v)) => (
-                            *i as u32,
-                            bf(v[0].value),
-                            format!("out[{i}] = {}", dec(v[0].value)),
-                        ),
-                        None => (0, vec![0, 0], String::new()),
-                    };
-                    probes.push(Probe {
-                        unit: Unit::Mul,
-                        valid: valid[5],
-                        busy: busy[5],
-                        index: idx,
-                        data,
-                        note,
-                    });
+                let view = CycleView {
+                    formats,
+                    head: hh,
+                    row,
+                    received,
+                    p_blk,
+                    exp_out: &exp_out,
+                    sum_out,
+                    quant_out: &quant_out,
+                    mac_probe,
+                    scaled: scaled.as_ref().filter(|_| scaled_new),
+                    inv_new,
+                    mul_out: &mul_out,
+                };
+                for (i, unit) in Unit::ALL.into_iter().enumerate() {
+                    if f.units.is_empty() || f.units.contains(&unit) {
+                        let (index, data, note) = view.probe(unit);
+                        probes.push(Probe {
+                            unit,
+                            valid: valid[i],
+                            busy: busy[i],
+                            index,
+                            data,
+                            note,
+                        });
+                    }
                 }
                 sink.cycle(now, &probes)?;
             }
