@@ -194,6 +194,36 @@ int hwsim_sv_softmax_v(void *ctx, uint64_t heads, uint64_t kv, uint64_t head_dim
                               stage_flags_p);
 }
 
+/* softmax_v with other block formats: v and exp's quantization as codes, one per byte. */
+#undef FUNC
+#define FUNC "hwsim_sv_softmax_v_mx"
+int hwsim_sv_softmax_v_mx(void *ctx, uint64_t heads, uint64_t kv, uint64_t head_dim,
+                          uint32_t exp_format, uint32_t v_format, uint32_t scale_rule,
+                          uint32_t element_rounding, const svOpenArrayHandle qk_t,
+                          const svOpenArrayHandle v_scales, const svOpenArrayHandle v_codes,
+                          const svOpenArrayHandle exp_bf16, const svOpenArrayHandle exp_sum,
+                          const svOpenArrayHandle exp_scales, const svOpenArrayHandle exp_codes,
+                          const svOpenArrayHandle scaled_v, const svOpenArrayHandle inv,
+                          const svOpenArrayHandle out, const svOpenArrayHandle stage_flags) {
+    size_t nb = blocks_of(kv), h = size_arg(heads), d = size_arg(head_dim);
+    size_t v_blocks = mul(mul(h, nb), d);
+    ARRAY(const uint16_t, qk_t, mul(h, size_arg(kv)), qk_t);
+    ARRAY(const uint8_t, v_scales, v_blocks, v_scales);
+    ARRAY(const uint8_t, v_codes, mul(v_blocks, 32), v_codes);
+    ARRAY(uint16_t, exp_bf16, mul(h, size_arg(kv)), exp_bf16);
+    ARRAY(uint16_t, exp_sum, h, exp_sum);
+    ARRAY(uint8_t, exp_scales, mul(h, nb), exp_scales);
+    ARRAY(uint8_t, exp_codes, mul(mul(h, nb), 32), exp_codes);
+    ARRAY(uint16_t, scaled_v, mul(h, d), scaled_v);
+    ARRAY(uint16_t, inv, h, inv);
+    ARRAY(uint16_t, out, mul(h, d), out);
+    ARRAY(uint32_t, stage_flags, HWSIM_SOFTMAX_STAGES, stage_flags);
+    return hwsim_softmax_v_mx((const hwsim_ctx *)ctx, heads, kv, head_dim, exp_format, v_format,
+                              scale_rule, element_rounding, qk_t_p, v_scales_p, v_codes_p,
+                              exp_bf16_p, exp_sum_p, exp_scales_p, exp_codes_p, scaled_v_p,
+                              inv_p, out_p, stage_flags_p);
+}
+
 #ifdef __cplusplus
 }
 #endif

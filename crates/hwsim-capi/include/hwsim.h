@@ -114,6 +114,10 @@
 
 #define HWSIM_STAGE_EXP_MXINT8 2
 
+// The same index, exp's quantization in any format (`hwsim_softmax_v_mx`: the dump
+// `softmaxed_v.exp_<F>`).
+#define HWSIM_STAGE_EXP_MX 2
+
 #define HWSIM_STAGE_SCALED_V 3
 
 #define HWSIM_STAGE_INV 4
@@ -522,6 +526,52 @@ int hwsim_softmax_v_ex(const struct hwsim_ctx *ctx,
                        uint16_t *exp_sum,
                        uint8_t *exp_scales,
                        int8_t *exp_elems,
+                       uint16_t *scaled_v,
+                       uint16_t *inv,
+                       uint16_t *out,
+                       uint32_t *stage_flags);
+
+// softmax_v with other block formats (docs/numerics.md §3.7): `sim run --exp-format F
+// --v-format G --scale-rule R [--element-rounding M]` on the caller's inputs.
+//
+// - `exp_format`, `v_format`: `HWSIM_MX_*` codes; exp is quantized to `exp_format` along kv,
+//   and `v` is given in `v_format`;
+// - `scale_rule`: a `HWSIM_SCALE_*` code, the rule of exp's quantizer (the rule v was quantized
+//   with plays no part: v is given);
+// - `element_rounding`: `HWSIM_ROUND_NEAREST_EVEN`, `HWSIM_ROUND_NEAREST_AWAY`, or
+//   `HWSIM_ROUND_FORMAT_DEFAULT` (exp's format's default: nearest-away for MXINT8, nearest-even
+//   for the others, as `sim run` without `--element-rounding`).
+//
+// Layouts as for `hwsim_softmax_v`, with element codes one per byte in their low bits (as
+// `hwsim_quantize_mx` writes them; an MXINT8 element is its two's-complement byte):
+// `v_scales[heads * nb * head_dim]`, `v_codes[32 * heads * nb * head_dim]`;
+// `exp_scales[heads * nb]`, `exp_codes[32 * heads * nb]`; the other outputs and
+// `stage_flags[HWSIM_SOFTMAX_STAGES]` (`HWSIM_STAGE_EXP_MX` holds exp's quantizer's flags) as
+// there. A `v` code wider than `v_format`, and a nonzero code in the padding of a partial block,
+// are errors.
+//
+// `HWSIM_MX_MXINT8` for both formats with `HWSIM_SCALE_FLOOR` is the dataset's pipeline on the
+// context's MAC array, `hwsim_softmax_v_ex` exactly. Every other choice sums the gevm exactly,
+// which a context whose MAC accumulator is not exact (the `narrow` profile) refuses, as `sim run`
+// does.
+//
+// # Safety
+// As for `hwsim_softmax_v`.
+int hwsim_softmax_v_mx(const struct hwsim_ctx *ctx,
+                       size_t heads,
+                       size_t kv,
+                       size_t head_dim,
+                       uint32_t exp_format,
+                       uint32_t v_format,
+                       uint32_t scale_rule,
+                       uint32_t element_rounding,
+                       const uint16_t *qk_t,
+                       const uint8_t *v_scales,
+                       const uint8_t *v_codes,
+                       uint16_t *exp_bf16,
+                       uint16_t *exp_sum,
+                       uint8_t *exp_scales,
+                       uint8_t *exp_codes,
                        uint16_t *scaled_v,
                        uint16_t *inv,
                        uint16_t *out,

@@ -64,6 +64,9 @@ pub const HWSIM_SCALE_RCEIL: u32 = 3;
 pub const HWSIM_STAGE_EXP: usize = 0;
 pub const HWSIM_STAGE_EXP_SUM: usize = 1;
 pub const HWSIM_STAGE_EXP_MXINT8: usize = 2;
+/// The same index, exp's quantization in any format (`hwsim_softmax_v_mx`: the dump
+/// `softmaxed_v.exp_<F>`).
+pub const HWSIM_STAGE_EXP_MX: usize = 2;
 pub const HWSIM_STAGE_SCALED_V: usize = 3;
 pub const HWSIM_STAGE_INV: usize = 4;
 pub const HWSIM_STAGE_OUT: usize = 5;

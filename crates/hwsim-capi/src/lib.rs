@@ -43,4 +43,4 @@ pub use mxint8::{
     hwsim_quantize_mxint8_ex,
 };
 pub use scalar::{hwsim_exp_bf16, hwsim_mul_bf16, hwsim_recip_bf16, hwsim_sum_bf16};
-pub use softmax::{hwsim_softmax_v, hwsim_softmax_v_ex};
+pub use softmax::{hwsim_softmax_v, hwsim_softmax_v_ex, hwsim_softmax_v_mx};

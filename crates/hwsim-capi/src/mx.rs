@@ -33,7 +33,7 @@ use sim::tensor::{MxCodes, Tensor};
 use std::ffi::c_int;
 
 /// An MX format code (`HWSIM_MX_*`).
-fn format(code: u32, name: &str) -> Result<MxFormat> {
+pub(crate) fn format(code: u32, name: &str) -> Result<MxFormat> {
     MX_FORMATS.get(code as usize).copied().ok_or_else(|| {
         format!(
             "{name} = {code} is not an MX format code (HWSIM_MX_*, 0..={}: {})",
@@ -44,7 +44,7 @@ fn format(code: u32, name: &str) -> Result<MxFormat> {
 }
 
 /// A scale-rule code (`HWSIM_SCALE_*`).
-fn scale_rule(code: u32, name: &str) -> Result<ScaleRule> {
+pub(crate) fn scale_rule(code: u32, name: &str) -> Result<ScaleRule> {
     ScaleRule::ALL.get(code as usize).copied().ok_or_else(|| {
         format!(
             "{name} = {code} is not a scale-rule code (HWSIM_SCALE_*, 0..=3: floor, ceil, even, rceil)"
@@ -161,7 +161,7 @@ unsafe fn quantize(
 
 impl Grid<'_, u8> {
     /// The blocks, copied (callers check the memory first).
-    fn mx_blocks(&self) -> Vec<MxBlock> {
+    pub(crate) fn mx_blocks(&self) -> Vec<MxBlock> {
         self.scales
             .par_iter()
             .zip(self.elems.par_chunks_exact(BLOCK))
@@ -174,7 +174,7 @@ impl Grid<'_, u8> {
     }
 
     /// The blocks as MXINT8 blocks (the codes are the int8 elements), copied.
-    fn mxint8_blocks(&self) -> Vec<MxInt8Block> {
+    pub(crate) fn mxint8_blocks(&self) -> Vec<MxInt8Block> {
         self.scales
             .par_iter()
             .zip(self.elems.par_chunks_exact(BLOCK))
@@ -189,7 +189,7 @@ impl Grid<'_, u8> {
 
 /// Every code must fit the format's width (MXFP6: 6 bits, MXFP4: 4; any byte for the 8-bit
 /// formats).
-fn check_codes(codes: &[u8], f: &MxFormat, name: &str) -> Result<()> {
+pub(crate) fn check_codes(codes: &[u8], f: &MxFormat, name: &str) -> Result<()> {
     if f.width >= 8 {
         return Ok(());
     }

@@ -3,21 +3,43 @@
 //! calls, with the context's units.
 
 use crate::args::{self, Out};
-use crate::codes::{HWSIM_ROUND_NEAREST_AWAY, HWSIM_SOFTMAX_STAGES};
+use crate::codes::{
+    HWSIM_ROUND_FORMAT_DEFAULT, HWSIM_ROUND_NEAREST_AWAY, HWSIM_ROUND_NEAREST_EVEN,
+    HWSIM_SOFTMAX_STAGES,
+};
 use crate::context::Context;
-use crate::error::{status, Outcome};
+use crate::error::{status, Outcome, Result};
+use crate::mx;
 use crate::mxint8::{grid, GridShape};
-use hw_types::{Bf16, Status, BLOCK};
-use sim::softmax::{memory_need, run_with, Formats, Inputs, Params, Stages};
-use sim::tensor::{MxData, MxTensor, Tensor};
+use hw_types::{Bf16, MxBlock, MxInt8Block, RoundingMode, Status, BLOCK};
+use sim::softmax::{check_mac, memory_need, run_with, Formats, Inputs, Params, Stages};
+use sim::tensor::{MxCodes, MxData, MxTensor, Tensor};
 use std::ffi::c_int;
 
+/// An element of exp's quantized blocks as the caller receives it: MXINT8's int8 element
+/// (`hwsim_softmax_v`, `_ex`) or any format's code, one per byte (`hwsim_softmax_v_mx`).
+trait Elem: Copy {
+    fn of(code: u8) -> Self;
+}
+
+impl Elem for i8 {
+    fn of(code: u8) -> i8 {
+        code as i8
+    }
+}
+
+impl Elem for u8 {
+    fn of(code: u8) -> u8 {
+        code
+    }
+}
+
 /// The outputs, each NULL (not wanted) or an array of the documented length.
-struct Outputs {
+struct Outputs<E> {
     exp_bf16: Option<Out<u16>>,
     exp_sum: Option<Out<u16>>,
     exp_scales: Option<Out<u8>>,
-    exp_elems: Option<Out<i8>>,
+    exp_elems: Option<Out<E>>,
     scaled_v: Option<Out<u16>>,
     inv: Option<Out<u16>>,
     out: Option<Out<u16>>,
@@ -33,7 +55,7 @@ fn any(statuses: &[Status]) -> u32 {
     statuses.iter().fold(Status::OK, |a, &s| a | s).bits() as u32
 }
 
-impl Outputs {
+impl<E: Elem> Outputs<E> {
     fn write(self, s: &Stages) {
         let put = |o: Option<Out<u16>>, t: &Tensor<Bf16>| {
             if let Some(o) = o {
@@ -50,11 +72,7 @@ impl Outputs {
             o.write(&blocks.clone().map(|b| b.scale.0).collect::<Vec<_>>());
         }
         if let Some(o) = self.exp_elems {
-            o.write(
-                &blocks
-                    .flat_map(|b| b.codes.map(|c| c as i8))
-                    .collect::<Vec<_>>(),
-            );
+            o.write(&blocks.flat_map(|b| b.codes.map(E::of)).collect::<Vec<_>>());
         }
         if let Some(o) = self.stage_flags {
             let f = &s.flags;
@@ -183,19 +201,194 @@ pub unsafe extern "C" fn hwsim_softmax_v_ex(
     })
 }
 
-/// The caller's output pointers, in the order of the C signature.
-type OutPtrs = (
+/// softmax_v with other block formats (docs/numerics.md §3.7): `sim run --exp-format F
+/// --v-format G --scale-rule R [--element-rounding M]` on the caller's inputs.
+///
+/// - `exp_format`, `v_format`: `HWSIM_MX_*` codes; exp is quantized to `exp_format` along kv,
+///   and `v` is given in `v_format`;
+/// - `scale_rule`: a `HWSIM_SCALE_*` code, the rule of exp's quantizer (the rule v was quantized
+///   with plays no part: v is given);
+/// - `element_rounding`: `HWSIM_ROUND_NEAREST_EVEN`, `HWSIM_ROUND_NEAREST_AWAY`, or
+///   `HWSIM_ROUND_FORMAT_DEFAULT` (exp's format's default: nearest-away for MXINT8, nearest-even
+///   for the others, as `sim run` without `--element-rounding`).
+///
+/// Layouts as for `hwsim_softmax_v`, with element codes one per byte in their low bits (as
+/// `hwsim_quantize_mx` writes them; an MXINT8 element is its two's-complement byte):
+/// `v_scales[heads * nb * head_dim]`, `v_codes[32 * heads * nb * head_dim]`;
+/// `exp_scales[heads * nb]`, `exp_codes[32 * heads * nb]`; the other outputs and
+/// `stage_flags[HWSIM_SOFTMAX_STAGES]` (`HWSIM_STAGE_EXP_MX` holds exp's quantizer's flags) as
+/// there. A `v` code wider than `v_format`, and a nonzero code in the padding of a partial block,
+/// are errors.
+///
+/// `HWSIM_MX_MXINT8` for both formats with `HWSIM_SCALE_FLOOR` is the dataset's pipeline on the
+/// context's MAC array, `hwsim_softmax_v_ex` exactly. Every other choice sums the gevm exactly,
+/// which a context whose MAC accumulator is not exact (the `narrow` profile) refuses, as `sim run`
+/// does.
+///
+/// # Safety
+/// As for `hwsim_softmax_v`.
+#[no_mangle]
+pub unsafe extern "C" fn hwsim_softmax_v_mx(
+    ctx: *const Context,
+    heads: usize,
+    kv: usize,
+    head_dim: usize,
+    exp_format: u32,
+    v_format: u32,
+    scale_rule: u32,
+    element_rounding: u32,
+    qk_t: *const u16,
+    v_scales: *const u8,
+    v_codes: *const u8,
+    exp_bf16: *mut u16,
+    exp_sum: *mut u16,
+    exp_scales: *mut u8,
+    exp_codes: *mut u8,
+    scaled_v: *mut u16,
+    inv: *mut u16,
+    out: *mut u16,
+    stage_flags: *mut u32,
+) -> c_int {
+    let outputs = (
+        exp_bf16,
+        exp_sum,
+        exp_scales,
+        exp_codes,
+        scaled_v,
+        inv,
+        out,
+        stage_flags,
+    );
+    status("hwsim_softmax_v_mx", || {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            softmax_mx(
+                ctx,
+                (heads, kv, head_dim),
+                (exp_format, v_format, scale_rule, element_rounding),
+                (qk_t, v_scales, v_codes),
+                outputs,
+            )
+        }
+    })
+}
+
+/// The caller's output pointers, in the order of the C signature (`E`: the type of exp's
+/// elements, `int8_t` or a code a byte).
+type OutPtrs<E> = (
     *mut u16,
     *mut u16,
     *mut u8,
-    *mut i8,
+    *mut E,
     *mut u16,
     *mut u16,
     *mut u16,
     *mut u32,
 );
 
-/// The body of both entry points (each names itself in the errors).
+/// A case's sizes, checked, and the lengths of its arrays.
+struct Sizes {
+    heads: usize,
+    kv: usize,
+    head_dim: usize,
+    /// `heads * kv`: qk_t and exp_bf16.
+    rows: usize,
+    /// `heads * head_dim`: scaled_v and out.
+    cols: usize,
+    /// `heads * ceil(kv / 32)`: exp's blocks.
+    exp_blocks: usize,
+    /// `32 * heads * ceil(kv / 32)`: exp's elements.
+    exp_elems: usize,
+}
+
+impl Sizes {
+    /// Each size at least 1, in the order of the signature.
+    fn nonzero(heads: usize, kv: usize, head_dim: usize) -> Result<(usize, usize, usize)> {
+        Ok((
+            args::nonzero(heads, "heads")?,
+            args::nonzero(kv, "kv")?,
+            args::nonzero(head_dim, "head_dim")?,
+        ))
+    }
+
+    /// The array lengths of nonzero sizes, or the first product that overflows `size_t`.
+    fn new((heads, kv, head_dim): (usize, usize, usize)) -> Result<Sizes> {
+        let nb = kv.div_ceil(BLOCK);
+        // (In this order: the messages of hwsim_softmax_v name the first product that overflows.)
+        let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
+        let cols = args::product(&[(heads, "heads"), (head_dim, "head_dim")])?;
+        let exp_blocks = args::product(&[(heads, "heads"), (nb, "ceil(kv / 32)")])?;
+        Ok(Sizes {
+            heads,
+            kv,
+            head_dim,
+            rows,
+            cols,
+            exp_blocks,
+            exp_elems: args::product(&[(exp_blocks, "heads x ceil(kv / 32)"), (BLOCK, "32")])?,
+        })
+    }
+
+    /// v's block grid `[heads, ceil(kv / 32), head_dim]`.
+    fn v_grid(&self) -> GridShape {
+        GridShape {
+            outer: (self.heads, "heads"),
+            len: (self.kv, "kv"),
+            inner: (self.head_dim, "head_dim"),
+        }
+    }
+
+    /// The caller's outputs, checked (each may be NULL). `exp_elems` names exp's element array.
+    ///
+    /// # Safety
+    /// Every pointer is NULL or valid for writes of its documented length.
+    unsafe fn outputs<E: Copy>(&self, p: OutPtrs<E>, exp_elems: &str) -> Result<Outputs<E>> {
+        let (exp_bf16, exp_sum, exp_scales, elems, scaled_v, inv, out, stage_flags) = p;
+        // SAFETY (whole block): the caller's contract on every pointer.
+        unsafe {
+            Ok(Outputs {
+                exp_bf16: Out::optional(exp_bf16, self.rows, "exp_bf16")?,
+                exp_sum: Out::optional(exp_sum, self.heads, "exp_sum")?,
+                exp_scales: Out::optional(exp_scales, self.exp_blocks, "exp_scales")?,
+                exp_elems: Out::optional(elems, self.exp_elems, exp_elems)?,
+                scaled_v: Out::optional(scaled_v, self.cols, "scaled_v")?,
+                inv: Out::optional(inv, self.heads, "inv")?,
+                out: Out::optional(out, self.cols, "out")?,
+                stage_flags: Out::optional(stage_flags, HWSIM_SOFTMAX_STAGES, "stage_flags")?,
+            })
+        }
+    }
+
+    /// Check the memory the case needs (`sim run`'s estimate, this library's copies of qk_t and
+    /// of v's `(blocks, bytes per block)`), then copy v with `v`, run the pipeline with the
+    /// context's units and write the outputs.
+    fn run<E: Elem>(
+        &self,
+        ctx: &Context,
+        params: &Params,
+        qk: &[u16],
+        (v_copy, v): ((usize, usize), impl FnOnce() -> MxData),
+        outputs: Outputs<E>,
+    ) -> Outcome<()> {
+        let (heads, kv, head_dim) = (self.heads, self.kv, self.head_dim);
+        // Every buffer the case allocates, checked before the first (an allocation that fails
+        // aborts the process).
+        memory_need(heads, kv, head_dim)
+            .add(&[v_copy.0], v_copy.1)
+            .add(&[self.rows], std::mem::size_of::<Bf16>())
+            .check(&format!(
+                "softmax_v with heads = {heads}, kv = {kv}, head_dim = {head_dim}"
+            ))?;
+        let inputs = Inputs {
+            qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&b| Bf16(b)).collect()),
+            v: v(),
+        };
+        outputs.write(&run_with(inputs, params, &ctx.units));
+        Ok(())
+    }
+}
+
+/// The body of `hwsim_softmax_v` and `_ex` (each names itself in the errors).
 ///
 /// # Safety
 /// As for `hwsim_softmax_v`.
@@ -204,66 +397,107 @@ unsafe fn softmax(
     (heads, kv, head_dim): (usize, usize, usize),
     element_rounding: u32,
     (qk_t, v_scales, v_elems): (*const u16, *const u8, *const i8),
-    (exp_bf16, exp_sum, exp_scales, exp_elems, scaled_v, inv, out, stage_flags): OutPtrs,
+    outputs: OutPtrs<i8>,
 ) -> Outcome<()> {
     // SAFETY (whole block): the caller's contract on every pointer.
     unsafe {
         let ctx = args::context(ctx)?;
-        let heads = args::nonzero(heads, "heads")?;
-        let kv = args::nonzero(kv, "kv")?;
-        let head_dim = args::nonzero(head_dim, "head_dim")?;
+        let nonzero = Sizes::nonzero(heads, kv, head_dim)?;
         let params = Params {
-            heads,
-            head_dim,
+            heads: nonzero.0,
+            head_dim: nonzero.2,
             element_rounding: Some(args::element_rounding(
                 element_rounding,
                 "element_rounding",
             )?),
             formats: Formats::default(),
         };
-        let nb = kv.div_ceil(BLOCK);
-        let rows = args::product(&[(heads, "heads"), (kv, "kv")])?;
-        let cols = args::product(&[(heads, "heads"), (head_dim, "head_dim")])?;
-        let exp_blocks = args::product(&[(heads, "heads"), (nb, "ceil(kv / 32)")])?;
-        let exp_elems_len = args::product(&[(exp_blocks, "heads x ceil(kv / 32)"), (BLOCK, "32")])?;
-        let qk = args::input(qk_t, rows, "qk_t")?;
-        let v = grid(
-            GridShape {
-                outer: (heads, "heads"),
-                len: (kv, "kv"),
-                inner: (head_dim, "head_dim"),
-            },
-            (v_scales, v_elems),
-            ["v_scales", "v_elems"],
-        )?;
-        let outputs = Outputs {
-            exp_bf16: Out::optional(exp_bf16, rows, "exp_bf16")?,
-            exp_sum: Out::optional(exp_sum, heads, "exp_sum")?,
-            exp_scales: Out::optional(exp_scales, exp_blocks, "exp_scales")?,
-            exp_elems: Out::optional(exp_elems, exp_elems_len, "exp_elems")?,
-            scaled_v: Out::optional(scaled_v, cols, "scaled_v")?,
-            inv: Out::optional(inv, heads, "inv")?,
-            out: Out::optional(out, cols, "out")?,
-            stage_flags: Out::optional(stage_flags, HWSIM_SOFTMAX_STAGES, "stage_flags")?,
-        };
-        // Every buffer the case allocates, checked before the first (an allocation that fails
-        // aborts the process): `sim run`'s estimate, and this library's copies of qk_t and v.
-        let (vb, vsize) = v.copy_bytes();
-        memory_need(heads, kv, head_dim)
-            .add(&[vb], vsize)
-            .add(&[rows], std::mem::size_of::<Bf16>())
-            .check(&format!(
-                "softmax_v with heads = {heads}, kv = {kv}, head_dim = {head_dim}"
-            ))?;
-        let inputs = Inputs {
-            qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&b| Bf16(b)).collect()),
-            v: MxData::Int8(MxTensor {
-                shape: vec![1, heads, kv, head_dim],
+        let sizes = Sizes::new(nonzero)?;
+        let qk = args::input(qk_t, sizes.rows, "qk_t")?;
+        let v = grid(sizes.v_grid(), (v_scales, v_elems), ["v_scales", "v_elems"])?;
+        let outputs = sizes.outputs(outputs, "exp_elems")?;
+        let shape = vec![1, sizes.heads, sizes.kv, sizes.head_dim];
+        let make_v = || {
+            MxData::Int8(MxTensor {
+                shape,
                 block_axis: 2,
                 blocks: v.blocks(),
-            }),
+            })
         };
-        outputs.write(&run_with(inputs, &params, &ctx.units));
+        sizes.run(ctx, &params, qk, (v.copy_bytes(), make_v), outputs)
     }
-    Ok(())
+}
+
+/// The quantizer's element rounding of `hwsim_softmax_v_mx`: nearest-even, nearest-away, or each
+/// format's default (`None`, `HWSIM_ROUND_FORMAT_DEFAULT`), as `sim run --element-rounding`.
+fn element_rounding_or_default(code: u32, name: &str) -> Result<Option<RoundingMode>> {
+    match code {
+        HWSIM_ROUND_FORMAT_DEFAULT => Ok(None),
+        HWSIM_ROUND_NEAREST_AWAY | HWSIM_ROUND_NEAREST_EVEN => args::rounding(code, name).map(Some),
+        _ => Err(format!(
+            "{name} = {code}: the quantizer rounds elements with HWSIM_ROUND_NEAREST_EVEN (0), \
+             HWSIM_ROUND_NEAREST_AWAY (1) or HWSIM_ROUND_FORMAT_DEFAULT (0xffffffff) only"
+        )),
+    }
+}
+
+/// The body of `hwsim_softmax_v_mx`.
+///
+/// # Safety
+/// As for `hwsim_softmax_v`.
+unsafe fn softmax_mx(
+    ctx: *const Context,
+    (heads, kv, head_dim): (usize, usize, usize),
+    (exp_format, v_format, rule, element_rounding): (u32, u32, u32, u32),
+    (qk_t, v_scales, v_codes): (*const u16, *const u8, *const u8),
+    outputs: OutPtrs<u8>,
+) -> Outcome<()> {
+    // SAFETY (whole block): the caller's contract on every pointer.
+    unsafe {
+        let ctx = args::context(ctx)?;
+        let nonzero = Sizes::nonzero(heads, kv, head_dim)?;
+        let formats = Formats {
+            exp: mx::format(exp_format, "exp_format")?,
+            v: mx::format(v_format, "v_format")?,
+            rule: mx::scale_rule(rule, "scale_rule")?,
+        };
+        let params = Params {
+            heads: nonzero.0,
+            head_dim: nonzero.2,
+            element_rounding: element_rounding_or_default(element_rounding, "element_rounding")?,
+            formats,
+        };
+        // As `sim run`: formats other than the dataset's are summed exactly.
+        check_mac(&params, &ctx.units.mac_acc)
+            .map_err(|e| format!("{e} (the context is '{}')", ctx.name()))?;
+        let sizes = Sizes::new(nonzero)?;
+        let qk = args::input(qk_t, sizes.rows, "qk_t")?;
+        let v = grid(sizes.v_grid(), (v_scales, v_codes), ["v_scales", "v_codes"])?;
+        mx::check_codes(v.elems, &formats.v, "v_codes")?;
+        let outputs = sizes.outputs(outputs, "exp_codes")?;
+        let shape = vec![1, sizes.heads, sizes.kv, sizes.head_dim];
+        // The pipeline's own representation of v: MXINT8 blocks exactly for the dataset's formats.
+        if formats.is_mxint8() {
+            let make_v = || {
+                MxData::Int8(MxTensor {
+                    shape,
+                    block_axis: 2,
+                    blocks: v.mxint8_blocks(),
+                })
+            };
+            let copy = v.copy_bytes_as::<MxInt8Block>();
+            sizes.run(ctx, &params, qk, (copy, make_v), outputs)
+        } else {
+            let make_v = || {
+                MxData::Codes(MxCodes {
+                    format: formats.v,
+                    shape,
+                    block_axis: 2,
+                    blocks: v.mx_blocks(),
+                })
+            };
+            let copy = v.copy_bytes_as::<MxBlock>();
+            sizes.run(ctx, &params, qk, (copy, make_v), outputs)
+        }
+    }
 }

@@ -1765,3 +1765,458 @@ fn mx_functions_refuse_bad_arguments_naming_themselves() {
     }
     assert_eq!(out, [0xbeef; 6], "a failed call wrote an output");
 }
+
+// ---- softmax_v with other block formats (docs/numerics.md §3.7): hwsim_softmax_v_mx ----
+
+/// Every output of hwsim_softmax_v_mx, as vectors.
+#[derive(Debug, PartialEq, Eq)]
+struct SoftmaxMxOut {
+    exp: Vec<u16>,
+    exp_sum: Vec<u16>,
+    exp_scales: Vec<u8>,
+    exp_codes: Vec<u8>,
+    scaled_v: Vec<u16>,
+    inv: Vec<u16>,
+    out: Vec<u16>,
+    flags: [u32; HWSIM_SOFTMAX_STAGES],
+}
+
+/// The C code of a format (the row of `MX_FORMATS`).
+fn mx_code(f: &hw_types::MxFormat) -> u32 {
+    MX_CODES[MX_FORMATS.iter().position(|g| g == f).unwrap()]
+}
+
+/// An MX tensor's blocks as the C arrays: scale bytes, and codes one per byte.
+fn mx_data_flat(t: &sim::tensor::MxData) -> MxOperand {
+    let blocks: Vec<MxBlock> = (0..t.block_count()).map(|g| t.block(g)).collect();
+    (
+        blocks.iter().map(|b| b.scale.0).collect(),
+        blocks.iter().flat_map(|b| b.codes).collect(),
+    )
+}
+
+/// hwsim_softmax_v_mx on `inputs` with the formats and rounding of `p`: its return code, and the
+/// outputs (as they were before the call if it failed).
+fn softmax_mx_via_c(ctx: &Ctx, inputs: &Inputs, p: &Params) -> (i32, SoftmaxMxOut) {
+    let (h, kv, d) = (p.heads, inputs.kv_size(), p.head_dim);
+    let nb = kv.div_ceil(32);
+    let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
+    let (vs, vc) = mx_data_flat(&inputs.v);
+    let mut o = SoftmaxMxOut {
+        exp: vec![0xaaaa; h * kv],
+        exp_sum: vec![0xaaaa; h],
+        exp_scales: vec![0xaa; h * nb],
+        exp_codes: vec![0xaa; h * nb * 32],
+        scaled_v: vec![0xaaaa; h * d],
+        inv: vec![0xaaaa; h],
+        out: vec![0xaaaa; h * d],
+        flags: [0xaa; HWSIM_SOFTMAX_STAGES],
+    };
+    let er = match p.element_rounding {
+        None => HWSIM_ROUND_FORMAT_DEFAULT,
+        Some(RoundingMode::NearestEven) => HWSIM_ROUND_NEAREST_EVEN,
+        Some(_) => HWSIM_ROUND_NEAREST_AWAY,
+    };
+    let f = &p.formats;
+    // SAFETY: every array has its documented length.
+    let rc = unsafe {
+        hwsim_softmax_v_mx(
+            ctx.ptr(),
+            h,
+            kv,
+            d,
+            mx_code(&f.exp),
+            mx_code(&f.v),
+            SCALE_CODES[ScaleRule::ALL.iter().position(|r| *r == f.rule).unwrap()],
+            er,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            vc.as_ptr(),
+            o.exp.as_mut_ptr(),
+            o.exp_sum.as_mut_ptr(),
+            o.exp_scales.as_mut_ptr(),
+            o.exp_codes.as_mut_ptr(),
+            o.scaled_v.as_mut_ptr(),
+            o.inv.as_mut_ptr(),
+            o.out.as_mut_ptr(),
+            o.flags.as_mut_ptr(),
+        )
+    };
+    (rc, o)
+}
+
+/// What hwsim_softmax_v_mx must give: the stages `sim::softmax` computed.
+fn softmax_mx_want(s: &sim::softmax::Stages) -> SoftmaxMxOut {
+    let b = |t: &sim::tensor::Tensor<Bf16>| t.data.iter().map(|x| x.0).collect::<Vec<_>>();
+    let any = |v: &[Status]| v.iter().fold(Status::OK, |a, &x| a | x).bits() as u32;
+    let (es, ec) = mx_data_flat(&s.exp_mx);
+    SoftmaxMxOut {
+        exp: b(&s.exp),
+        exp_sum: b(&s.exp_sum),
+        exp_scales: es,
+        exp_codes: ec,
+        scaled_v: b(&s.scaled_v),
+        inv: b(&s.inv),
+        out: b(&s.out),
+        flags: [
+            any(&s.flags.exp),
+            any(&s.flags.exp_sum),
+            any(&s.flags.exp_mx),
+            any(&s.flags.scaled_v),
+            any(&s.flags.inv),
+            any(&s.flags.out),
+        ],
+    }
+}
+
+#[test]
+fn softmax_v_mx_is_sim_softmax_for_pairs_rules_and_roundings() {
+    use sim::gen::Dist;
+    use sim::softmax::Formats;
+    let [int8, e4m3, e5m2, e3m2, e2m3, e2m1] = MX_FORMATS;
+    let ctx = Ctx::open("reference");
+    let cases = [
+        (e4m3, e2m1, ScaleRule::Floor, None, 100, 3, Dist::Uniform),
+        (e2m3, e3m2, ScaleRule::Floor, None, 33, 3, Dist::Corners),
+        (
+            int8,
+            e2m1,
+            ScaleRule::Floor,
+            Some(RoundingMode::NearestAway),
+            70,
+            2,
+            Dist::Mixed,
+        ),
+        (e5m2, e4m3, ScaleRule::Rceil, None, 70, 1, Dist::Mixed),
+        (
+            e2m1,
+            int8,
+            ScaleRule::Even,
+            Some(RoundingMode::NearestEven),
+            257,
+            5,
+            Dist::Corners,
+        ),
+        (
+            int8,
+            int8,
+            ScaleRule::Ceil,
+            Some(RoundingMode::NearestEven),
+            45,
+            4,
+            Dist::Uniform,
+        ),
+        (int8, int8, ScaleRule::Floor, None, 40, 0, Dist::Corners),
+    ];
+    for (exp, v, rule, rounding, kv, seed, dist) in cases {
+        let p = Params {
+            heads: 3,
+            head_dim: 24,
+            element_rounding: rounding,
+            formats: Formats { exp, v, rule },
+        };
+        let what = format!(
+            "{} x {} {} {rounding:?} kv {kv} {}",
+            exp.name,
+            v.name,
+            rule.name(),
+            dist.name()
+        );
+        let inputs = Inputs::generate_with(kv, seed, &p, dist);
+        let (rc, got) = softmax_mx_via_c(&ctx, &inputs, &p);
+        assert_eq!(rc, HWSIM_OK, "{what}: {}", last_error());
+        let s = sim::softmax::run(inputs.clone(), &p);
+        assert_eq!(got, softmax_mx_want(&s), "{what}");
+        if p.formats.is_mxint8() {
+            // The dataset's formats: hwsim_softmax_v_ex (nearest-away, the format's default).
+            let ex = softmax_via_c(&ctx, &inputs, &p);
+            assert_eq!(
+                (got.out, got.exp_scales),
+                (ex.out, ex.exp_scales),
+                "{what}: not hwsim_softmax_v_ex"
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_v_mx_reproduces_sim_run_byte_for_byte() {
+    use sim::tensor::{MxData, Tensor};
+    let ctx = Ctx::open("reference");
+    let (_tmp, dir) = sim_case(&[
+        "run",
+        "--kv-size",
+        "70",
+        "--seed",
+        "2",
+        "--heads",
+        "4",
+        "--head-dim",
+        "16",
+        "--dist",
+        "corners",
+        "--exp-format",
+        "mxfp8-e4m3",
+        "--v-format",
+        "mxfp4-e2m1",
+    ]);
+    assert!(dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("_mxfp8-e4m3_mxfp4-e2m1_dist-corners"));
+    let [_, e4m3, _, _, _, e2m1] = MX_FORMATS;
+    let p = Params {
+        heads: 4,
+        head_dim: 16,
+        element_rounding: None,
+        formats: sim::softmax::Formats {
+            exp: e4m3,
+            v: e2m1,
+            rule: ScaleRule::Floor,
+        },
+    };
+    // The inputs as sim wrote them; then every dump rebuilt from the C outputs.
+    let inputs = Inputs::read(&dir, &p).unwrap();
+    let (rc, o) = softmax_mx_via_c(&ctx, &inputs, &p);
+    assert_eq!(rc, HWSIM_OK, "{}", last_error());
+    let t = |shape: Vec<usize>, bits: &[u16]| {
+        Tensor::new(shape, bits.iter().map(|&b| Bf16(b)).collect())
+    };
+    let exp_mx = MxCodes {
+        format: e4m3,
+        shape: vec![1, 4, 1, 70],
+        block_axis: 3,
+        blocks: o
+            .exp_scales
+            .iter()
+            .zip(o.exp_codes.chunks(32))
+            .map(|(&s, c)| MxBlock {
+                scale: E8m0(s),
+                codes: c.try_into().unwrap(),
+            })
+            .collect(),
+    };
+    let MxData::Codes(v) = &inputs.v else {
+        panic!("an mxfp4-e2m1 v is codes")
+    };
+    let qk = inputs.qk_t.clone();
+    let (exp, exp_sum) = (
+        t(vec![1, 4, 1, 70], &o.exp),
+        t(vec![1, 4, 1, 1], &o.exp_sum),
+    );
+    let (scaled_v, inv) = (
+        t(vec![1, 4, 1, 16], &o.scaled_v),
+        t(vec![1, 4, 1, 1], &o.inv),
+    );
+    let out = t(vec![1, 4, 1, 16], &o.out);
+    let dumps = [
+        ("softmaxed_v.qk_T", DumpRef::Bf16(&qk)),
+        ("softmaxed_v.exp-bf16", DumpRef::Bf16(&exp)),
+        ("softmaxed_v.exp_sum", DumpRef::Bf16(&exp_sum)),
+        ("softmaxed_v.v", DumpRef::Mx(v)),
+        ("softmaxed_v.exp_mxfp8-e4m3", DumpRef::Mx(&exp_mx)),
+        ("softmaxed_v.scaled_v", DumpRef::Bf16(&scaled_v)),
+        ("softmaxed_v.inv", DumpRef::Bf16(&inv)),
+        ("softmaxed_v.out", DumpRef::Bf16(&out)),
+    ];
+    for (name, d) in dumps {
+        let want = std::fs::read(dir.join(name)).unwrap();
+        assert!(to_bytes(d) == want, "{name} differs from sim run's");
+    }
+    // A stage's flag word is nonzero in exactly the bits the manifest counts.
+    let stages = [
+        "softmaxed_v.exp-bf16",
+        "softmaxed_v.exp_sum",
+        "softmaxed_v.exp_mxfp8-e4m3",
+        "softmaxed_v.scaled_v",
+        "softmaxed_v.inv",
+        "softmaxed_v.out",
+    ];
+    for (i, name) in stages.into_iter().enumerate() {
+        let c = manifest_flags(&dir, name);
+        let want = [c.inexact, c.underflow, c.overflow, c.div_by_zero, c.invalid]
+            .iter()
+            .enumerate()
+            .fold(0u32, |w, (bit, &n)| w | (u32::from(n > 0) << bit));
+        assert_eq!(o.flags[i], want, "{name}: flags");
+    }
+}
+
+#[test]
+fn softmax_v_mx_refuses_bad_arguments_and_inexact_mac_arrays() {
+    let [int8, e4m3, _, _, _, e2m1] = MX_FORMATS;
+    let p = Params {
+        heads: 2,
+        head_dim: 8,
+        element_rounding: None,
+        formats: sim::softmax::Formats {
+            exp: e4m3,
+            v: e2m1,
+            rule: ScaleRule::Floor,
+        },
+    };
+    let inputs = Inputs::generate(40, 0, &p);
+    let qk: Vec<u16> = inputs.qk_t.data.iter().map(|x| x.0).collect();
+    let (vs, mut vc) = mx_data_flat(&inputs.v);
+    let mut out = vec![0x1234u16; 16];
+    let mut codes = vec![0x55u8; 2 * 2 * 32];
+    let reference = Ctx::open("reference");
+    let narrow = Ctx::open("narrow");
+    // (Vec::as_mut_ptr: the pointers stay valid while the vectors are read in between.)
+    let (out_p, codes_p) = (out.as_mut_ptr(), codes.as_mut_ptr());
+    // SAFETY: every array has its documented length, or the call must fail before using it.
+    let call = |c: &Ctx, formats: [u32; 3], er: u32, kv: usize, vc: *const u8| unsafe {
+        hwsim_softmax_v_mx(
+            c.ptr(),
+            2,
+            kv,
+            8,
+            formats[0],
+            formats[1],
+            formats[2],
+            er,
+            qk.as_ptr(),
+            vs.as_ptr(),
+            vc,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            codes_p,
+            null_mut(),
+            null_mut(),
+            out_p,
+            null_mut(),
+        )
+    };
+    let (fe, fv, floor, dflt) = (
+        HWSIM_MX_MXFP8_E4M3,
+        HWSIM_MX_MXFP4_E2M1,
+        HWSIM_SCALE_FLOOR,
+        HWSIM_ROUND_FORMAT_DEFAULT,
+    );
+    let cases: [(&Ctx, [u32; 3], u32, usize, &str); 7] = [
+        (
+            &reference,
+            [6, fv, floor],
+            dflt,
+            40,
+            "hwsim_softmax_v_mx: exp_format = 6 is not an MX format code",
+        ),
+        (
+            &reference,
+            [fe, 7, floor],
+            dflt,
+            40,
+            "hwsim_softmax_v_mx: v_format = 7 is not an MX format code",
+        ),
+        (
+            &reference,
+            [fe, fv, 4],
+            dflt,
+            40,
+            "hwsim_softmax_v_mx: scale_rule = 4 is not a scale-rule code",
+        ),
+        (
+            &reference,
+            [fe, fv, floor],
+            HWSIM_ROUND_TOWARD_POS,
+            40,
+            "hwsim_softmax_v_mx: element_rounding = 3: the quantizer rounds elements with",
+        ),
+        (
+            &reference,
+            [fe, fv, floor],
+            dflt,
+            0,
+            "hwsim_softmax_v_mx: kv is 0 (must be at least 1)",
+        ),
+        (
+            &narrow,
+            [fe, fv, floor],
+            dflt,
+            40,
+            "hwsim_softmax_v_mx: exp format mxfp8-e4m3 and v format mxfp4-e2m1 under rule floor: the gevm of MX formats other than the dataset's",
+        ),
+        (
+            &narrow,
+            [HWSIM_MX_MXINT8, HWSIM_MX_MXINT8, HWSIM_SCALE_RCEIL],
+            dflt,
+            40,
+            "(the context is 'narrow')",
+        ),
+    ];
+    for (c, formats, er, kv, msg) in cases {
+        assert_eq!(
+            call(c, formats, er, kv, vc.as_ptr()),
+            HWSIM_ERR_INVALID_ARGUMENT,
+            "{msg}"
+        );
+        assert!(
+            last_error().contains(msg),
+            "{} does not contain {msg}",
+            last_error()
+        );
+    }
+    assert_eq!(
+        call(&reference, [fe, fv, floor], dflt, 40, null()),
+        HWSIM_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(last_error(), "hwsim_softmax_v_mx: v_codes is NULL");
+    // A code wider than MXFP4's 4 bits; then nonzero padding: block (head 0, block 1, column 5)
+    // is grid index 13, its lanes 8.. are past kv = 40.
+    vc[3] = 0x10;
+    assert_eq!(
+        call(&reference, [fe, fv, floor], dflt, 40, vc.as_ptr()),
+        HWSIM_ERR_INVALID_ARGUMENT
+    );
+    assert!(
+        last_error().starts_with(
+            "hwsim_softmax_v_mx: v_codes[3] = 0x10 (block 0, element 3) is not a mxfp4-e2m1 code"
+        ),
+        "{}",
+        last_error()
+    );
+    vc[3] = 0;
+    vc[13 * 32 + 30] = 1;
+    assert_eq!(
+        call(&reference, [fe, fv, floor], dflt, 40, vc.as_ptr()),
+        HWSIM_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        last_error(),
+        "hwsim_softmax_v_mx: v_codes: block 13 has a nonzero padding element 30 (kv index 62 is past kv = 40); padding must be zero"
+    );
+    vc[13 * 32 + 30] = 0;
+    assert_eq!(out, vec![0x1234; 16], "a failed call wrote an output");
+    assert_eq!(codes, vec![0x55; 128], "a failed call wrote an output");
+    // The same arrays are fine for the reference context; the narrow one runs the dataset's
+    // formats (its MAC array), given MXINT8 elements.
+    assert_eq!(
+        call(&reference, [fe, fv, floor], dflt, 40, vc.as_ptr()),
+        HWSIM_OK,
+        "{}",
+        last_error()
+    );
+    let mxint8 = Params {
+        formats: sim::softmax::Formats {
+            exp: int8,
+            v: int8,
+            rule: ScaleRule::Floor,
+        },
+        ..p
+    };
+    let (_, vi) = mx_data_flat(&Inputs::generate(40, 0, &mxint8).v);
+    assert_eq!(
+        call(
+            &narrow,
+            [HWSIM_MX_MXINT8, HWSIM_MX_MXINT8, floor],
+            dflt,
+            40,
+            vi.as_ptr()
+        ),
+        HWSIM_OK,
+        "{}",
+        last_error()
+    );
+}

@@ -3,14 +3,17 @@
 //! pipeline, readers, manifest and atomic `CaseWriter`, so every interface gives the CLI's bytes.
 //!
 //! A case crosses to Python as a list of entries `(file name, dtype, logical shape, block axis,
-//! data)` in the dumps' order, data being BF16 bits or `(scales, elements)`, plus its manifest as
-//! JSON text and its flags.
+//! data)` in the dumps' order, data being BF16 bits or `(scales, elements)` (MXINT8's int8
+//! elements, or the codes of another MX format one per byte, dtype the format's name), plus its
+//! manifest as JSON text and its flags. v and exp's quantization (`softmaxed_v.exp_<F>`) are in
+//! the case's formats (docs/numerics.md §3.7; `Formats`), which the manifest's params record.
 
 use crate::arrays::{
-    element_rounding, mx_tensor, product, slice, split_blocks, to_numpy, value_error,
+    element_rounding, mx_codes, mx_format, mx_tensor, product, scale_rule, slice, split_blocks,
+    to_numpy, value_error,
 };
 use crate::{check_memory, guarded, profile};
-use hw_types::{Bf16, FlagCounts};
+use hw_types::{Bf16, FlagCounts, MxBlock, MxFormat};
 use hw_units::config::HwConfig;
 use indexmap::IndexMap;
 use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
@@ -18,18 +21,41 @@ use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use sim::case::{CaseWriter, Refusal};
-use sim::dump::{read_bf16, read_mx_tensor};
+use sim::dump::{read_bf16, read_mx_codes, read_mx_tensor};
+use sim::gen::Dist;
 use sim::layout::{self, softmax_layout, Hints, MAX_LINES};
 use sim::manifest::{Manifest, FILE_NAME};
 use sim::memory::Need;
-use sim::softmax::{self, Inputs, Params, Stages, FILES, QK_T, V};
-use sim::tensor::{DumpRef, MxData, MxTensor, Tensor};
+use sim::softmax::{self, Formats, Inputs, Params, Stages, EXP_FILES, FILES, QK_T, V};
+use sim::tensor::{codes_of, Dtype, DumpRef, MxCodes, MxData, Tensor};
 use std::path::{Path, PathBuf};
 
 /// A dump's data on the Rust side of the boundary.
 enum Data {
     Bf16(Vec<u16>),
+    /// MXINT8: scale bytes and int8 elements.
     Mx(Vec<u8>, Vec<i8>),
+    /// Another MX format: scale bytes and element codes, one per byte.
+    Codes(MxFormat, Vec<u8>, Vec<u8>),
+}
+
+/// Scale bytes and codes of blocks, apart.
+fn split_codes(blocks: &[MxBlock]) -> (Vec<u8>, Vec<u8>) {
+    let scales = blocks.iter().map(|b| b.scale.0).collect();
+    let mut codes = Vec::with_capacity(blocks.len() * hw_types::BLOCK);
+    codes.extend(blocks.iter().flat_map(|b| b.codes));
+    (scales, codes)
+}
+
+/// An MX tensor's data as Python receives it: MXINT8 as int8 elements (whether the pipeline held
+/// it as MXINT8 blocks or as codes of the MXINT8 format), the other formats as codes.
+fn mx_data(blocks: &[MxBlock], format: MxFormat) -> Data {
+    let (s, c) = split_codes(blocks);
+    if format.name == "mxint8" {
+        Data::Mx(s, c.into_iter().map(|x| x as i8).collect())
+    } else {
+        Data::Codes(format, s, c)
+    }
 }
 
 struct Entry {
@@ -47,8 +73,9 @@ impl Entry {
                 let (s, e) = split_blocks(&t.blocks);
                 Data::Mx(s, e)
             }
-            // softmax_v's dumps are BF16 and MXINT8 only.
-            _ => unreachable!("softmax_v has no {:?} dump", d.dtype()),
+            DumpRef::Mx(t) => mx_data(&t.blocks, t.format),
+            // softmax_v's dumps are BF16 and MX only.
+            DumpRef::Fp32(_) => unreachable!("softmax_v has no {:?} dump", d.dtype()),
         };
         Entry {
             name,
@@ -64,6 +91,12 @@ impl Entry {
             Data::Mx(s, e) => (
                 "mxint8",
                 (to_numpy(py, s), to_numpy(py, e))
+                    .into_pyobject(py)?
+                    .into_any(),
+            ),
+            Data::Codes(f, s, c) => (
+                f.name,
+                (to_numpy(py, s), to_numpy(py, c))
                     .into_pyobject(py)?
                     .into_any(),
             ),
@@ -103,7 +136,23 @@ fn check_case_memory(what: &str, heads: usize, kv: usize, head_dim: usize) -> Py
     )
 }
 
-fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
+/// The block formats of a case from their names (`exp_format`, `v_format`, `scale_rule`: the
+/// arguments' names in the errors).
+fn formats(exp: &str, v: &str, rule: &str) -> PyResult<Formats> {
+    Ok(Formats {
+        exp: mx_format(exp, "exp_format")?,
+        v: mx_format(v, "v_format")?,
+        rule: scale_rule(rule, "scale_rule")?,
+    })
+}
+
+/// Shapes, formats and the quantizers' element rounding (`None`: each format's default).
+fn params(
+    heads: usize,
+    head_dim: usize,
+    rounding: Option<&str>,
+    formats: Formats,
+) -> PyResult<Params> {
     if heads == 0 || head_dim == 0 {
         return Err(value_error(format!(
             "heads and head_dim must be at least 1 (got {heads} and {head_dim})"
@@ -112,25 +161,40 @@ fn params(heads: usize, head_dim: usize, rounding: &str) -> PyResult<Params> {
     Ok(Params {
         heads,
         head_dim,
-        element_rounding: Some(element_rounding(rounding, "element_rounding")?),
-        formats: softmax::Formats::default(),
+        element_rounding: rounding
+            .map(|r| element_rounding(r, "element_rounding"))
+            .transpose()?,
+        formats,
     })
+}
+
+/// `sim run`'s refusal of a hardware description whose MAC accumulator is not exact for formats
+/// other than the dataset's (`softmax::check_mac`), as a `ValueError` naming the profile.
+fn check_mac(p: &Params, cfg: &HwConfig) -> PyResult<()> {
+    softmax::check_mac(p, &cfg.mac.accumulator)
+        .map_err(|e| value_error(format!("profile '{}': {e}", cfg.name)))
 }
 
 /// The manifest of a case without its file entries (those are added as files are written).
 #[pyfunction]
-#[pyo3(signature = (name, kv, seed, heads, head_dim, element_rounding, profile))]
+#[pyo3(signature = (name, kv, seed, heads, head_dim, element_rounding, profile,
+                    exp_format="mxint8", v_format="mxint8", scale_rule="floor"))]
+#[allow(clippy::too_many_arguments)]
 pub fn softmax_manifest(
     name: &str,
     kv: usize,
     seed: Option<u64>,
     heads: usize,
     head_dim: usize,
-    element_rounding: &str,
+    element_rounding: Option<&str>,
     profile: PathBuf,
+    exp_format: &str,
+    v_format: &str,
+    scale_rule: &str,
 ) -> PyResult<String> {
     guarded(|| {
-        let p = params(heads, head_dim, element_rounding)?;
+        let f = formats(exp_format, v_format, scale_rule)?;
+        let p = params(heads, head_dim, element_rounding, f)?;
         Ok(manifest(name, kv, seed, &p, &profile::load(&profile)?).to_json())
     })
 }
@@ -145,7 +209,8 @@ fn stages_to_py<'py>(py: Python<'py>, m: Manifest, stages: Stages) -> PyResult<C
             .into_iter()
             .map(|(name, d)| Entry::of(name, d))
             .collect();
-        let flags: Vec<(&str, Vec<u8>)> = FILES
+        let flags: Vec<(&str, Vec<u8>)> = stages
+            .files()
             .iter()
             .filter_map(|f| Some((*f, stages.flags.of(f)?.iter().map(|s| s.bits()).collect())))
             .collect();
@@ -165,28 +230,35 @@ fn stages_to_py<'py>(py: Python<'py>, m: Manifest, stages: Stages) -> PyResult<C
 }
 
 /// softmax_v of `qk_T` (BF16 bits, `[heads, kv]` row-major) and `v` (blocks of the grid
-/// `[heads, ceil(kv/32), head_dim]`, blocked along kv).
+/// `[heads, ceil(kv/32), head_dim]`, blocked along kv, in `v_format`: int8 elements for mxint8,
+/// codes one per byte otherwise), exp quantized to `exp_format` by `scale_rule`.
 #[pyfunction]
-#[pyo3(signature = (qk, v_scales, v_elems, heads, kv, head_dim, profile, element_rounding, name))]
+#[pyo3(signature = (qk, v_scales, v_elems, heads, kv, head_dim, profile, element_rounding, name,
+                    exp_format="mxint8", v_format="mxint8", scale_rule="floor"))]
 #[allow(clippy::too_many_arguments)]
 pub fn softmax_v<'py>(
     py: Python<'py>,
     qk: PyReadonlyArray1<'py, u16>,
     v_scales: PyReadonlyArray1<'py, u8>,
-    v_elems: PyReadonlyArray1<'py, i8>,
+    v_elems: Bound<'py, PyAny>,
     heads: usize,
     kv: usize,
     head_dim: usize,
     profile: PathBuf,
-    element_rounding: &str,
+    element_rounding: Option<&str>,
     name: &str,
+    exp_format: &str,
+    v_format: &str,
+    scale_rule: &str,
 ) -> PyResult<CaseOut<'py>> {
     guarded(|| {
-        let p = params(heads, head_dim, element_rounding)?;
+        let f = formats(exp_format, v_format, scale_rule)?;
+        let p = params(heads, head_dim, element_rounding, f)?;
         if kv == 0 {
             return Err(value_error("qk_t: kv (its last axis) must be at least 1"));
         }
         let cfg = profile::load(&profile)?;
+        check_mac(&p, &cfg)?;
         let qk = slice(&qk, "qk_t")?;
         if product(&[heads, kv]) != Some(qk.len()) {
             return Err(value_error(format!(
@@ -195,16 +267,29 @@ pub fn softmax_v<'py>(
             )));
         }
         check_case_memory("softmax_v", heads, kv, head_dim)?;
-        let v = mx_tensor(
-            slice(&v_scales, "v")?,
-            slice(&v_elems, "v")?,
-            vec![1, heads, kv, head_dim],
-            2,
-            "v",
-        )?;
+        let (shape, scales) = (vec![1, heads, kv, head_dim], slice(&v_scales, "v")?);
+        // The pipeline's own representation: MXINT8 blocks for the dataset's formats, codes
+        // (of the MXINT8 format too) otherwise.
+        let v = if f.v.name == "mxint8" {
+            let elems: PyReadonlyArray1<i8> = v_elems.extract()?;
+            let t = mx_tensor(scales, slice(&elems, "v")?, shape, 2, "v")?;
+            if f.is_mxint8() {
+                MxData::Int8(t)
+            } else {
+                MxData::Codes(MxCodes {
+                    format: f.v,
+                    blocks: t.blocks.iter().map(codes_of).collect(),
+                    shape: t.shape,
+                    block_axis: 2,
+                })
+            }
+        } else {
+            let codes: PyReadonlyArray1<u8> = v_elems.extract()?;
+            MxData::Codes(mx_codes(f.v, scales, slice(&codes, "v")?, shape, 2, "v")?)
+        };
         let inputs = Inputs {
             qk_t: Tensor::new(vec![1, heads, 1, kv], qk.iter().map(|&x| Bf16(x)).collect()),
-            v: MxData::Int8(v),
+            v,
         };
         let units = hw_units::units::Units::new(&cfg);
         let stages = py.detach(|| softmax::run_with(inputs, &p, &units));
@@ -212,9 +297,12 @@ pub fn softmax_v<'py>(
     })
 }
 
-/// The generated case `kv-size-N_seed-S`, as `sim run --kv-size N --seed S` computes it.
+/// The generated case `kv-size-N_seed-S` (with the formats' suffix), as `sim run --kv-size N
+/// --seed S [--exp-format F --v-format G --scale-rule R]` computes it.
 #[pyfunction]
-#[pyo3(signature = (kv, seed, heads, head_dim, profile, element_rounding))]
+#[pyo3(signature = (kv, seed, heads, head_dim, profile, element_rounding,
+                    exp_format="mxint8", v_format="mxint8", scale_rule="floor"))]
+#[allow(clippy::too_many_arguments)]
 pub fn run_case<'py>(
     py: Python<'py>,
     kv: usize,
@@ -222,23 +310,23 @@ pub fn run_case<'py>(
     heads: usize,
     head_dim: usize,
     profile: PathBuf,
-    element_rounding: &str,
+    element_rounding: Option<&str>,
+    exp_format: &str,
+    v_format: &str,
+    scale_rule: &str,
 ) -> PyResult<CaseOut<'py>> {
     guarded(|| {
-        let p = params(heads, head_dim, element_rounding)?;
+        let f = formats(exp_format, v_format, scale_rule)?;
+        let p = params(heads, head_dim, element_rounding, f)?;
         p.check_kv(kv)
             .map_err(|e| value_error(format!("kv_size: {e}")))?;
         let cfg = profile::load(&profile)?;
+        check_mac(&p, &cfg)?;
         check_case_memory("run_case", heads, kv, head_dim)?;
         let units = hw_units::units::Units::new(&cfg);
         let stages = py.detach(|| softmax::run_with(Inputs::generate(kv, seed, &p), &p, &units));
-        let m = manifest(
-            &format!("kv-size-{kv}_seed-{seed}"),
-            kv,
-            Some(seed),
-            &p,
-            &cfg,
-        );
+        let name = softmax::case_name(kv, seed, Dist::Uniform, &f);
+        let m = manifest(&name, kv, Some(seed), &p, &cfg);
         stages_to_py(py, m, stages)
     })
 }
@@ -262,7 +350,7 @@ pub fn load_case<'py>(
     head_dim: usize,
 ) -> PyResult<(String, Bound<'py, PyList>)> {
     guarded(|| {
-        let p = params(heads, head_dim, "nearest-away")?;
+        let p = params(heads, head_dim, None, Formats::default())?;
         if !folder.exists() {
             return Err(PyFileNotFoundError::new_err(format!(
                 "{}: no such folder",
@@ -272,7 +360,8 @@ pub fn load_case<'py>(
         if !folder.is_dir() {
             return Err(value_error(format!("{}: not a folder", folder.display())));
         }
-        for name in FILES.iter().copied().chain([FILE_NAME]) {
+        let every_name = FILES.iter().chain(&EXP_FILES).copied().chain([FILE_NAME]);
+        for name in every_name {
             let path = folder.join(name);
             if let Ok(meta) = std::fs::metadata(&path) {
                 if !meta.is_file() {
@@ -326,9 +415,18 @@ pub fn load_case<'py>(
             )));
         };
         check_case_memory("load_case", h, kv, d)?;
+        // exp's quantization is named after its format (the layout has it from the manifest).
+        let exp_format = layout
+            .files
+            .iter()
+            .find(|f| EXP_FILES.contains(&f.name.as_str()))
+            .map_or(hw_types::mx::MXINT8, |f| match f.dtype {
+                Dtype::Mx(format) => format,
+                _ => hw_types::mx::MXINT8,
+            });
         let read = || -> Result<(String, Vec<Entry>), String> {
             let mut entries = Vec::new();
-            for name in FILES {
+            for name in softmax::files(&exp_format) {
                 let Some(spec) = layout.files.iter().find(|f| f.name == name) else {
                     return Err(format!("{}: the layout has no {name}", folder.display()));
                 };
@@ -344,12 +442,19 @@ pub fn load_case<'py>(
                             .map(|x| x.0)
                             .collect(),
                     ),
-                    Some(axis) => {
-                        let t = read_mx_tensor(&path, spec.shape.clone(), axis)
-                            .map_err(|e| e.to_string())?;
-                        let (s, e) = split_blocks(&t.blocks);
-                        Data::Mx(s, e)
-                    }
+                    Some(axis) => match spec.dtype {
+                        Dtype::Mx(format) => {
+                            let t = read_mx_codes(&path, format, spec.shape.clone(), axis)
+                                .map_err(|e| e.to_string())?;
+                            mx_data(&t.blocks, format)
+                        }
+                        _ => {
+                            let t = read_mx_tensor(&path, spec.shape.clone(), axis)
+                                .map_err(|e| e.to_string())?;
+                            let (s, e) = split_blocks(&t.blocks);
+                            Data::Mx(s, e)
+                        }
+                    },
                 };
                 entries.push(Entry {
                     name,
@@ -379,24 +484,27 @@ pub fn load_case<'py>(
 }
 
 /// One tensor as the Python layer passes it to `write_case`: `(file name, dtype, logical shape,
-/// block axis, data)` with data BF16 bits or `(scales, elements)`.
+/// block axis, data)` with data BF16 bits or `(scales, elements)` (dtype `bf16`, or an MX format
+/// name: int8 elements for `mxint8`, codes one per byte for the others).
 type PyEntry<'py> = (String, String, Vec<usize>, Option<usize>, Bound<'py, PyAny>);
 
 enum Owned {
     Bf16(Tensor<Bf16>),
-    Mx(MxTensor),
+    Mx(MxData),
 }
 
 impl Owned {
     fn dump(&self) -> DumpRef<'_> {
         match self {
             Owned::Bf16(t) => DumpRef::Bf16(t),
-            Owned::Mx(t) => DumpRef::MxInt8(t),
+            Owned::Mx(t) => t.dump(),
         }
     }
 }
 
-fn owned(e: &PyEntry<'_>) -> PyResult<Owned> {
+/// An entry as the tensor the CLI would write: MX tensors as the pipeline holds them for
+/// `formats` (MXINT8 blocks for the dataset's formats, codes otherwise), which dump alike.
+fn owned(e: &PyEntry<'_>, formats: &Formats) -> PyResult<Owned> {
     let (name, dtype, shape, axis, data) = e;
     match (dtype.as_str(), axis) {
         ("bf16", None) => {
@@ -419,7 +527,28 @@ fn owned(e: &PyEntry<'_>) -> PyResult<Owned> {
                 *axis,
                 name,
             )?;
-            Ok(Owned::Mx(t))
+            if formats.is_mxint8() {
+                return Ok(Owned::Mx(MxData::Int8(t)));
+            }
+            Ok(Owned::Mx(MxData::Codes(MxCodes {
+                format: hw_types::mx::MXINT8,
+                blocks: t.blocks.iter().map(codes_of).collect(),
+                shape: t.shape,
+                block_axis: t.block_axis,
+            })))
+        }
+        (format, Some(axis)) if MxFormat::from_name(format).is_some() => {
+            let format = MxFormat::from_name(format).expect("checked");
+            let (s, c): (PyReadonlyArray1<u8>, PyReadonlyArray1<u8>) = data.extract()?;
+            let t = mx_codes(
+                format,
+                slice(&s, name)?,
+                slice(&c, name)?,
+                shape.clone(),
+                *axis,
+                name,
+            )?;
+            Ok(Owned::Mx(MxData::Codes(t)))
         }
         _ => Err(value_error(format!("{name}: unsupported dtype {dtype}"))),
     }
@@ -467,6 +596,10 @@ fn write_case_checked(
             m.case
         )));
     }
+    // The formats the manifest records (none: the dataset's), and so the case's file names.
+    let formats =
+        Formats::from_params(&m.params).map_err(|e| value_error(format!("case.manifest: {e}")))?;
+    let files = softmax::files(&formats.exp);
     let counts: IndexMap<String, FlagCounts> = serde_json::from_str(flag_counts_json)
         .map_err(|e| value_error(format!("case.flag_counts: {e}")))?;
     // The copies made below and the dump text streamed out: 8 bytes per BF16 element and 4 per
@@ -477,34 +610,44 @@ fn write_case_checked(
     check_memory(need, &format!("write_case of {}", m.case))?;
     let mut tensors: Vec<(&'static str, Owned)> = Vec::new();
     for e in &entries {
-        let name = FILES
-            .iter()
-            .find(|f| **f == e.0)
-            .ok_or_else(|| value_error(format!("case: unknown file name '{}'", e.0)))?;
+        let Some(name) = files.iter().find(|f| **f == e.0) else {
+            if EXP_FILES.contains(&e.0.as_str()) {
+                return Err(value_error(format!(
+                    "case: '{}' is not this case's quantized exp: the manifest's exp_format is \
+                     {} (the file '{}')",
+                    e.0,
+                    formats.exp.name,
+                    softmax::exp_file(&formats.exp)
+                )));
+            }
+            return Err(value_error(format!("case: unknown file name '{}'", e.0)));
+        };
         if tensors.iter().any(|(n, _)| n == name) {
             return Err(value_error(format!("case: '{name}' is given twice")));
         }
-        tensors.push((name, owned(e)?));
+        tensors.push((name, owned(e, &formats)?));
     }
     let find = |n: &str| tensors.iter().find(|(name, _)| *name == n).map(|(_, t)| t);
     let (Some(Owned::Bf16(qk)), Some(Owned::Mx(v))) = (find(QK_T), find(V)) else {
         return Err(value_error(format!(
-            "case: a softmax_v case needs '{QK_T}' (BF16) and '{V}' (MXINT8)"
+            "case: a softmax_v case needs '{QK_T}' (BF16) and '{V}' (MX blocks)"
         )));
     };
-    let (&[1, h, 1, kv], &[1, vh, vkv, d]) = (qk.shape.as_slice(), v.shape.as_slice()) else {
+    let (&[1, h, 1, kv], &[1, vh, vkv, d]) = (qk.shape.as_slice(), v.shape()) else {
         return Err(value_error(format!(
             "case: '{QK_T}' {:?} and '{V}' {:?} are not [1, heads, 1, kv] and [1, heads, kv, head_dim]",
-            qk.shape, v.shape
+            qk.shape,
+            v.shape()
         )));
     };
     if (vh, vkv) != (h, kv) {
         return Err(value_error(format!(
             "case: '{V}' has shape {:?}, but '{QK_T}' {:?} needs [1, {h}, {kv}, head_dim]",
-            v.shape, qk.shape
+            v.shape(),
+            qk.shape
         )));
     }
-    let layout = softmax_layout(h, kv, d, &softmax::Formats::default());
+    let layout = softmax_layout(h, kv, d, &formats);
     for (name, t) in &tensors {
         let spec = layout
             .files
@@ -512,6 +655,16 @@ fn write_case_checked(
             .find(|f| f.name == *name)
             .expect("known");
         let d = t.dump();
+        if d.dtype() != spec.dtype {
+            let (param, f) = match *name {
+                V => ("v_format", formats.v.name),
+                _ => ("exp_format", formats.exp.name),
+            };
+            return Err(value_error(format!(
+                "case: '{name}' holds {} blocks, but the manifest's {param} is {f}",
+                d.dtype().name()
+            )));
+        }
         if d.shape() != spec.shape.as_slice() || d.block_axis() != spec.block_axis {
             return Err(value_error(format!(
                 "case: '{name}' has shape {:?}{}, expected {:?}{} for {h} heads, kv {kv}, head_dim {d}",
@@ -540,7 +693,7 @@ fn write_case_checked(
         )));
     }
     m.files.clear();
-    tensors.sort_by_key(|(name, _)| FILES.iter().position(|f| f == name));
+    tensors.sort_by_key(|(name, _)| files.iter().position(|f| f == name));
     let flags: Vec<(&str, FlagCounts)> = counts
         .iter()
         .filter(|(n, _)| tensors.iter().any(|(t, _)| t == n))
@@ -548,7 +701,7 @@ fn write_case_checked(
         .collect();
     let write = || -> anyhow::Result<(PathBuf, Vec<String>)> {
         let dumps: Vec<(&str, DumpRef<'_>)> = tensors.iter().map(|(n, t)| (*n, t.dump())).collect();
-        let mut w = CaseWriter::create_guarded(&out, m, &FILES, replace)?;
+        let mut w = CaseWriter::create_guarded(&out, m, &files, replace)?;
         w.write_all(&dumps)?;
         w.set_flags(&flags);
         let done = w.commit()?;

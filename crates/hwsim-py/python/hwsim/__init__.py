@@ -6,7 +6,8 @@ interface gives the same bits: numpy arrays in and out, the GIL released around 
 BF16 data is an ml_dtypes.bfloat16 array or uint16 bit patterns; MX data (MXINT8, MXFP8, MXFP6,
 MXFP4) is an MxTensor.  Elementwise units: exp_bf16, recip_bf16, mul_bf16.  MX formats:
 quantize_mxint8, quantize_mx, dot, gevm, gemm (operands of any formats).
-softmax_v cases (dicts keyed by the dataset's file names): softmax_v, run_case, load_case,
+softmax_v cases (dicts keyed by the dataset's file names), with v and exp's quantization in any
+pair of MX formats (exp_format, v_format, scale_rule): softmax_v, run_case, load_case,
 write_case.  docs/python.md walks through an example; docs/numerics.md defines every result.
 """
 

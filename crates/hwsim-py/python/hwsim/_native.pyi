@@ -14,7 +14,9 @@ PROFILES: List[str]
 U16 = npt.NDArray[np.uint16]
 U8 = npt.NDArray[np.uint8]
 I8 = npt.NDArray[np.int8]
-Entry = Tuple[str, str, List[int], Optional[int], Union[U16, Tuple[U8, I8]]]
+# (file name, dtype "bf16" or an MX format name, shape, block axis, bits or (scales, elements):
+# int8 elements for mxint8, uint8 codes for the other formats)
+Entry = Tuple[str, str, List[int], Optional[int], Union[U16, Tuple[U8, Union[I8, U8]]]]
 CaseOut = Tuple[str, List[Entry], Dict[str, U8], str]
 Operand = Tuple[U8, I8, List[int], int]
 MxOperand = Tuple[U8, U8, List[int], int, str]
@@ -53,16 +55,27 @@ def mx_block_matmul(
 def softmax_v(
     qk: U16,
     v_scales: U8,
-    v_elems: I8,
+    v_elems: Union[I8, U8],
     heads: int,
     kv: int,
     head_dim: int,
     profile: str,
-    element_rounding: str,
+    element_rounding: Optional[str],
     name: str,
+    exp_format: str = "mxint8",
+    v_format: str = "mxint8",
+    scale_rule: str = "floor",
 ) -> CaseOut: ...
 def run_case(
-    kv: int, seed: int, heads: int, head_dim: int, profile: str, element_rounding: str
+    kv: int,
+    seed: int,
+    heads: int,
+    head_dim: int,
+    profile: str,
+    element_rounding: Optional[str],
+    exp_format: str = "mxint8",
+    v_format: str = "mxint8",
+    scale_rule: str = "floor",
 ) -> CaseOut: ...
 def load_case(
     folder: Union[str, PathLike[str]], heads: int, head_dim: int
@@ -80,7 +93,10 @@ def softmax_manifest(
     seed: Optional[int],
     heads: int,
     head_dim: int,
-    element_rounding: str,
+    element_rounding: Optional[str],
     profile: str,
+    exp_format: str = "mxint8",
+    v_format: str = "mxint8",
+    scale_rule: str = "floor",
 ) -> str: ...
 def config_json(profile: str) -> str: ...

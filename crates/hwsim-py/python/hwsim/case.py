@@ -1,6 +1,7 @@
 """softmax_v cases: the eight tensors of the dataset keyed by their file names, computed from
 arrays, generated like `sim run`, read from and written to case folders byte for byte as the CLI
-reads and writes them."""
+reads and writes them, with v and exp's quantization in any pair of MX block formats
+(docs/numerics.md §3.7: `sim run --exp-format F --v-format G --scale-rule R`)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ import numpy.typing as npt
 from . import _native
 from ._convert import (Array, FlagArray, Profile, as_bf16, bf16_bits, count, flag, path,
                        profile_name, text)
-from .mx import MxTensor
+from .mx import MX_FORMATS, SCALE_RULES, MxTensor, _format
 
 QK_T = "softmaxed_v.qk_T"
 V = "softmaxed_v.v"
 #: The dump files of a softmax_v case in pipeline order (the dataset's spelling).
 FILES = (QK_T, "softmaxed_v.exp-bf16", "softmaxed_v.exp_sum", V, "softmaxed_v.exp_mxint8",
          "softmaxed_v.scaled_v", "softmaxed_v.inv", "softmaxed_v.out")
+
+#: The name of exp's quantization in each MX format (softmaxed_v.exp_<F>).
+EXP_FILES = {f: f"softmaxed_v.exp_{f}" for f in MX_FORMATS}
 
 Tensor = Union[Array, MxTensor]
 PathArg = Union[str, "os.PathLike[str]"]
@@ -34,9 +38,13 @@ class Case(Dict[str, Tensor]):
     """A softmax_v case: a dict from dump file name to tensor, in the dataset's logical shapes.
 
     BF16 tensors are ml_dtypes.bfloat16 arrays (`.view(np.uint16)` gives the bit patterns);
-    `softmaxed_v.v` and `softmaxed_v.exp_mxint8` are MxTensors.  Shapes: qk_T and exp-bf16
-    [1, H, 1, N]; exp_sum and inv [1, H, 1, 1]; v [1, H, N, D] blocked on axis 2; exp_mxint8
-    [1, H, 1, N] blocked on axis 3; scaled_v and out [1, H, 1, D].
+    `softmaxed_v.v` and exp's quantization are MxTensors, in the case's formats: exp's is named
+    after its format, `softmaxed_v.exp_<F>` (`softmaxed_v.exp_mxint8` for the dataset's
+    pipeline, `softmaxed_v.exp_mxfp8-e4m3`, ...), and v's `.format` is the v format.  Shapes:
+    qk_T and exp-bf16 [1, H, 1, N]; exp_sum and inv [1, H, 1, 1]; v [1, H, N, D] blocked on
+    axis 2; exp_<F> [1, H, 1, N] blocked on axis 3; scaled_v and out [1, H, 1, D].  The
+    manifest's params record formats other than the dataset's (exp_format, v_format,
+    scale_rule), as `sim run` writes them.
 
     Attributes:
       manifest     the manifest.json content the case is written with (its "files" are filled in
@@ -75,8 +83,8 @@ def _tensor(entry: _native.Entry) -> Tuple[str, Tensor]:
     name, dtype, shape, axis, data = entry
     if isinstance(data, tuple):
         scales, elements = data
-        assert dtype == "mxint8" and axis is not None
-        return name, MxTensor._trusted(scales, elements, tuple(shape), axis)
+        assert dtype in MX_FORMATS and axis is not None
+        return name, MxTensor._trusted(scales, elements, tuple(shape), axis, dtype)
     return name, as_bf16(data, tuple(shape))
 
 
@@ -92,16 +100,37 @@ def _computed(out: _native.CaseOut) -> Case:
                 json.loads(counts))
 
 
+def _scale_rule(value: Any) -> str:
+    rule = text(value, "scale_rule")
+    if rule not in SCALE_RULES:
+        raise ValueError(f"scale_rule: unknown scale rule {rule!r} (expected one of: "
+                         f"{', '.join(SCALE_RULES)})")
+    return rule
+
+
+def _rounding(value: Any) -> Optional[str]:
+    return None if value is None else text(value, "element_rounding")
+
+
 def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
-              element_rounding: str = "nearest-away", name: Optional[str] = None) -> Case:
+              element_rounding: Optional[str] = None, name: Optional[str] = None,
+              exp_format: str = "mxint8", scale_rule: str = "floor") -> Case:
     """All stages of softmax_v (docs/numerics.md §3) from qk_T and v.
 
     qk_t: BF16 (ml_dtypes.bfloat16, or uint16 bit patterns) [heads, kv] or the dataset's
-    [1, heads, 1, kv].  v: an MxTensor [heads, kv, head_dim] blocked on axis 1, or
-    [1, heads, kv, head_dim] blocked on axis 2 (quantize_mxint8(x, axis=...) makes one).
-    profile: "reference", "narrow" or a JSON hardware description's path.  element_rounding:
-    the quantizer's rounding.  name: the case name in the manifest (default kv-size-N_inputs).
-    Returns a Case (a dict keyed by the dataset file names, in the dataset's 4-D shapes).
+    [1, heads, 1, kv].  v: an MxTensor of any MX format [heads, kv, head_dim] blocked on axis 1,
+    or [1, heads, kv, head_dim] blocked on axis 2 (quantize_mxint8(x, axis=...) or
+    quantize_mx(x, format, axis=...) makes one); its .format is the v format.
+    profile: "reference", "narrow" or a JSON hardware description's path.
+    exp_format: the MX format exp is quantized to along kv (one of MX_FORMATS); scale_rule: the
+    quantizer's scale rule (one of SCALE_RULES); element_rounding: the quantizer's element
+    rounding, "nearest-away" or "nearest-even" (None: the format's default, nearest-away for
+    mxint8 and nearest-even for the others).  With mxint8 exp and v and the rule floor this is
+    the dataset's pipeline; any other choice is `sim run --exp-format F --v-format G
+    --scale-rule R`, whose gevm sums exactly, and a profile whose MAC accumulator is not exact
+    (narrow) raises ValueError for it.  name: the case name in the manifest (default
+    kv-size-N_inputs).  Returns a Case (a dict keyed by the dataset file names, exp's
+    quantization as softmaxed_v.exp_<F>, in the dataset's 4-D shapes).
     """
     bits, _ = bf16_bits(qk_t, "qk_t")
     if bits.ndim == 2:
@@ -114,10 +143,8 @@ def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
         raise TypeError(f"v: expected an hwsim.MxTensor, got {type(v).__name__} "
                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
     v = v._checked("v")
-    if v.format != "mxint8":
-        raise ValueError(f"v: softmax_v takes an mxint8 tensor, got {v.format} "
-                         "(hwsim.quantize_mxint8(x, axis=...) makes one)")
-    profile, element_rounding = profile_name(profile), text(element_rounding, "element_rounding")
+    exp_format, scale_rule = _format(exp_format, "exp_format").name, _scale_rule(scale_rule)
+    profile, element_rounding = profile_name(profile), _rounding(element_rounding)
     if name is not None:
         name = text(name, "name")
     if len(v.shape) == 3 and v.axis == 1:
@@ -133,17 +160,29 @@ def softmax_v(qk_t: npt.ArrayLike, v: MxTensor, profile: Profile = "reference",
     name = f"kv-size-{kv}_inputs" if name is None else name
     return _computed(_native.softmax_v(
         bits.reshape(-1), v.scales.reshape(-1), v.elements.reshape(-1), heads, kv, head_dim,
-        profile, element_rounding, name))
+        profile, element_rounding, name, exp_format, v.format, scale_rule))
 
 
 def run_case(kv_size: int, seed: int, heads: int = 32, head_dim: int = 128,
-             profile: Profile = "reference", element_rounding: str = "nearest-away") -> Case:
+             profile: Profile = "reference", element_rounding: Optional[str] = None,
+             exp_format: str = "mxint8", v_format: str = "mxint8",
+             scale_rule: str = "floor") -> Case:
     """The generated case kv-size-N_seed-S: the same tensors, flags and manifest as
-    `sim run --kv-size N --seed S` (write_case writes its folder byte for byte)."""
+    `sim run --kv-size N --seed S` (write_case writes its folder byte for byte).
+
+    exp_format, v_format (MX_FORMATS), scale_rule (SCALE_RULES) and element_rounding
+    ("nearest-away" or "nearest-even"; None: each format's default, nearest-away for mxint8,
+    nearest-even for the others) are `sim run`'s --exp-format, --v-format, --scale-rule and
+    --element-rounding: v is drawn from the same reals and quantized to v_format, exp to
+    exp_format, and the case is named kv-size-N_seed-S_<F>_<G>[_rule-<R>] unless the formats
+    are the dataset's (mxint8, mxint8, floor).  Formats other than the dataset's sum the gevm
+    exactly: a profile whose MAC accumulator is not exact (narrow) raises ValueError for them.
+    """
     return _computed(_native.run_case(
         count(kv_size, "kv_size"), count(seed, "seed", minimum=0), count(heads, "heads"),
-        count(head_dim, "head_dim"), profile_name(profile),
-        text(element_rounding, "element_rounding")))
+        count(head_dim, "head_dim"), profile_name(profile), _rounding(element_rounding),
+        _format(exp_format, "exp_format").name, _format(v_format, "v_format").name,
+        _scale_rule(scale_rule)))
 
 
 def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
@@ -182,10 +221,7 @@ def load_case(folder: PathArg, heads: int = 32, head_dim: int = 128,
 def _entry(name: str, t: Any) -> _native.Entry:
     if isinstance(t, MxTensor):
         t = t._checked(f"case[{name!r}]")
-        if t.format != "mxint8":
-            raise ValueError(f"case[{name!r}]: a softmax_v case holds mxint8 tensors, got "
-                             f"{t.format}")
-        return (name, "mxint8", list(t.shape), t.axis,
+        return (name, t.format, list(t.shape), t.axis,
                 (t.scales.reshape(-1), t.elements.reshape(-1)))
     bits, _ = bf16_bits(t, f"case[{name!r}]")
     return (name, "bf16", list(bits.shape), None, bits.reshape(-1))
@@ -208,8 +244,11 @@ def write_case(case: Mapping[str, Tensor], out: PathArg, replace: bool = False) 
     resist removal after all, the new case is in place and a RuntimeWarning names the hidden
     `.CASE.old-` folder left behind.
 
-    A Case brings its manifest and flag counts; a plain dict of tensors is written with the
-    manifest `sim run --inputs` would write for a folder named kv-size-N_inputs (no flag counts).
+    A Case brings its manifest and flag counts (its params name the formats of v and of
+    softmaxed_v.exp_<F>, which the tensors must have); a plain dict of tensors is written with
+    the manifest `sim run --inputs` would write for a folder named kv-size-N_inputs (no flag
+    counts), with the v format of its softmaxed_v.v, the exp format of the softmaxed_v.exp_<F>
+    it holds (mxint8 without one) and the scale rule floor.
     """
     if not isinstance(case, Mapping):
         raise TypeError(f"case: expected a Case or a dict of tensors, got {type(case).__name__}")
@@ -225,8 +264,10 @@ def write_case(case: Mapping[str, Tensor], out: PathArg, replace: bool = False) 
             raise ValueError(f"case: a softmax_v case needs '{QK_T}' [1, H, 1, N] and '{V}' "
                              "(an MxTensor [1, H, N, D])")
         kv, heads, head_dim = qk[2][3], qk[2][1], v.shape[3]
+        exp_format = next((f for f, n in EXP_FILES.items() if n in case), "mxint8")
         manifest = json.loads(_native.softmax_manifest(
-            f"kv-size-{kv}_inputs", kv, None, heads, head_dim, "nearest-away", "reference"))
+            f"kv-size-{kv}_inputs", kv, None, heads, head_dim, None, "reference", exp_format,
+            v._checked(f"case[{V!r}]").format, "floor"))
         counts = {}
     try:
         manifest_json, counts_json = json.dumps(manifest), json.dumps(counts)
