@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 """Write a hand-made softmax_v case folder for tb_softmax_out.v, aimed at the multiplier's corners.
 
-    gen_hand_case.py OUT_DIR [--element-rounding nearest-away|nearest-even] [--seed S]
+    gen_hand_case.py OUT_DIR [--exp-format F] [--v-format G] [--scale-rule R]
+                             [--element-rounding nearest-away|nearest-even] [--seed S]
 
 Independent of the simulator and of bf16_mul_rne.v: expected values come from exact rational
 arithmetic (fractions.Fraction) and the definitions of docs/numerics.md, nothing else. Standard
 library only, so any python3 runs it.
 
-Files written (docs/dump-format.md): softmaxed_v.scaled_v, .inv, .out (stage 6), .exp-bf16 and
-.exp_mxint8 (exp_mxint8 = quantize(exp-bf16), with nasty blocks: inf/NaN, all zero, subnormal amax,
-rounding ties, clamping to 127, negatives, padding) and a manifest.json with the sizes.
+Files written (docs/dump-format.md): softmaxed_v.scaled_v, .inv, .out (stage 6), .exp-bf16,
+.exp_<F> (exp's quantization: the section 8.2 quantizer into F, default mxint8, under the scale
+rule R, default floor, which for mxint8 + floor is section 4) and .v (random G blocks with every
+kind of scale byte and code, zero padding past kv_size), and a manifest.json with the sizes and
+formats. exp-bf16 has nasty blocks for the quantizer: inf/NaN, all zero, subnormal amax, rounding
+ties (mxint8's and, searched for F and R, exact ties of F's grid in the normal and subnormal range
+and halfway to zero), saturation, negatives and -0, amax at F's max normal times a power of two
+(the equality of rceil) and just above it, padding. Element rounding: as given, else F's default
+(nearest-away for mxint8, nearest-even for the fp formats), recorded in the manifest only when
+given or for the dataset's formats (mxint8, mxint8, floor), as `sim run` does.
 
 Stage-6 coverage: each head's inv is one of a list of special and ordinary values (zeros, infs, NaNs,
 subnormals, extremes, powers of two, random); each head's scaled_v row holds the special values and
@@ -119,7 +127,28 @@ def classify(a, b):
     return cats
 
 
-# ---- MXINT8 quantization by definition (numerics.md section 4) ------------------------------
+# ---- the MX formats and the section 8.2 quantizer by definition (numerics.md section 8) --------
+# name: (w, kind, mbits, bias, emax, max normal); fp elements S.E...E.M...M with subnormals.
+FORMATS = {
+    'mxint8':     (8, 'int', 6, 0, 0, Fraction(127, 64)),
+    'mxfp8-e4m3': (8, 'fp', 3, 7, 8, Fraction(448)),
+    'mxfp8-e5m2': (8, 'fp', 2, 15, 15, Fraction(57344)),
+    'mxfp6-e3m2': (6, 'fp', 2, 3, 4, Fraction(28)),
+    'mxfp6-e2m3': (6, 'fp', 3, 1, 2, Fraction(15, 2)),
+    'mxfp4-e2m1': (4, 'fp', 1, 1, 2, Fraction(6)),
+}
+RULES = ['floor', 'ceil', 'even', 'rceil']
+
+
+def default_rounding(fmt):
+    return 'nearest-away' if fmt == 'mxint8' else 'nearest-even'
+
+
+def ceil_log2(x):
+    e = floor_log2(x)
+    return e if x == TWO ** e else e + 1
+
+
 def round_int(x, mode):
     n = x.numerator // x.denominator       # floor
     r = x - n
@@ -132,18 +161,80 @@ def round_int(x, mode):
     return n
 
 
-def quantize_block(vals, mode):
-    """vals: up to 32 BF16 bit patterns (the padding is zero). Returns the 66-digit line."""
+def scale_exp(amax, fmt, rule):
+    """E of a block with amax > 0 under the rule (section 8.2 step 3), clamped to -127..127."""
+    _, _, mbits, _, emax, maxn = FORMATS[fmt]
+    if rule == 'floor':
+        e = floor_log2(amax) - emax
+    elif rule == 'ceil':
+        e = ceil_log2(amax) - emax
+    elif rule == 'even':                   # amax to 1 + mbits significant bits, ties away
+        quantum = TWO ** (floor_log2(amax) - mbits)
+        e = floor_log2(round_int(amax / quantum, 'nearest-away') * quantum) - emax
+    else:                                  # rceil: smallest E with amax <= maxn * 2^E
+        e = ceil_log2(amax / maxn)
+    return min(max(e, -127), 127)
+
+
+def encode_fp(value, fmt):
+    """Code (sign clear) of a representable fp magnitude."""
+    _, _, mbits, bias, _, _ = FORMATS[fmt]
+    emin = 1 - bias
+    if value == 0:
+        return 0
+    if value < TWO ** emin:
+        field, mant = 0, value / TWO ** (emin - mbits)
+    else:
+        e = floor_log2(value)
+        field, mant = e + bias, value / TWO ** (e - mbits) - (1 << mbits)
+    assert mant.denominator == 1, (value, fmt)
+    return (field << mbits) | int(mant)
+
+
+def element_code(y, negative, fmt, mode):
+    """One element: |y| = x / 2^E rounded once to the format, saturating (section 8.2 step 4)."""
+    w, kind, mbits, bias, _, maxn = FORMATS[fmt]
+    if kind == 'int':
+        q = min(round_int(y * 64, mode), 127)
+        return (-q if negative else q) & 0xFF
+    sign = (1 << (w - 1)) if negative else 0
+    if y == 0:
+        return sign
+    e = max(floor_log2(y), 1 - bias)
+    quantum = TWO ** (e - mbits)
+    value = round_int(y / quantum, mode) * quantum
+    return sign | encode_fp(min(value, maxn), fmt)
+
+
+def grid_tie(bits, e, fmt):
+    """Is y = x / 2^e (x the positive finite BF16 `bits`) exactly halfway between two points of
+    the format's grid? (Integers only: x = m * 2^ex, the grid step 2^g, y / 2^g = m / 2^s.)"""
+    _, kind, mbits, bias, _, _ = FORMATS[fmt]
+    f, m = bits >> 7, bits & 0x7F
+    m, ex = (m + 128, f - 134) if f else (m, -133)
+    g = -6 if kind == 'int' else max(m.bit_length() - 1 + ex - e, 1 - bias) - mbits
+    s = e + g - ex
+    return s >= 1 and m % (1 << s) == 1 << (s - 1)
+
+
+def block_line(scale, codes, fmt):
+    w = FORMATS[fmt][0]
+    word = scale << (32 * w)
+    for i, c in enumerate(codes):
+        word |= c << (w * i)
+    return '%0*x' % (2 + 8 * w, word)
+
+
+def quantize_block(vals, fmt, rule, mode):
+    """vals: up to 32 BF16 bit patterns (the padding is +0). Returns the dump line."""
     dec = [decode(v) for v in vals]
     if any(k in ('nan', 'inf') for k, _, _ in dec):
-        return 'ff' + '00' * 32
+        return block_line(0xFF, [0] * 32, fmt)
     amax = max(abs(v) for _, _, v in dec)
-    if amax == 0:
-        return '00' * 33
-    e = min(max(floor_log2(amax), -127), 127)
-    q = [max(-127, min(127, round_int(v * TWO ** (6 - e), mode))) for _, _, v in dec]
-    q += [0] * (32 - len(q))
-    return '%02x' % (e + 127) + ''.join('%02x' % (qi & 0xFF) for qi in reversed(q))
+    e = -127 if amax == 0 else scale_exp(amax, fmt, rule)
+    codes = [element_code(abs(v) / TWO ** e, s == 1, fmt, mode) for _, s, v in dec]
+    codes += [0] * (32 - len(codes))
+    return block_line(e + 127, codes, fmt)
 
 
 # ---- the case --------------------------------------------------------------------------------
@@ -209,8 +300,36 @@ def row_for(b, rng):
     return row
 
 
-def exp_rows(heads, rng):
+_TIES = {}
+
+
+def tie_values(fmt, rule, rng):
+    """31 BF16 values below 1.5 whose y = x / 2^E is an exact tie of fmt's grid, E being the
+    block exponent of amax 1.5 under the rule: halfway to zero, in the subnormal range (fp), in
+    the normal range (mixed, up to 10 of each kind), then anything below 1.5 if short."""
+    if (fmt, rule) not in _TIES:
+        e = scale_exp(Fraction(3, 2), fmt, rule)
+        _, kind, mbits, bias, _, _ = FORMATS[fmt]
+        step = TWO ** -6 if kind == 'int' else TWO ** (1 - bias - mbits)  # smallest nonzero magnitude
+        found = {'to-zero': [], 'subnormal': [], 'normal': []}
+        for bits in range(1, 0x3FC0):
+            if grid_tie(bits, e, fmt):
+                y = decode(bits)[2] / TWO ** e
+                k = ('to-zero' if y == step / 2 else
+                     'subnormal' if kind == 'fp' and y < TWO ** (1 - bias) else 'normal')
+                found[k].append(bits)
+        _TIES[fmt, rule] = found
+    vals = []
+    for k, found in _TIES[fmt, rule].items():
+        vals += rng.sample(found, min(10, len(found)))
+    while len(vals) < 31:
+        vals.append(rng.randrange(1, 0x3FC0))
+    return vals[:31]
+
+
+def exp_rows(heads, rng, fmt, rule):
     """exp-bf16 rows: nasty quantizer blocks first, then random positive values."""
+    maxn = FORMATS[fmt][5]
     rows = []
     for h in range(heads):
         r = [rng.getrandbits(15) % 0x7F80 for _ in range(KV_SIZE)]   # positive finite
@@ -233,28 +352,62 @@ def exp_rows(heads, rng):
         elif kind == 6:
             r[:32] = [x | 0x8000 for x in r[:32]]          # negatives (general quantizer)
             r[3] = 0xC000                                  # -2.0, the amax
+            r[4], r[5] = 0x8000, 0x8001                    # -0 and a negative rounding to -0
         elif kind == 7:
             r[64:] = [0x7F7F] + [0x0001] * (KV_SIZE - 65)  # largest finite with smallest subnormals
+        elif kind == 8:
+            r[:32] = [0x3FC0] + tie_values(fmt, rule, rng)   # amax 1.5 and exact ties
+            rng.shuffle(r[1:32])
+        else:
+            # amax = max normal * 2^j (rceil's equality), one ulp above it, one ulp below it
+            for j, delta in ((0, 0), (1, 1), (2, -1)):
+                amax = round_bf16(maxn * TWO ** rng.randrange(-40, 40))[0] + delta
+                n = min(32, KV_SIZE - 32 * j)
+                blk = [amax] + [rng.randrange(0, amax) for _ in range(n - 1)]
+                rng.shuffle(blk)
+                r[32 * j:32 * j + n] = blk
         rows.append(r)
     return rows
+
+
+def v_lines(heads, fmt, rng):
+    """softmaxed_v.v: random blocks of fmt (every scale byte, NaN scale and every code included),
+    head by head, block by block, column by column; the padding past KV_SIZE is the +0 code."""
+    w = FORMATS[fmt][0]
+    nb = (KV_SIZE + 31) // 32
+    scales = [0x00, 0xFE, 0xFF] + list(range(0x70, 0x90)) * 3
+    lines = []
+    for _ in range(heads):
+        for b in range(nb):
+            keep = (1 << (w * min(32, KV_SIZE - 32 * b))) - 1   # codes past KV_SIZE stay 0
+            for _ in range(HEAD_DIM):
+                scale = rng.choice(scales) if rng.random() < 0.9 else rng.randrange(256)
+                lines.append('%0*x' % (2 + 8 * w, (scale << (32 * w)) | (rng.getrandbits(32 * w) & keep)))
+    return lines
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('out_dir', type=Path)
-    ap.add_argument('--element-rounding', default='nearest-away',
-                    choices=['nearest-away', 'nearest-even'])
+    ap.add_argument('--exp-format', default='mxint8', choices=list(FORMATS))
+    ap.add_argument('--v-format', default='mxint8', choices=list(FORMATS))
+    ap.add_argument('--scale-rule', default='floor', choices=RULES)
+    ap.add_argument('--element-rounding', choices=['nearest-away', 'nearest-even'],
+                    help="default: the exp format's (nearest-away for mxint8, else nearest-even)")
     ap.add_argument('--seed', type=int, default=1)
     args = ap.parse_args()
     rng = random.Random(args.seed)
+    fmt, rule = args.exp_format, args.scale_rule
+    mode = args.element_rounding or default_rounding(fmt)
 
     inv = list(INV_VALUES) + [rng.getrandbits(16) for _ in range(N_RANDOM_HEADS)]
     heads = len(inv)
     scaled = [row_for(b, rng) for b in inv]
     out = [[mul_ref(a, b) for a in row] for row, b in zip(scaled, inv)]
-    ex = exp_rows(heads, rng)
+    ex = exp_rows(heads, rng, fmt, rule)
     nb = (KV_SIZE + 31) // 32
-    mx = [quantize_block(r[32 * j:32 * j + 32], args.element_rounding) for r in ex for j in range(nb)]
+    mx = [quantize_block(r[32 * j:32 * j + 32], fmt, rule, mode) for r in ex for j in range(nb)]
+    vl = v_lines(heads, args.v_format, rng)
 
     cats = {}
     for row, b in zip(scaled, inv):
@@ -268,23 +421,30 @@ def main():
     d = args.out_dir
     d.mkdir(parents=True, exist_ok=True)
 
-    def write(name, words, fmt):
-        (d / name).write_text(''.join(fmt % w for w in words))
+    def write(name, words, wfmt):
+        (d / name).write_text(''.join(wfmt % w for w in words))
 
     write('softmaxed_v.scaled_v', [a for r in scaled for a in r], '%04x\n')
     write('softmaxed_v.inv', inv, '%04x\n')
     write('softmaxed_v.out', [y for r in out for y in r], '%04x\n')
     write('softmaxed_v.exp-bf16', [x for r in ex for x in r], '%04x\n')
-    write('softmaxed_v.exp_mxint8', mx, '%s\n')
+    write(f'softmaxed_v.exp_{fmt}', mx, '%s\n')
+    write('softmaxed_v.v', vl, '%s\n')
+    params = {'num_heads': heads, 'head_dim': HEAD_DIM}
+    if (fmt, args.v_format, rule) == ('mxint8', 'mxint8', 'floor'):
+        params['element_rounding'] = mode                  # the dataset's manifest
+    else:
+        params.update(exp_format=fmt, v_format=args.v_format, scale_rule=rule)
+        if args.element_rounding:
+            params['element_rounding'] = args.element_rounding
     manifest = {'format_version': 1, 'op': 'softmax_v', 'tool': 'gen_hand_case.py',
                 'case': d.name, 'kv_size': KV_SIZE, 'seed': args.seed, 'profile': 'hand-made',
-                'params': {'num_heads': heads, 'head_dim': HEAD_DIM,
-                           'element_rounding': args.element_rounding}}
+                'params': params}
     (d / 'manifest.json').write_text(json.dumps(manifest, indent=2) + '\n')
 
     print(f'gen_hand_case: {d}: {heads} heads x {HEAD_DIM} columns = {heads * HEAD_DIM} products, '
           f'{special} with a zero/inf/NaN operand ({nan_out} NaN results); kv_size {KV_SIZE}, '
-          f'{len(mx)} exp_mxint8 blocks ({args.element_rounding})')
+          f'{len(mx)} exp_{fmt} blocks ({rule}, {mode}), {len(vl)} v blocks ({args.v_format})')
     print('gen_hand_case: finite products: ' + ', '.join(f'{k} {v}' for k, v in sorted(cats.items())))
     need = ['tie-normal', 'tie-subnormal', 'tie-to-zero', 'tie-at-overflow', 'subnormal-result',
             'rounds-up-to-min-normal', 'rounds-to-zero', 'overflow']

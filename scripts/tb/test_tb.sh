@@ -2,11 +2,16 @@
 # test_tb.sh -- self-test of the Verilog testbench (run from anywhere; `make tb-test` runs it).
 #
 #  1. cases from the simulator (${SIM:-./target/release/sim}, relative to the repo root) must pass
-#     run_tb.sh: several kv sizes and seeds, both element roundings, non-default heads/head_dim;
+#     run_tb.sh: several kv sizes and seeds, both element roundings, non-default heads/head_dim,
+#     and small cases with MXFP exp and v (--exp-format/--v-format, every MX format for exp, each
+#     line width 66/50/34 for exp and v, every scale rule, --dist corners/mixed);
 #  2. hand-made cases (gen_hand_case.py: exact rational arithmetic, independent of the simulator)
-#     with subnormal results, overflow, NaN, inf*0, ties and nasty MXINT8 blocks must pass;
-#  3. copies of a good case with ONE bit flipped (in out, in inv, in exp_mxint8, in a hand case's
-#     out), a missing line and a truncated 264-bit word must FAIL, for the expected reason.
+#     with subnormal results, overflow, NaN, inf*0, ties and nasty MXINT8 blocks must pass, and one
+#     with MXFP6 exp (nasty blocks, grid ties, rceil's equality) and MXFP4 v;
+#  3. copies of a good case with ONE bit flipped (in out, in inv, in exp_mxint8, in MXFP exp
+#     elements, in MXFP4 v padding, in a hand case's out), a missing line, a truncated 264-bit word,
+#     a 200-bit (50-digit) and a 136-bit (34-digit) word of exp and of v truncated or lengthened, and
+#     an uppercase hex digit must FAIL, for the expected reason.
 # Prints `tb: N passed, 0 failed` at the end; exit status 0 only if every check went as expected.
 # Without iverilog: installs it when run as root, else fails naming the install command, unless
 # SIM_SKIP lists iverilog (then it prints SKIPPED).
@@ -86,13 +91,17 @@ flip_bit() {
 copy_case() { rm -rf "$WORK/$2"; cp -r "$1" "$WORK/$2"; echo "$WORK/$2"; }
 
 echo "tb: simulator cases ($SIM)"
-gen() {  # gen KV SEED [ARGS...]: run the simulator quietly, echo the case folder
-    local kv=$1 seed=$2
+gen() {  # gen KV SEED [ARGS...]: run the simulator quietly into a fresh folder, echo the case folder
+    local kv=$1 seed=$2 out cases
     shift 2
-    "$SIM" run --kv-size "$kv" --seed "$seed" --out "$WORK/sim" "$@" >"$WORK/sim.log" 2>&1 \
-        || { cat "$WORK/sim.log" >&2; echo "tb: $SIM run failed" >&2; exit 2; }
-    [ -d "$WORK/sim/kv-size-${kv}_seed-${seed}" ] || { echo "tb: $SIM wrote no kv-size-${kv}_seed-${seed}" >&2; exit 2; }
-    echo "$WORK/sim/kv-size-${kv}_seed-${seed}"
+    out=$(mktemp -d "$WORK/sim.XXXXXX")
+    "$SIM" run --kv-size "$kv" --seed "$seed" --out "$out" "$@" >"$out.log" 2>&1 \
+        || { cat "$out.log" >&2; echo "tb: $SIM run failed" >&2; exit 2; }
+    # kv-size-N_seed-S, with _<F>_<G>, _rule-<R>, _dist-<D> for other formats (docs/dump-format.md)
+    cases=$(cd "$out" && ls -d "kv-size-${kv}_seed-${seed}"* 2>/dev/null || true)
+    [ -n "$cases" ] && [ "$(echo "$cases" | wc -l)" -eq 1 ] \
+        || { echo "tb: $SIM wrote no single kv-size-${kv}_seed-${seed}* folder in $out" >&2; exit 2; }
+    echo "$out/$cases"
 }
 C1=$(gen 1 3)
 C33=$(gen 33 0)
@@ -102,6 +111,19 @@ expect_pass sim-kv1-seed3 "$C1"
 expect_pass sim-kv33-seed0 "$C33"
 expect_pass sim-kv300-seed7-nearest-even "$C300"
 expect_pass sim-kv64-seed11-5heads-24cols "$CSMALL"
+
+# MXFP exp and v (docs/numerics.md section 3.1): small shapes, every exp format, each line width
+MX1=$(gen 100 3 --exp-format mxfp8-e4m3 --v-format mxfp4-e2m1 --heads 4 --head-dim 8)
+MX2=$(gen 40 5 --exp-format mxfp6-e2m3 --v-format mxfp6-e3m2 --heads 4 --head-dim 8)
+MX3=$(gen 70 2 --exp-format mxfp4-e2m1 --v-format mxfp8-e5m2 --scale-rule rceil --dist corners --heads 16 --head-dim 4)
+MX4=$(gen 33 2 --exp-format mxfp6-e3m2 --v-format mxfp6-e2m3 --scale-rule even --dist mixed \
+          --element-rounding nearest-away --heads 16 --head-dim 4)
+MX5=$(gen 50 4 --exp-format mxfp8-e5m2 --v-format mxint8 --scale-rule ceil --dist corners --heads 16 --head-dim 4)
+expect_pass sim-mxfp8-e4m3-exp-mxfp4-e2m1-v "$MX1"
+expect_pass sim-mxfp6-e2m3-exp-mxfp6-e3m2-v "$MX2"
+expect_pass sim-mxfp4-e2m1-exp-mxfp8-e5m2-v-rceil-corners "$MX3"
+expect_pass sim-mxfp6-e3m2-exp-mxfp6-e2m3-v-even-mixed-nearest-away "$MX4"
+expect_pass sim-mxfp8-e5m2-exp-mxint8-v-ceil-corners "$MX5"
 
 if [ -n "$PY" ]; then
     echo "tb: hand-made cases ($PY gen_hand_case.py)"
@@ -116,6 +138,8 @@ if [ -n "$PY" ]; then
     }
     hand hand-nearest-away --element-rounding nearest-away --seed 1
     hand hand-nearest-even --element-rounding nearest-even --seed 2
+    hand hand-mxfp6-e2m3-exp-mxfp4-e2m1-v-rceil --exp-format mxfp6-e2m3 --v-format mxfp4-e2m1 \
+        --scale-rule rceil --seed 3
 elif [[ ",${SIM_SKIP:-}," == *",python,"* ]]; then
     echo "tb: SKIPPED (SIM_SKIP=python) hand-made cases: no python3"
 else
@@ -146,6 +170,47 @@ expect_fail missing-last-line-out "$M" "has 4095 lines, expected 4096"
 M=$(copy_case "$C33" short-word)
 sed -i '7s/^..//' "$M/softmaxed_v.exp_mxint8"
 expect_fail truncated-264-bit-word "$M" "line 7: 64 characters, expected 66 hex digits"
+
+# MXFP dumps of the cases above: exp has heads*ceil(kv/32) lines, v heads*ceil(kv/32)*head_dim
+M=$(copy_case "$MX2" short-200-bit-exp)           # mxfp6-e2m3 exp: first digit dropped
+sed -i '2s/^.//' "$M/softmaxed_v.exp_mxfp6-e2m3"
+expect_fail truncated-200-bit-exp-word "$M" "exp_mxfp6-e2m3 line 2: 49 characters, expected 50 hex digits"
+
+M=$(copy_case "$MX2" long-200-bit-v)              # mxfp6-e3m2 v: one digit too many
+sed -i '5s/$/0/' "$M/softmaxed_v.v"
+expect_fail lengthened-200-bit-v-word "$M" "softmaxed_v.v line 5: 51 characters, expected 50 hex digits"
+
+M=$(copy_case "$MX1" short-136-bit-v)             # mxfp4-e2m1 v: last digit (element 0) dropped
+sed -i '3s/.$//' "$M/softmaxed_v.v"
+expect_fail truncated-136-bit-v-word "$M" "softmaxed_v.v line 3: 33 characters, expected 34 hex digits"
+
+M=$(copy_case "$MX3" long-136-bit-exp)            # mxfp4-e2m1 exp: a leading 0 too many
+sed -i '1s/^/0/' "$M/softmaxed_v.exp_mxfp4-e2m1"
+expect_fail lengthened-136-bit-exp-word "$M" "exp_mxfp4-e2m1 line 1: 35 characters, expected 34 hex digits"
+
+M=$(copy_case "$MX2" upper-hex)                   # a 50-digit line with an uppercase digit
+sed -i '3s/^./F/' "$M/softmaxed_v.exp_mxfp6-e2m3"
+expect_fail uppercase-hex-200-bit-exp-word "$M" "exp_mxfp6-e2m3 line 3: character 'F' is not lowercase hex"
+
+M=$(copy_case "$MX2" short-v)
+sed -i '$d' "$M/softmaxed_v.v"
+expect_fail missing-last-line-mxfp6-v "$M" "softmaxed_v.v has 63 lines, expected 64"
+
+M=$(copy_case "$MX1" flip-e4m3-elem)              # mxfp8-e4m3 exp line 2 = head 0, block 1
+flip_bit "$M/softmaxed_v.exp_mxfp8-e4m3" 2 41     # element 5 (kv 37), bit 1 of its code
+expect_fail flip-one-bit-exp_mxfp8-e4m3-element "$M" "element 5 (kv 37, exp-bf16"
+
+M=$(copy_case "$MX2" flip-e2m3-elem)              # mxfp6-e2m3 exp line 1: element 1 = bits 6..11;
+flip_bit "$M/softmaxed_v.exp_mxfp6-e2m3" 1 7      # bit 7 shares its hex digit with element 0's bits
+expect_fail flip-one-bit-exp_mxfp6-e2m3-element "$M" "element 1 (kv 1, exp-bf16"
+
+M=$(copy_case "$MX3" flip-e2m1-scale)             # mxfp4-e2m1 exp line 5: the scale byte's lsb
+flip_bit "$M/softmaxed_v.exp_mxfp4-e2m1" 5 128
+expect_fail flip-one-bit-exp_mxfp4-e2m1-scale "$M" "scale byte: expected 88, got 89"
+
+M=$(copy_case "$MX1" flip-v-padding)              # mxfp4-e2m1 v: kv 100 = 3 blocks + 4, so line
+flip_bit "$M/softmaxed_v.v" 25 40                 # 25 (head 0, block 3, column 0) pads from element 4
+expect_fail flip-one-bit-mxfp4-v-padding "$M" "MISMATCH v line 25 (head 0, block 3, column 0): element 10 (kv 106, padding)"
 
 if [ -n "$PY" ] && [ -d "$WORK/hand-nearest-away" ]; then
     # a subnormal result in the hand-made case: flip its lowest bit
