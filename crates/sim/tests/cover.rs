@@ -29,7 +29,7 @@ fn the_directed_suite_closes_coverage_and_uniform_cases_do_not() {
     assert!(out.contains("scenarios in"), "{out}");
     let (code, out, err) = sim(&["cover", s(&corners), "--require", "all"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("hit 96 of 96 bins"), "{out}");
+    assert!(out.contains("hit 116 of 116 bins"), "{out}");
     // Every directed case also re-checks as a case of its own.
     let (code, out, _) = sim(&["check", s(&corners)]);
     assert_eq!(code, 0, "{out}");
@@ -55,8 +55,8 @@ fn the_directed_suite_closes_coverage_and_uniform_cases_do_not() {
     // JSON: every bin with its count and first hit.
     let (_, json, _) = sim(&["cover", s(&corners), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["hit"], 96);
-    assert_eq!(v["bins"].as_array().unwrap().len(), 96);
+    assert_eq!(v["hit"], 116);
+    assert_eq!(v["bins"].as_array().unwrap().len(), 116);
     assert_eq!(v["bins"][0]["id"], "qk.zero.pos");
     assert!(v["bins"][0]["first"]["case"]
         .as_str()
