@@ -283,19 +283,11 @@ impl FloatElement {
     #[inline(always)]
     pub fn convert(&self, x: Fp32, e: i32) -> StatusAnd<u8> {
         if x.0 & 0x7f80_0000 == 0 {
-            return self.zero_or_subnormal(x, e);
+            // Zeros and FP32 subnormals (BF16 data holds only the zeros): the definition.
+            return float_element_definition(&self.spec, x, e, self.mode);
         }
         let entry = self.table[self.index(x.0, e)];
         StatusAnd::new(entry as u8, Status::from_bits((entry >> 8) as u8))
-    }
-
-    /// Zeros keep their sign; FP32 subnormals are rare enough for the definition.
-    #[cold]
-    fn zero_or_subnormal(&self, x: Fp32, e: i32) -> StatusAnd<u8> {
-        if x.0 & 0x7fff_ffff == 0 {
-            return StatusAnd::new(self.spec.zero(x.0 >> 31 == 1) as u8, Status::OK);
-        }
-        float_element_definition(&self.spec, x, e, self.mode)
     }
 }
 
