@@ -204,8 +204,8 @@ fn convert_all(
 /// `top = emin - mbits - 2` every value is under half the smallest subnormal, and from
 /// `top = emax + 1` on every value saturates, so each of those ranges behaves like its end.
 /// The table holds [`float_element_definition`]'s result for every (sign, `top`, five bits,
-/// sticky), so it is the definition, read instead of recomputed; FP32 subnormals (never from
-/// BF16 data) take the definition itself.
+/// sticky), so it is the definition, read instead of recomputed; zeros and FP32 subnormals
+/// (BF16 data holds only the zeros) take the definition itself.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatElement {
     spec: FormatSpec,
