@@ -100,6 +100,15 @@ impl MxFormat {
         MX_FORMATS.iter().copied().find(|f| f.name == name)
     }
 
+    /// The format's row of [`MX_FORMATS`] (tables per format are indexed by it).
+    ///
+    /// # Panics
+    /// When the format is not a row of the table (every `MxFormat` comes from it).
+    pub fn row(&self) -> usize {
+        let row = MX_FORMATS.iter().position(|f| f == self);
+        row.expect("an MX format is a row of MX_FORMATS")
+    }
+
     /// Every name, for help texts and errors.
     pub fn names() -> String {
         MX_FORMATS.map(|f| f.name).join(", ")
@@ -231,8 +240,7 @@ impl FloatElement {
         let Element::Float(spec) = format.element else {
             panic!("{} has no float elements", format.name);
         };
-        let row = MX_FORMATS.iter().position(|f| f == format);
-        let row = row.expect("an MX format is a row of MX_FORMATS");
+        let row = format.row();
         let m = RoundingMode::ALL.iter().position(|&r| r == mode);
         let m = m.expect("every rounding mode is in RoundingMode::ALL");
         let mbits = spec.precision as i32 - 1;
@@ -411,9 +419,7 @@ pub enum BlockSum {
 fn element_ints(f: &MxFormat) -> &'static [ElementInt] {
     static TABLES: [OnceLock<Box<[ElementInt]>>; MX_FORMATS.len()] =
         [const { OnceLock::new() }; MX_FORMATS.len()];
-    let row = MX_FORMATS.iter().position(|g| g == f);
-    let row = row.expect("an MX format is a row of MX_FORMATS");
-    TABLES[row].get_or_init(|| (0..=255).map(|c| element_int(f, c)).collect())
+    TABLES[f.row()].get_or_init(|| (0..=255).map(|c| element_int(f, c)).collect())
 }
 
 /// An element as `int * 2^lsb`, or the special it is.

@@ -55,9 +55,15 @@ pub(crate) fn scale_rule(code: u32, name: &str) -> Result<ScaleRule> {
 /// The quantizer's element rounding for `format`: nearest-even, nearest-away, or the format's
 /// default (`HWSIM_ROUND_FORMAT_DEFAULT`), as `sim op quantize --element-rounding` takes it.
 fn element_rounding(code: u32, format: &MxFormat, name: &str) -> Result<RoundingMode> {
+    element_rounding_or_default(code, name).map(|r| r.unwrap_or(format.default_rounding))
+}
+
+/// An element rounding code: nearest-even, nearest-away, or each format's default (`None`,
+/// `HWSIM_ROUND_FORMAT_DEFAULT`), as `sim --element-rounding` takes it.
+pub(crate) fn element_rounding_or_default(code: u32, name: &str) -> Result<Option<RoundingMode>> {
     match code {
-        HWSIM_ROUND_FORMAT_DEFAULT => Ok(format.default_rounding),
-        HWSIM_ROUND_NEAREST_AWAY | HWSIM_ROUND_NEAREST_EVEN => args::rounding(code, name),
+        HWSIM_ROUND_FORMAT_DEFAULT => Ok(None),
+        HWSIM_ROUND_NEAREST_AWAY | HWSIM_ROUND_NEAREST_EVEN => args::rounding(code, name).map(Some),
         _ => Err(format!(
             "{name} = {code}: the quantizer rounds elements with HWSIM_ROUND_NEAREST_EVEN (0), \
              HWSIM_ROUND_NEAREST_AWAY (1) or HWSIM_ROUND_FORMAT_DEFAULT (0xffffffff) only"

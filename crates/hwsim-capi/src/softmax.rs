@@ -3,15 +3,12 @@
 //! calls, with the context's units.
 
 use crate::args::{self, Out};
-use crate::codes::{
-    HWSIM_ROUND_FORMAT_DEFAULT, HWSIM_ROUND_NEAREST_AWAY, HWSIM_ROUND_NEAREST_EVEN,
-    HWSIM_SOFTMAX_STAGES,
-};
+use crate::codes::{HWSIM_ROUND_NEAREST_AWAY, HWSIM_SOFTMAX_STAGES};
 use crate::context::Context;
 use crate::error::{status, Outcome, Result};
 use crate::mx;
 use crate::mxint8::{grid, GridShape};
-use hw_types::{Bf16, MxBlock, MxInt8Block, RoundingMode, Status, BLOCK};
+use hw_types::{Bf16, MxBlock, MxInt8Block, Status, BLOCK};
 use sim::softmax::{check_mac, memory_need, run_with, Formats, Inputs, Params, Stages};
 use sim::tensor::{MxCodes, MxData, MxTensor, Tensor};
 use std::ffi::c_int;
@@ -428,19 +425,6 @@ unsafe fn softmax(
     }
 }
 
-/// The quantizer's element rounding of `hwsim_softmax_v_mx`: nearest-even, nearest-away, or each
-/// format's default (`None`, `HWSIM_ROUND_FORMAT_DEFAULT`), as `sim run --element-rounding`.
-fn element_rounding_or_default(code: u32, name: &str) -> Result<Option<RoundingMode>> {
-    match code {
-        HWSIM_ROUND_FORMAT_DEFAULT => Ok(None),
-        HWSIM_ROUND_NEAREST_AWAY | HWSIM_ROUND_NEAREST_EVEN => args::rounding(code, name).map(Some),
-        _ => Err(format!(
-            "{name} = {code}: the quantizer rounds elements with HWSIM_ROUND_NEAREST_EVEN (0), \
-             HWSIM_ROUND_NEAREST_AWAY (1) or HWSIM_ROUND_FORMAT_DEFAULT (0xffffffff) only"
-        )),
-    }
-}
-
 /// The body of `hwsim_softmax_v_mx`.
 ///
 /// # Safety
@@ -464,7 +448,10 @@ unsafe fn softmax_mx(
         let params = Params {
             heads: nonzero.0,
             head_dim: nonzero.2,
-            element_rounding: element_rounding_or_default(element_rounding, "element_rounding")?,
+            element_rounding: mx::element_rounding_or_default(
+                element_rounding,
+                "element_rounding",
+            )?,
             formats,
         };
         // As `sim run`: formats other than the dataset's are summed exactly.

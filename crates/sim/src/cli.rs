@@ -475,11 +475,11 @@ pub struct FormatArgs {
     /// Block format of exp's quantization (dump softmaxed_v.exp_<F>): mxint8, mxfp8-e4m3,
     /// mxfp8-e5m2, mxfp6-e3m2, mxfp6-e2m3 or mxfp4-e2m1 [default: mxint8; with `sim run
     /// --inputs`, the folder's manifest's].
-    #[arg(long, value_parser = parse_format)]
+    #[arg(long, value_parser = mx_op::parse_format)]
     pub exp_format: Option<MxFormat>,
     /// Block format of v (drawn as reals, then quantized to it), same names [default: mxint8;
     /// with `sim run --inputs`, the folder's manifest's].
-    #[arg(long, value_parser = parse_format)]
+    #[arg(long, value_parser = mx_op::parse_format)]
     pub v_format: Option<MxFormat>,
     /// Scale rule of both quantizers: floor, ceil, even or rceil [default: floor; with `sim run
     /// --inputs`, the folder's manifest's].
@@ -521,15 +521,6 @@ impl FormatArgs {
             },
         })
     }
-}
-
-fn parse_format(s: &str) -> Result<MxFormat, String> {
-    MxFormat::from_name(s.trim()).ok_or_else(|| {
-        format!(
-            "unknown MX format '{s}' (expected one of: {})",
-            MxFormat::names()
-        )
-    })
 }
 
 /// Which hardware description to use.

@@ -5,21 +5,14 @@
 use crate::gen::Stream;
 use crate::softmax::{self, Formats, Inputs, Params, Stages};
 use crate::tensor::Tensor;
-use hw_types::{Bf16, Format, MxFormat};
+use hw_types::{Bf16, Format};
 use hw_units::units::Units;
 use rayon::prelude::*;
 use serde::Serialize;
 
 /// Parse `F1/G1,F2/G2,...` (each item an exp format and a v format); `rule` is both quantizers'.
 pub fn parse_pairs(s: &str, rule: hw_types::ScaleRule) -> Result<Vec<Formats>, String> {
-    let format = |n: &str| {
-        MxFormat::from_name(n.trim()).ok_or_else(|| {
-            format!(
-                "unknown MX format '{n}' (expected one of: {})",
-                MxFormat::names()
-            )
-        })
-    };
+    let format = crate::mx_op::parse_format;
     s.split(',')
         .map(|item| {
             let (e, v) = item.split_once('/').ok_or_else(|| {

@@ -246,16 +246,19 @@ fn add_i128(acc: &mut ExactAcc, int: i128, exp: i32) {
     );
 }
 
+/// One MX format by name (surrounding blanks ignored), or an error listing the names.
+pub fn parse_format(n: &str) -> Result<MxFormat, String> {
+    MxFormat::from_name(n.trim()).ok_or_else(|| {
+        format!(
+            "unknown MX format '{n}' (expected one of: {})",
+            MxFormat::names()
+        )
+    })
+}
+
 /// Parse `--mx-format A[,B]`.
 pub fn parse_formats(s: &str) -> Result<[MxFormat; 2], String> {
-    let one = |n: &str| {
-        MxFormat::from_name(n.trim()).ok_or_else(|| {
-            format!(
-                "unknown MX format '{n}' (expected one of: {})",
-                MxFormat::names()
-            )
-        })
-    };
+    let one = parse_format;
     match s.split_once(',') {
         None => {
             let f = one(s)?;

@@ -36,8 +36,7 @@ pub const EXP_FILES: [&str; MX_FORMATS.len()] = [
 
 /// The name of exp's quantization dump in `format`.
 pub fn exp_file(format: &MxFormat) -> &'static str {
-    let row = MX_FORMATS.iter().position(|f| f == format);
-    EXP_FILES[row.expect("an MX format is a row of MX_FORMATS")]
+    EXP_FILES[format.row()]
 }
 
 /// The eight dump names of a case whose exp is quantized to `exp_format`, in pipeline order.
@@ -77,7 +76,12 @@ impl Formats {
     pub fn from_params(
         params: &indexmap::IndexMap<String, serde_json::Value>,
     ) -> Result<Formats, String> {
-        let text = |k: &str| params.get(k).and_then(|v| v.as_str());
+        Formats::from_fields(|k| params.get(k).and_then(|v| v.as_str()))
+    }
+
+    /// [`from_params`](Self::from_params) from any record of those three fields: `text(key)`
+    /// is a field's value, `None` when absent.
+    pub fn from_fields<'a>(text: impl Fn(&str) -> Option<&'a str>) -> Result<Formats, String> {
         let format = |k: &str| -> Result<MxFormat, String> {
             match text(k) {
                 None => Ok(MXINT8),

@@ -184,15 +184,13 @@ pub struct SweepSpec {
 impl SweepSpec {
     /// [`SweepOptions::suffix`] of the sweep this spec describes.
     pub fn suffix(&self) -> Result<String> {
-        let mut params = indexmap::IndexMap::new();
-        for (k, v) in [
-            ("exp_format", &self.exp_format),
-            ("v_format", &self.v_format),
-            ("scale_rule", &self.scale_rule),
-        ] {
-            params.insert(k.to_string(), serde_json::Value::from(v.as_str()));
-        }
-        let formats = softmax::Formats::from_params(&params).map_err(anyhow::Error::msg)?;
+        let formats = softmax::Formats::from_fields(|k| match k {
+            "exp_format" => Some(self.exp_format.as_str()),
+            "v_format" => Some(self.v_format.as_str()),
+            "scale_rule" => Some(self.scale_rule.as_str()),
+            _ => None,
+        })
+        .map_err(anyhow::Error::msg)?;
         let dist =
             Dist::parse(&self.dist).with_context(|| format!("unknown dist '{}'", self.dist))?;
         Ok(formats.case_suffix() + &dist.suffix())
