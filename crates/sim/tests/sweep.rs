@@ -76,8 +76,12 @@ fn entries(dir: &Path) -> (Vec<String>, Vec<String>) {
     names.into_iter().partition(|n| !n.starts_with('.'))
 }
 
-/// The case folders (not the indexes) of a sweep folder.
+/// The case folders (not the indexes) of a sweep folder; none when a run killed early never
+/// created it.
 fn case_dirs(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
     let (visible, _) = entries(dir);
     visible
         .into_iter()
