@@ -15,6 +15,14 @@ use std::hint::black_box;
 
 fn stages(c: &mut Criterion) {
     let p = Params::default();
+    // The inputs of `sim run --kv-size 4096`: v's 16.7 M draws quantized to 524,288 blocks.
+    let mut g = c.benchmark_group("generate");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(4096 * 32 * 128));
+    g.bench_function("softmax_inputs_kv4096", |b| {
+        b.iter(|| Inputs::generate(4096, 0, &p))
+    });
+    g.finish();
     let inputs = Inputs::generate(4096, 0, &p);
     let units = Units::new(&HwConfig::reference());
 

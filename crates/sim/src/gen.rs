@@ -39,6 +39,25 @@ impl Stream {
         real_of(self.raw(i), r)
     }
 
+    /// Draws `first, first + step, first + 2 step, ...`, one per element of `out`, as the exact
+    /// reals of [`Stream::real`]. SplitMix64's state is linear in the draw index, so draw `first +
+    /// i step` has state `state(first) + i * step * GAMMA`: a plain induction over the block, with
+    /// the range's scale factor computed once, which the compiler vectorises.
+    #[inline]
+    pub fn reals_strided(&self, first: u64, step: u64, r: i32, out: &mut [Fp32]) {
+        let scale = range_scale(r);
+        let start = self
+            .state0
+            .wrapping_add(first.wrapping_add(1).wrapping_mul(GAMMA));
+        let inc = step.wrapping_mul(GAMMA);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the processor has AVX-512 DQ (and so F), checked just above.
+            return unsafe { strided_reals_avx512(start, inc, scale, out) };
+        }
+        strided_reals(start, inc, scale, out)
+    }
+
     /// Draw `i` rounded to BF16 (round-to-nearest-even from the exact real).
     #[inline]
     pub fn bf16(&self, i: u64, r: i32) -> Bf16 {
@@ -49,14 +68,44 @@ impl Stream {
 /// The exact real of a raw draw `z`: `(u - 2^23) * 2^(r - 23)` with `u = z >> 40`.
 #[inline]
 pub fn real_of(z: u64, r: i32) -> Fp32 {
-    let u = (z >> 40) as i32 - (1 << 23);
-    // Both steps are exact in IEEE binary32: |u| <= 2^23 has at most 24 significant bits, and
-    // scaling by a power of two (r - 23 >= -126 - 23 here) neither rounds nor underflows.
+    scaled_real(z, range_scale(r))
+}
+
+/// Draws with states `start + i * inc`: the loop of [`Stream::reals_strided`].
+#[inline(always)]
+fn strided_reals(start: u64, inc: u64, scale: f32, out: &mut [Fp32]) {
+    for (i, v) in out.iter_mut().enumerate() {
+        let z = mix(start.wrapping_add((i as u64).wrapping_mul(inc)));
+        *v = scaled_real(z, scale);
+    }
+}
+
+/// [`strided_reals`] compiled for AVX-512 (the compiler vectorises SplitMix64's 64-bit multiplies
+/// with `vpmullq`, which the baseline lacks). Integer arithmetic and one exact float product: the
+/// same bits as the baseline loop, which the tests compare.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn strided_reals_avx512(start: u64, inc: u64, scale: f32, out: &mut [Fp32]) {
+    strided_reals(start, inc, scale, out)
+}
+
+/// `2^(r - 23)`, the weight of the last bit of a draw on `[-2^r, 2^r)`.
+#[inline]
+fn range_scale(r: i32) -> f32 {
     assert!(
         (-100..=100).contains(&r),
         "generator range 2^{r} out of bounds"
     );
-    Fp32::from_f32(u as f32 * f32::from_bits(((r - 23 + 127) as u32) << 23))
+    f32::from_bits(((r - 23 + 127) as u32) << 23)
+}
+
+/// `(u - 2^23) * scale` with `u = z >> 40`. Both steps are exact in IEEE binary32: |u - 2^23| <=
+/// 2^23 has at most 24 significant bits, and scaling by a power of two (`2^(r - 23)`, r >= -100)
+/// neither rounds nor underflows.
+#[inline]
+fn scaled_real(z: u64, scale: f32) -> Fp32 {
+    let u = (z >> 40) as i32 - (1 << 23);
+    Fp32::from_f32(u as f32 * scale)
 }
 
 /// [`real_of`] rounded to BF16 (round-to-nearest-even).
@@ -178,9 +227,8 @@ fn grid_blocks<B: Send>(
             let p = plan(dist, &plans, g as u64);
             let mut vals = [Fp32::ZERO; BLOCK];
             if p == Plan::Uniform {
-                for (i, v) in vals[..len].iter_mut().enumerate() {
-                    *v = stream.real((base + (b * BLOCK + i) * strides[axis]) as u64, r);
-                }
+                let first = base + b * BLOCK * strides[axis];
+                stream.reals_strided(first as u64, strides[axis] as u64, r, &mut vals[..len]);
             }
             block(p, g, &vals[..len])
         })
@@ -514,6 +562,43 @@ mod tests {
             let x = s.real(i, 3).to_f32();
             assert!((-8.0..8.0).contains(&x));
             assert_eq!((x * (1 << 20) as f32).fract(), 0.0);
+        }
+    }
+
+    /// A strided block of draws equals the same draws of the sequential definition (docs/numerics.md
+    /// §5: `next()` one step at a time), for every stride and start a tensor can use here.
+    #[test]
+    fn strided_draws_follow_the_sequential_stream() {
+        let s = Stream::new(11, 1);
+        let mut state = s.state0;
+        let seq: Vec<Fp32> = (0..5000)
+            .map(|_| {
+                state = state.wrapping_add(GAMMA);
+                real_of(mix(state), 2)
+            })
+            .collect();
+        for (first, step, len) in [
+            (0, 1, 32),
+            (7, 128, 32),
+            (100, 37, 5),
+            (4999, 1, 1),
+            (3, 9, 0),
+        ] {
+            // The dispatched path (AVX-512 where present) and the baseline loop, its twin.
+            let mut fast = [Fp32::ZERO; BLOCK];
+            s.reals_strided(first, step, 2, &mut fast[..len]);
+            let start = s.state0.wrapping_add((first + 1).wrapping_mul(GAMMA));
+            let mut twin = [Fp32::ZERO; BLOCK];
+            strided_reals(
+                start,
+                step.wrapping_mul(GAMMA),
+                range_scale(2),
+                &mut twin[..len],
+            );
+            for i in 0..len {
+                let want = seq[first as usize + i * step as usize];
+                assert_eq!((fast[i], twin[i]), (want, want), "{first} {step} {i}");
+            }
         }
     }
 
