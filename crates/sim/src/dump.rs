@@ -7,7 +7,7 @@ use crate::tensor::{Dtype, DumpRef};
 use hw_types::{Bf16, Fp32, MxBlock, MxInt8Block, BLOCK};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Lowercase hex digit pairs for every byte value.
@@ -33,21 +33,24 @@ pub struct Written {
     pub sha256: String,
 }
 
-/// Encode a dump's lines into `out`, calling `sink` with each full chunk.
-fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+/// Encode a dump's lines chunk by chunk, handing each chunk to `sink` ([`Sink`]'s contract).
+fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
     let line = d.dtype().hex_digits() + 1;
     let words = (CHUNK / line).max(1);
-    let mut buf = vec![0u8; words * line];
+    let mut buf = Vec::new();
     let quads = hex_quads();
-    // Fill whole lines of a reused buffer from a slice of words, hand each full buffer to `sink`.
+    // Fill whole lines of a buffer from a slice of words, hand each full buffer to `sink`. The
+    // resize is a no-op unless the sink left a buffer of another length in its place.
     macro_rules! each {
         ($data:expr, $fill:expr) => {
             for chunk in $data.chunks(words) {
+                buf.resize(words * line, 0);
                 for (dst, x) in buf.chunks_exact_mut(line).zip(chunk) {
                     $fill(dst, x);
                     dst[line - 1] = b'\n';
                 }
-                sink(&buf[..chunk.len() * line])?;
+                buf.truncate(chunk.len() * line);
+                sink(&mut buf)?;
             }
         };
     }
@@ -159,27 +162,79 @@ pub fn write_bin(path: &Path, d: DumpRef<'_>) -> std::io::Result<Written> {
     stream(path, d, |d, sink| encode_bin(d, sink))
 }
 
-type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>;
+/// Receives each encoded chunk of a dump: the whole of the buffer. It may keep the buffer and leave
+/// another (of any length) in its place, so that a chunk can change hands without being copied.
+type Sink<'s> = &'s mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>;
 
-/// Stream an encoding of `d` into `path` through a large buffer, hashing the bytes as they go.
+/// Dumps of at least this many bytes are hashed on a second thread ([`hash_beside`]); for smaller
+/// ones starting a thread costs more than it saves.
+const HASH_BESIDE_MIN: usize = 8 << 20;
+/// Encoded chunks in flight between the writer and the hashing thread.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Stream an encoding of `d` into `path`, hashing the bytes as they go. Each chunk goes to the
+/// file in one `write` (no user-space buffer between the encoder and the kernel's page cache).
 fn stream(
     path: &Path,
     d: DumpRef<'_>,
     encoder: impl FnOnce(DumpRef<'_>, Sink<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<Written> {
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut hasher = Sha256::new();
+    let mut file = File::create(path)?;
     let mut bytes = 0u64;
-    encoder(d, &mut |chunk: &[u8]| {
-        hasher.update(chunk);
-        bytes += chunk.len() as u64;
-        w.write_all(chunk)
-    })?;
-    w.into_inner().map_err(|e| e.into_error())?;
+    let mut write = |buf: &mut Vec<u8>| {
+        bytes += buf.len() as u64;
+        file.write_all(buf)
+    };
+    let digest = if d.lines() * (d.dtype().hex_digits() + 1) >= HASH_BESIDE_MIN {
+        hash_beside(|sink| encoder(d, sink), &mut write)?
+    } else {
+        let mut hasher = Sha256::new();
+        encoder(d, &mut |buf: &mut Vec<u8>| {
+            hasher.update(&buf[..]);
+            write(buf)
+        })?;
+        hasher.finalize()
+    };
     Ok(Written {
         lines: d.lines(),
         bytes,
-        sha256: hex_digest(hasher.finalize().as_slice()),
+        sha256: hex_digest(digest.as_slice()),
+    })
+}
+
+/// Run `encode`, passing each chunk to `write` here and hashing it on a second thread, in order:
+/// SHA-256 (about 2 GB/s a core) then runs beside the encoding and the kernel's copy of the next
+/// chunks instead of after them. Chunks change hands, not bytes: a hashed buffer comes back for the
+/// encoder to fill again, so at most a few buffers exist.
+fn hash_beside(
+    encode: impl FnOnce(Sink<'_>) -> std::io::Result<()>,
+    write: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<sha2::digest::Output<Sha256>> {
+    use std::sync::mpsc;
+    let (full, to_hash) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (hashed, to_reuse) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut h = Sha256::new();
+            for buf in to_hash {
+                h.update(&buf);
+                // The encoder may have finished and dropped its end: nothing left to reuse.
+                let _ = hashed.send(buf);
+            }
+            h.finalize()
+        });
+        let encoded = encode(&mut |buf: &mut Vec<u8>| {
+            write(buf)?;
+            let done = std::mem::replace(buf, to_reuse.try_recv().unwrap_or_default());
+            full.send(done)
+                .map_err(|_| std::io::Error::other("the hashing thread stopped"))
+        });
+        // Closing the channel ends the hashing thread's loop.
+        drop(full);
+        let digest = hasher
+            .join()
+            .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
+        encoded.map(|()| digest)
     })
 }
 
@@ -191,7 +246,7 @@ fn encode_bin(d: DumpRef<'_>, sink: Sink<'_>) -> std::io::Result<()> {
             for word in $iter {
                 buf.extend_from_slice(&word);
                 if buf.len() >= CHUNK {
-                    sink(&buf)?;
+                    sink(&mut buf)?;
                     buf.clear();
                 }
             }
@@ -217,7 +272,7 @@ fn encode_bin(d: DumpRef<'_>, sink: Sink<'_>) -> std::io::Result<()> {
         })),
     }
     if !buf.is_empty() {
-        sink(&buf)?;
+        sink(&mut buf)?;
     }
     Ok(())
 }
