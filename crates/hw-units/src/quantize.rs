@@ -260,6 +260,14 @@ mod x86 {
         StatusAnd::new(nan, Status::INVALID)
     }
 
+    /// [`E8m0::from_exponent`] without its range check (a call that is not inlined): every `e`
+    /// here is a biased FP32 exponent field less 127, or clamped to `-127..=127`.
+    #[inline(always)]
+    fn scale(e: i32) -> E8m0 {
+        debug_assert!((E8m0::MIN_EXP..=E8m0::MAX_EXP).contains(&e));
+        E8m0((e + E8m0::BIAS) as u8)
+    }
+
     /// Magnitudes at or above this bit pattern are inf or NaN.
     const INF: i32 = 0x7f80_0000;
 
@@ -381,7 +389,7 @@ mod x86 {
             RoundingMode::TowardNegative => int8_block512::<TOWARD_NEGATIVE, _>(x, e, &mut elems),
         };
         let block = MxInt8Block {
-            scale: E8m0::from_exponent(e),
+            scale: scale(e),
             elems,
         };
         StatusAnd::new(block, status(flags))
@@ -436,12 +444,14 @@ mod x86 {
                     return q.format.quantize(values, q.rule, q.mode);
                 }
                 let e = q.scale_exponent(amax as u32);
-                let (c0, f0) = float_lanes512(&lanes, x[0], e);
-                let (c1, f1) = float_lanes512(&lanes, x[1], e);
+                let c0 = float_lanes512(&lanes, x[0], e);
+                let c1 = float_lanes512(&lanes, x[1], e);
                 let bytes = _mm256_set_m128i(_mm512_cvtepi32_epi8(c1), _mm512_cvtepi32_epi8(c0));
                 // SAFETY: `codes` is 32 bytes.
                 unsafe { _mm256_storeu_si256(codes.as_mut_ptr().cast(), bytes) };
-                mx_block(e, codes, (f0 | f1) >> 8)
+                // The flags of both halves, OR-ed (the high halves, the next entries, ignored).
+                let flags = _mm512_reduce_or_epi32(_mm512_or_si512(c0, c1)) as u32 >> 8 & 0xff;
+                mx_block(e, codes, flags)
             }
         }
     }
@@ -462,10 +472,10 @@ mod x86 {
     /// [`FloatElement::convert`] in 16 lanes of normal values and zeros: the entries gathered
     /// (a 32-bit read at each 16-bit entry: the low half is the entry, the high half the next
     /// one, which the padding keeps inside the table), zeros given their signed zero code and
-    /// no flags. The codes in the lanes' low bytes, and the lanes' bits OR-ed (flags at 8..16).
+    /// no flags: the codes in the lanes' low bytes, the flags in bits 8..16.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn float_lanes512(l: &FloatLanes, x: __m512i, e: i32) -> (__m512i, u32) {
+    fn float_lanes512(l: &FloatLanes, x: __m512i, e: i32) -> __m512i {
         let abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7fff_ffff));
         let zero = _mm512_cmpeq_epi32_mask(abs, _mm512_setzero_si512());
         let biased = _mm512_srli_epi32::<23>(abs);
@@ -489,10 +499,7 @@ mod x86 {
         let entry = unsafe {
             _mm512_mask_i32gather_epi32::<2>(zero_code, !zero, idx, l.table.as_ptr().cast())
         };
-        (
-            entry,
-            _mm512_reduce_or_epi32(_mm512_and_si512(entry, _mm512_set1_epi32(0xff00))) as u32,
-        )
+        entry
     }
 
     fn nan_mx() -> StatusAnd<MxBlock> {
@@ -504,8 +511,13 @@ mod x86 {
     }
 
     fn mx_block(e: i32, codes: [u8; BLOCK], flags: u32) -> StatusAnd<MxBlock> {
-        let scale = E8m0::from_exponent(e);
-        StatusAnd::new(MxBlock { scale, codes }, status(flags))
+        StatusAnd::new(
+            MxBlock {
+                scale: scale(e),
+                codes,
+            },
+            status(flags),
+        )
     }
 
     // ---------------------------------------------------------------- AVX2
@@ -677,7 +689,7 @@ mod x86 {
             RoundingMode::TowardNegative => int8_block256::<TOWARD_NEGATIVE, _>(x, e, &mut elems),
         };
         let block = MxInt8Block {
-            scale: E8m0::from_exponent(e),
+            scale: scale(e),
             elems,
         };
         StatusAnd::new(block, status(flags))
