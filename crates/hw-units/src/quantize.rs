@@ -141,6 +141,7 @@ pub struct MxQuantizer {
     format: MxFormat,
     rule: ScaleRule,
     mode: RoundingMode,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     kind: Kind,
 }
 
@@ -193,6 +194,7 @@ impl MxQuantizer {
 /// [`MxFormat::scale_exponent`] of the finite FP32 magnitude `amax` (`E8M0::MIN_EXP` for 0, as
 /// the definition's block has): for a normal `amax = 1.f * 2^floor` each rule's correction is a
 /// test of `f`, see `rule_exponent` in hw-types; zeros and subnormals take the definition.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn scale_exponent(format: &MxFormat, rule: ScaleRule, amax: u32) -> i32 {
     let biased = (amax >> 23) as i32;
     let f = amax & 0x7f_ffff;
@@ -496,10 +498,7 @@ mod x86 {
         let zero_code = _mm512_and_si512(neg, _mm512_set1_epi32(l.neg_zero as i32));
         // SAFETY: every index is below `2 * (last + 1) * 64`, the unpadded table's length, and
         // the 4 bytes read at `2 * idx` lie inside the padded table.
-        let entry = unsafe {
-            _mm512_mask_i32gather_epi32::<2>(zero_code, !zero, idx, l.table.as_ptr().cast())
-        };
-        entry
+        unsafe { _mm512_mask_i32gather_epi32::<2>(zero_code, !zero, idx, l.table.as_ptr().cast()) }
     }
 
     fn nan_mx() -> StatusAnd<MxBlock> {
