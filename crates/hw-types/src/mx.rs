@@ -275,6 +275,28 @@ impl FloatElement {
             .collect()
     }
 
+    /// The table [`convert`](Self::convert) reads, `status << 8 | code` per entry, for vector
+    /// paths that gather from it (hw-units): the entry of a normal FP32 `x` scaled by `2^-e` is
+    /// at `(neg * binades + t) << 6 | f5 << 1 | sticky`, with `t = clamp(be - 127 - e - low, 0,
+    /// binades - 1)` for its biased exponent `be`, `f5` its fraction bits 22..=18 and `sticky`
+    /// whether any of its bits 17..=0 is set. Zeros and FP32 subnormals are not in it.
+    #[must_use]
+    pub fn table(&self) -> &'static [u16] {
+        self.table
+    }
+
+    /// The lowest `top` of [`table`](Self::table) (lower ones read its first binade).
+    #[must_use]
+    pub fn low(&self) -> i32 {
+        self.low
+    }
+
+    /// Binades (`top` values) of [`table`](Self::table) per sign (higher ones read its last).
+    #[must_use]
+    pub fn binades(&self) -> i32 {
+        self.binades
+    }
+
     /// The entry of a normal FP32 `x` scaled by `2^-e`.
     #[inline(always)]
     fn index(&self, x: u32, e: i32) -> usize {

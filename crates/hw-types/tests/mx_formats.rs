@@ -424,3 +424,48 @@ fn the_fast_element_path_equals_round_pack_on_fp32() {
         }
     }
 }
+
+/// `FloatElement::table`, `low` and `binades` (which hw-units' vector quantizer gathers from)
+/// give, at the index their doc comment states, the entry `convert` returns: random normal FP32
+/// values at any shared exponent, every float format and rounding mode.
+#[test]
+fn the_element_table_accessors_index_as_documented() {
+    use hw_types::mx::{Element, FloatElement};
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 32) as u32
+    };
+    for f in MX_FORMATS {
+        if !matches!(f.element, Element::Float(_)) {
+            continue;
+        }
+        for mode in RoundingMode::ALL {
+            let element = FloatElement::new(&f, mode);
+            let (table, low, binades) = (element.table(), element.low(), element.binades());
+            assert_eq!(table.len(), 2 * binades as usize * 64, "{}", f.name);
+            for _ in 0..20_000 {
+                let x = next();
+                let be = ((x >> 23) & 0xff) as i32;
+                if be == 0 || be == 255 {
+                    continue;
+                }
+                let e = (next() % 255) as i32 - 127;
+                let t = (be - 127 - e - low).clamp(0, binades - 1);
+                let neg = (x >> 31) as i32;
+                let sticky = u32::from(x & 0x3_ffff != 0);
+                let idx = ((neg * binades + t) << 6) as u32 | ((x >> 18) & 0x1f) << 1 | sticky;
+                let entry = table[idx as usize];
+                let r = element.convert(Fp32(x), e);
+                assert_eq!(
+                    (entry as u8, (entry >> 8) as u8),
+                    (r.value, r.status.bits()),
+                    "{} x {x:#010x} e {e} {mode:?}",
+                    f.name
+                );
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod exp;
 pub mod files;
 pub mod kernels;
 pub mod mac;
+pub mod quantize;
 pub mod recip;
 pub mod rom;
 pub mod units;

@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use hw_types::{Bf16, Fp32, MxInt8Block, RoundingMode};
 use hw_units::config::{AccKind, HwConfig};
 use hw_units::mac::block_matmul;
+use hw_units::quantize::Quantizer;
 use hw_units::units::Units;
 use sim::ops::{Dims, OpCase, OpKind};
 use sim::softmax::{self, Inputs, Params};
@@ -55,6 +56,19 @@ fn stages(c: &mut Criterion) {
                 .sum::<u32>()
         })
     });
+    // The vector quantizers this processor runs, on the same blocks.
+    for q in Quantizer::available() {
+        if q == Quantizer::PORTABLE {
+            continue;
+        }
+        g.bench_function(format!("mxint8-{}", q.name()), |b| {
+            b.iter(|| {
+                vals.chunks(32)
+                    .map(|ch| q.mxint8(ch, RoundingMode::NearestAway).value.scale.0 as u32)
+                    .sum::<u32>()
+            })
+        });
+    }
     g.finish();
 
     // Every MX format's quantizer on the same blocks (floor, the format's default rounding).
@@ -71,6 +85,23 @@ fn stages(c: &mut Criterion) {
                     .sum::<u32>()
             })
         });
+        // The vector quantizers this processor runs, prepared for the format once.
+        for q in Quantizer::available() {
+            if q == Quantizer::PORTABLE {
+                continue;
+            }
+            let mq = q.mx(&f, hw_types::ScaleRule::Floor, f.default_rounding);
+            g.bench_function(format!("{}-{}", f.name, q.name()), |b| {
+                b.iter(|| {
+                    vals.chunks(32)
+                        .map(|ch| {
+                            let r = mq.quantize(ch);
+                            r.value.scale.0 as u32 + r.value.codes[0] as u32
+                        })
+                        .sum::<u32>()
+                })
+            });
+        }
     }
     g.finish();
 
