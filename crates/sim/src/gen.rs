@@ -9,6 +9,7 @@ use hw_types::{
     Bf16, Dyadic, E8m0, Format, Fp32, MxBlock, MxFormat, MxInt8Block, RoundingMode, ScaleRule,
     Value, BLOCK,
 };
+use hw_units::quantize::Quantizer;
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 const STREAM_KEY: u64 = 0xD1B5_4A32_D192_ED03;
@@ -136,10 +137,13 @@ pub fn mx_tensor(
     dist: Dist,
 ) -> crate::tensor::MxTensor {
     let stream = Stream::new(seed, k);
+    // The vector twin of `MxInt8Block::quantize` where the processor has one (equal on every
+    // input, hw-units/tests/quantize.rs).
+    let quantizer = Quantizer::best();
     let blocks = grid_blocks(seed, k, shape, axis, r, dist, |plan, g, vals| match plan {
         Plan::Corner(p) => corner_block(p, &stream, g as u64, vals.len()),
         // The inputs' own quantization flags are not reported: only computed stages have flags.
-        Plan::Uniform => MxInt8Block::quantize(vals, mode).value,
+        Plan::Uniform => quantizer.mxint8(vals, mode).value,
     });
     crate::tensor::MxTensor {
         shape: shape.to_vec(),
@@ -165,6 +169,7 @@ pub fn mx_codes(
 ) -> crate::tensor::MxCodes {
     let stream = Stream::new(seed, k);
     let int8 = format.name == "mxint8";
+    let quantizer = Quantizer::best().mx(&format, rule, mode);
     let blocks = grid_blocks(seed, k, shape, axis, r, dist, |plan, g, vals| match plan {
         Plan::Corner(p) if int8 => {
             let b = corner_block(p, &stream, g as u64, vals.len());
@@ -174,7 +179,7 @@ pub fn mx_codes(
             }
         }
         Plan::Corner(p) => corner_codes(&format, p, &stream, g as u64, vals.len()),
-        Plan::Uniform => format.quantize(vals, rule, mode).value,
+        Plan::Uniform => quantizer.quantize(vals).value,
     });
     crate::tensor::MxCodes {
         format,

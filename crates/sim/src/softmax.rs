@@ -10,6 +10,7 @@ use hw_types::{
     MX_FORMATS,
 };
 use hw_units::mac::block_matmul;
+use hw_units::quantize::Quantizer;
 use hw_units::units::Units;
 use rayon::prelude::*;
 
@@ -380,8 +381,9 @@ pub fn run_with(inputs: Inputs, p: &Params, u: &Units) -> Stages {
 /// zero-padded): `floor` with MXINT8 is the dataset's quantizer (docs/numerics.md §4, §8).
 pub fn quantize_exp(row: &[Fp32], p: &Params) -> Vec<StatusAnd<MxBlock>> {
     let (f, mode) = (&p.formats, p.rounding(&p.formats.exp));
+    let quantizer = Quantizer::best().mx(&f.exp, f.rule, mode);
     row.chunks(BLOCK)
-        .map(|chunk| f.exp.quantize(chunk, f.rule, mode))
+        .map(|chunk| quantizer.quantize(chunk))
         .collect()
 }
 
