@@ -12,6 +12,7 @@ use hw_types::{Bf16, Fp32, MxBlock, RoundingMode, StatusAnd, BLOCK};
 use hw_units::acc::Accumulator;
 use hw_units::config::HwConfig;
 use hw_units::mac::accumulate;
+use hw_units::quantize::Quantizer;
 use hw_units::units::Units;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -305,7 +306,8 @@ pub fn simulate(
     let (h, kv, d) = (inputs.qk_t.shape[1], inputs.kv_size(), inputs.v.shape()[3]);
     let nb = kv.div_ceil(BLOCK);
     let formats = &p.formats;
-    let element_rounding = p.rounding(&formats.exp);
+    // The functional model's quantizer (the vector twin of the definition where there is one).
+    let quantizer = Quantizer::best().mx(&formats.exp, formats.rule, p.rounding(&formats.exp));
     let r = stream_lanes(cfg);
     let p_blk = mac_cycles_per_block(cfg, d);
     let mul_lanes = cfg.mul.timing.lanes;
@@ -375,10 +377,7 @@ pub fn simulate(
                     qbuf.push(x.value.to_fp32());
                     if qbuf.len() == BLOCK || received == kv {
                         let b = (received - 1) / BLOCK;
-                        blocks_done.push((
-                            b,
-                            formats.exp.quantize(&qbuf, formats.rule, element_rounding),
-                        ));
+                        blocks_done.push((b, quantizer.quantize(&qbuf)));
                         qbuf.clear();
                     }
                     exp_all.push(x);
