@@ -7,7 +7,7 @@
 
 use crate::acc::Accumulator;
 use crate::config::AccKind;
-use crate::kernels::{int_dot, Kernel, CHUNK, TILE_COLS, TILE_ROWS};
+use crate::kernels::{int_dot, Kernel, CHUNK, MAX_TILE_COLS, MAX_TILE_ROWS, TILES};
 use hw_types::mxint8::ELEM_FRAC_BITS;
 use hw_types::{Format, MxInt8Block, RoundingMode, StatusAnd, Value, BLOCK};
 use rayon::prelude::*;
@@ -119,15 +119,17 @@ pub fn block_matmul_with<F: Format + Send>(
             let r0 = g * ROW_GROUP;
             let (ready, other_rows): (Vec<usize>, Vec<usize>) =
                 (0..rows.len() / n1).partition(|&i| sa.base(r0 + i).is_some());
+            let (tr, tc) = kernel.tile();
             for tile in cols.chunks(COL_TILE) {
-                for rs in ready.chunks(TILE_ROWS) {
-                    for cs in tile.chunks(TILE_COLS) {
+                for rs in ready.chunks(tr) {
+                    for cs in tile.chunks(tc) {
                         // A partial tile repeats its last row or column.
-                        let ra: [usize; TILE_ROWS] =
+                        let ra: [usize; MAX_TILE_ROWS] =
                             std::array::from_fn(|i| r0 + rs[i.min(rs.len() - 1)]);
-                        let cb: [usize; TILE_COLS] =
+                        let cb: [usize; MAX_TILE_COLS] =
                             std::array::from_fn(|j| cs[j.min(cs.len() - 1)]);
-                        let sums = kernel.dot_tile(ra.map(|r| sa.vals(r)), cb.map(|c| sb.vals(c)));
+                        let sums = kernel
+                            .dot_tile(&ra.map(|r| sa.vals(r))[..tr], &cb.map(|c| sb.vals(c))[..tc]);
                         for (i, &ri) in rs.iter().enumerate() {
                             let ea = sa.base(ra[i]).expect("eligible");
                             for (j, &c) in cs.iter().enumerate() {
@@ -181,10 +183,18 @@ const MAX_SHIFT: i32 = 3;
 const _: () = assert!((128 << MAX_SHIFT) * (128 << MAX_SHIFT) * CHUNK as i64 <= 1 << 30);
 /// Rows of A from which pre-scaling B is worth its cost (a gevm's single row is not).
 const MIN_SCALED_ROWS: usize = 8;
-/// Rows handled together (a multiple of [`TILE_ROWS`]), and columns of B per tile (a multiple
-/// of [`TILE_COLS`]; 48 columns of 1024 i16 = 96 KiB, which stays in a 512 KiB L2).
-const ROW_GROUP: usize = 16;
+/// Rows handled together, and columns of B per tile (48 columns of 1024 i16 = 96 KiB, which
+/// stays in a 512 KiB L2): multiples of every kernel's tile rows (4 or 6) and columns (2 or 4),
+/// so that only the grid's last group and tile can be partial.
+const ROW_GROUP: usize = 24;
 const COL_TILE: usize = 48;
+const _: () = {
+    let mut t = 0;
+    while t < TILES.len() {
+        assert!(ROW_GROUP.is_multiple_of(TILES[t].0) && COL_TILE.is_multiple_of(TILES[t].1));
+        t += 1;
+    }
+};
 
 /// Rows of block elements pre-scaled to one exponent per row: element `k` of row `r` is
 /// `q * 2^(E_block - E_min(r))`, an `i16`. A row whose block exponents span more than

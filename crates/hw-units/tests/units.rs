@@ -187,23 +187,32 @@ fn configs_round_trip_and_reject_nonsense() {
 }
 
 /// The kernels the comparison below runs are the ones this processor has: on an x86_64 with AVX2
-/// (as the standard library detects it) that is the AVX2 kernel as well as the portable one, so
-/// the AVX2 code is compared here rather than silently left out.
+/// (as the standard library detects it) that is the AVX2 kernel as well as the portable one, and
+/// with AVX-512 F, BW and VNNI the AVX-512 VNNI kernel too, so the vector code is compared here
+/// rather than silently left out.
 #[test]
 fn every_kernel_the_processor_runs_is_compared() {
     use hw_units::kernels::Kernel;
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::is_x86_feature_detected!("avx2");
+    let (avx2, vnni) = (
+        std::is_x86_feature_detected!("avx2"),
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni"),
+    );
     #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
+    let (avx2, vnni) = (false, false);
     let names: Vec<&str> = Kernel::available().into_iter().map(Kernel::name).collect();
-    let want = if avx2 {
-        vec!["portable", "avx2"]
-    } else {
-        vec!["portable"]
-    };
+    let mut want = vec!["portable"];
+    if avx2 {
+        want.push("avx2");
+    }
+    if vnni {
+        want.push("avx512-vnni");
+    }
     assert_eq!(names, want);
     assert_eq!(Kernel::avx2().is_some(), avx2);
+    assert_eq!(Kernel::avx512_vnni().is_some(), vnni);
     assert_eq!(Kernel::best().name(), *want.last().unwrap());
     eprintln!("kernels compared: {}", names.join(", "));
 }

@@ -1,6 +1,6 @@
 //! Per-stage throughput (criterion): exp, quantize, gevm and gemm MACs, hex encoding, and the
-//! whole kv-size 4096 case functional versus cycle model; and the machine's int8 multiply peak
-//! and clock, measured, for the MAC figures to be read against. `make bench` runs these and puts
+//! whole kv-size 4096 case functional versus cycle model; and the machine's int8 and i16 multiply
+//! rates (and, for information, its clock), measured, for the MAC figures to be read against. `make bench` runs these and puts
 //! the figures next to the machine's ceilings (scripts/bench.py).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -173,82 +173,118 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-/// Eight independent `$insn ymm_i, ymm14, ymm15` per iteration, `iters` iterations: the issue rate
-/// of one multiply instruction with nothing else in the way.
+/// A function running `iters` iterations of twelve independent `$insn r_i, r14, r15` (`r` the
+/// register width, `ymm` or `zmm`): the issue rate of one multiply instruction with nothing else
+/// in the way. Twelve chains cover the accumulating (VNNI) forms' latency of 5 cycles on two
+/// ports. Compiled with `$feat`; the caller checks the processor first.
 #[cfg(target_arch = "x86_64")]
 macro_rules! multiply_loop {
-    ($insn:literal, $iters:expr) => {
-        // SAFETY: only run after AVX2 was detected; the loop touches only the named registers.
-        unsafe {
-            std::arch::asm!(
-                "vpxor ymm14, ymm14, ymm14",
-                "vpxor ymm15, ymm15, ymm15",
-                "2:",
-                concat!($insn, " ymm0, ymm14, ymm15"),
-                concat!($insn, " ymm1, ymm14, ymm15"),
-                concat!($insn, " ymm2, ymm14, ymm15"),
-                concat!($insn, " ymm3, ymm14, ymm15"),
-                concat!($insn, " ymm4, ymm14, ymm15"),
-                concat!($insn, " ymm5, ymm14, ymm15"),
-                concat!($insn, " ymm6, ymm14, ymm15"),
-                concat!($insn, " ymm7, ymm14, ymm15"),
-                "dec {n}",
-                "jnz 2b",
-                n = inout(reg) $iters => _,
-                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                out("ymm14") _, out("ymm15") _,
-                options(nostack, nomem),
-            )
+    ($name:ident, $feat:literal, $insn:literal, $r:literal) => {
+        /// # Safety
+        /// The processor must have the instruction's features (see the caller's detection).
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(iters: u64) {
+            macro_rules! op {
+                ($i:literal) => {
+                    concat!($insn, " ", $r, $i, ", ", $r, "14, ", $r, "15")
+                };
+            }
+            // SAFETY: the caller checked the features; the loop touches only vector registers
+            // (all clobbered, as the C ABI allows) and the counter.
+            unsafe {
+                std::arch::asm!(
+                    "vpxor xmm14, xmm14, xmm14",
+                    "vpxor xmm15, xmm15, xmm15",
+                    "2:",
+                    op!(0), op!(1), op!(2), op!(3), op!(4), op!(5),
+                    op!(6), op!(7), op!(8), op!(9), op!(10), op!(11),
+                    "dec rcx",
+                    "jnz 2b",
+                    inout("rcx") iters => _,
+                    clobber_abi("C"),
+                    options(nostack, nomem),
+                )
+            }
         }
     };
 }
 
+#[cfg(target_arch = "x86_64")]
+mod probes {
+    multiply_loop!(vpmaddubsw_ymm, "avx2", "vpmaddubsw", "ymm");
+    multiply_loop!(vpmaddwd_ymm, "avx2", "vpmaddwd", "ymm");
+    multiply_loop!(vpmaddubsw_zmm, "avx512f,avx512bw", "vpmaddubsw", "zmm");
+    multiply_loop!(vpmaddwd_zmm, "avx512f,avx512bw", "vpmaddwd", "zmm");
+    multiply_loop!(vpdpbusd_zmm, "avx512f,avx512vnni", "vpdpbusd", "zmm");
+    multiply_loop!(vpdpwssd_zmm, "avx512f,avx512vnni", "vpdpwssd", "zmm");
+
+    /// `iters` iterations of sixteen dependent `imul x, x`: 48 cycles each at the 3-cycle
+    /// latency of a 64-bit multiply, which no renamer can eliminate (a chain of `add x, 1` is
+    /// executed at rename on recent Intel cores and reads about 9.4 GHz).
+    pub(crate) fn imul_chain(iters: u64) {
+        // SAFETY: plain register arithmetic.
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}",
+                "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}",
+                "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}",
+                "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}", "imul {x}, {x}",
+                "dec {n}",
+                "jnz 2b",
+                n = inout(reg) iters => _,
+                x = inout(reg) 3u64 => _,
+                options(nostack, nomem),
+            )
+        }
+    }
+}
+
 /// The multiply ceilings of this machine, measured rather than taken from a data sheet: every
-/// core issuing only its widest int8 multiply (AVX2 `vpmaddubsw`, 32 products) or the i16
-/// multiply the exact GEMM kernel uses (`vpmaddwd`, 16 products); and the clock, as a chain of
-/// dependent adds (one per cycle). Their ratio is the multiplies per cycle the cores really
-/// sustain, which on cores that execute 256-bit instructions as two 128-bit halves is half the
-/// instruction set's lanes.
+/// core issuing only one multiply instruction, for each int8 multiply the processor has (AVX2
+/// `vpmaddubsw` ymm, 32 products; AVX-512 `vpmaddubsw` zmm and VNNI `vpdpbusd` zmm, 64) and each
+/// i16 multiply an exact GEMM kernel can use (`vpmaddwd` ymm, 16; `vpmaddwd` zmm and VNNI
+/// `vpdpwssd` zmm, 32). bench.py takes the highest int8 rate as the int8 ceiling, in multiplies
+/// per second with no clock factor. The clock (a chain of dependent `imul`, 3 cycles each) is for
+/// information only: on a virtual machine nothing guarantees it.
 #[cfg(target_arch = "x86_64")]
 fn peak(c: &mut Criterion) {
     const ITERS: u64 = 1 << 20;
     if !std::is_x86_feature_detected!("avx2") {
         return;
     }
+    let avx512bw =
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
+    let vnni =
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni");
     let mut g = c.benchmark_group("peak");
     g.sample_size(10);
     let threads = rayon::current_num_threads() as u64;
-    g.throughput(Throughput::Elements(threads * ITERS * 8 * 32));
-    g.bench_function("int8_mul", |b| {
-        b.iter(|| rayon::broadcast(|_| multiply_loop!("vpmaddubsw", ITERS)))
-    });
-    g.throughput(Throughput::Elements(threads * ITERS * 8 * 16));
-    g.bench_function("i16_mul", |b| {
-        b.iter(|| rayon::broadcast(|_| multiply_loop!("vpmaddwd", ITERS)))
-    });
-    g.throughput(Throughput::Elements(ITERS * 16));
-    // On every core at once, like the multiplies (so under the same all-core clock).
+    // (name, products per instruction, present, loop)
+    type Probe = (&'static str, u64, bool, unsafe fn(u64));
+    let probes: [Probe; 6] = [
+        ("int8_mul", 32, true, probes::vpmaddubsw_ymm),
+        ("i16_mul", 16, true, probes::vpmaddwd_ymm),
+        ("int8_mul_zmm", 64, avx512bw, probes::vpmaddubsw_zmm),
+        ("i16_mul_zmm", 32, avx512bw, probes::vpmaddwd_zmm),
+        ("int8_dpbusd", 64, vnni, probes::vpdpbusd_zmm),
+        ("i16_dpwssd", 32, vnni, probes::vpdpwssd_zmm),
+    ];
+    for (name, lanes, present, f) in probes {
+        if !present {
+            continue;
+        }
+        g.throughput(Throughput::Elements(threads * ITERS * 12 * lanes));
+        // SAFETY: `present` is the detection of the loop's features.
+        g.bench_function(name, |b| {
+            b.iter(|| rayon::broadcast(|_| unsafe { f(ITERS) }))
+        });
+    }
+    // Cycles of one core; on every core at once, like the multiplies (so under the same
+    // all-core clock).
+    g.throughput(Throughput::Elements(ITERS * 16 * 3));
     g.bench_function("clock", |b| {
-        b.iter(|| {
-            rayon::broadcast(|_| {
-                // SAFETY: plain register arithmetic.
-                unsafe {
-                    std::arch::asm!(
-                        "2:",
-                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                        "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                        "dec {n}",
-                        "jnz 2b",
-                        n = inout(reg) ITERS => _,
-                        x = inout(reg) 0u64 => _,
-                        options(nostack, nomem),
-                    )
-                }
-            })
-        })
+        b.iter(|| rayon::broadcast(|_| probes::imul_chain(ITERS)))
     });
     g.finish();
 }
