@@ -275,12 +275,20 @@ def main():
     peak, peak_how = int8_peak(c)
     g = lambda k: c.get(k, {}).get("thrpt", float("nan"))
     row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
-    row("quantize", fmt(g("quantize/blocks"), "blocks/s"), "", "-", True)
-    mx8 = g("quantize_mx/mxint8")
+    # The quantizers the pipeline runs: the fastest vector twin this processor has (AVX-512, else
+    # AVX2), next to the definition it is proven equal to.
+    def fastest(key):
+        paths = [(g(f"{key}-{isa}"), isa) for isa in ("avx512", "avx2")]
+        return max((p for p in paths if p[0] == p[0]), default=(g(key), "definition"))
+    q, q_isa = fastest("quantize/mxint8")
+    q_def = g("quantize/blocks")
+    row("quantize (mxint8, nearest-away)", f"{fmt(q, 'blocks/s')} {q_isa} ({q / q_def:.1f}x)",
+        f"definition {fmt(q_def, 'blocks/s')}", "-", True)
+    mx8, _ = fastest("quantize_mx/mxint8")
     for f in ("mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e3m2", "mxfp6-e2m3", "mxfp4-e2m1"):
-        r = g(f"quantize_mx/{f}")
-        row(f"quantize {f} (floor)", fmt(r, "blocks/s") + f" ({r / mx8:.2f}x)", f"mxint8 {fmt(mx8, 'blocks/s')}",
-            "within 2x of mxint8", r >= 0.5 * mx8)
+        r, isa = fastest(f"quantize_mx/{f}")
+        row(f"quantize {f} (floor)", f"{fmt(r, 'blocks/s')} {isa} ({r / mx8:.2f}x mxint8)",
+            f"definition {fmt(g(f'quantize_mx/{f}'), 'blocks/s')}", "within 2x of mxint8", r >= 0.5 * mx8)
     row("gevm kv 4096 head", fmt(g("gevm/kv4096_head"), "MAC/s"), f"int8 rate {fmt(peak, 'mul/s')}", "-", True)
     gemm = g("gemm/macs/1024")
     i16, i16_name = fastest(c, I16_PROBES)
@@ -293,7 +301,7 @@ def main():
     row("hex encoding (1 core)", fmt(hexr, "B/s"), f"memory {mem:.1f} GB/s", ">= 1 GB/s per core", hexr >= 1e9)
     tf = c.get("softmax_kv4096/functional", {}).get("time", float("nan"))
     tc = c.get("softmax_kv4096/cycle", {}).get("time", float("nan"))
-    row("compute only kv 4096", f"functional {tf * 1e3:.1f} ms, cycle {tc * 1e3:.1f} ms", "", "cycle within 10x", tc <= 10 * tf)
+    row("compute only kv 4096", f"functional {tf * 1e3:.1f} ms, cycle {tc * 1e3:.1f} ms", "", "cycle within 1.2x", tc <= 1.2 * tf)
     # The load of a shared machine moves between rounds, so the softmax_v ratios are taken within
     # each round (the C call next to its baselines) and their median is the figure.
     runs = capi_rounds()
