@@ -277,16 +277,16 @@ def main():
     row("exp (ROM lookup)", fmt(g("exp/rom_lookup"), "elem/s"), f"memory {mem:.1f} GB/s", "-", True)
     # The quantizers the pipeline runs: the fastest vector twin this processor has (AVX-512, else
     # AVX2), next to the definition it is proven equal to.
-    def fastest(key):
+    def quantizer_rate(key):
         paths = [(g(f"{key}-{isa}"), isa) for isa in ("avx512", "avx2")]
         return max((p for p in paths if p[0] == p[0]), default=(g(key), "definition"))
-    q, q_isa = fastest("quantize/mxint8")
+    q, q_isa = quantizer_rate("quantize/mxint8")
     q_def = g("quantize/blocks")
     row("quantize (mxint8, nearest-away)", f"{fmt(q, 'blocks/s')} {q_isa} ({q / q_def:.1f}x)",
         f"definition {fmt(q_def, 'blocks/s')}", "-", True)
-    mx8, _ = fastest("quantize_mx/mxint8")
+    mx8, _ = quantizer_rate("quantize_mx/mxint8")
     for f in ("mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e3m2", "mxfp6-e2m3", "mxfp4-e2m1"):
-        r, isa = fastest(f"quantize_mx/{f}")
+        r, isa = quantizer_rate(f"quantize_mx/{f}")
         row(f"quantize {f} (floor)", f"{fmt(r, 'blocks/s')} {isa} ({r / mx8:.2f}x mxint8)",
             f"definition {fmt(g(f'quantize_mx/{f}'), 'blocks/s')}", "within 2x of mxint8", r >= 0.5 * mx8)
     row("gevm kv 4096 head", fmt(g("gevm/kv4096_head"), "MAC/s"), f"int8 rate {fmt(peak, 'mul/s')}", "-", True)
