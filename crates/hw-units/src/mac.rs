@@ -9,7 +9,7 @@ use crate::acc::Accumulator;
 use crate::config::AccKind;
 use crate::kernels::{int_dot, Kernel, CHUNK, MAX_TILE_COLS, MAX_TILE_ROWS, TILES};
 use hw_types::mxint8::ELEM_FRAC_BITS;
-use hw_types::{Format, MxInt8Block, RoundingMode, StatusAnd, Value, BLOCK};
+use hw_types::{Format, IntRounder, MxInt8Block, RoundingMode, StatusAnd, BLOCK};
 use rayon::prelude::*;
 
 /// The MAC array's one step, shared by the functional and the cycle model: the exact integer
@@ -113,6 +113,7 @@ pub fn block_matmul_with<F: Format + Send>(
     // tile stays in cache for a whole group of rows).
     let (cols, other_cols): (Vec<usize>, Vec<usize>) = (0..n).partition(|&c| sb.base(c).is_some());
     let n1 = n.max(1);
+    let rounder = IntRounder::<F>::new(mode);
     out.par_chunks_mut(n1 * ROW_GROUP)
         .enumerate()
         .for_each(|(g, rows)| {
@@ -134,8 +135,7 @@ pub fn block_matmul_with<F: Format + Send>(
                             let ea = sa.base(ra[i]).expect("eligible");
                             for (j, &c) in cs.iter().enumerate() {
                                 let exp = ea + sb.base(c).expect("eligible");
-                                let v = Value::int(sums[i][j] as i128, exp);
-                                rows[ri * n1 + c] = F::round(v, mode);
+                                rows[ri * n1 + c] = rounder.round(sums[i][j], exp);
                             }
                         }
                     }
