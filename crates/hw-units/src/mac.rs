@@ -45,6 +45,13 @@ struct Split {
 }
 
 impl Split {
+    fn empty() -> Split {
+        Split {
+            elems: Vec::new(),
+            exps: Vec::new(),
+        }
+    }
+
     /// A `rows x kb` grid whose block `(r, k)` is `block(r, k)`. Rows in parallel for large
     /// grids only: a gevm's few thousand blocks are copied faster by one thread.
     fn new(rows: usize, kb: usize, block: impl Fn(usize, usize) -> MxInt8Block + Sync) -> Split {
@@ -98,15 +105,26 @@ pub fn block_matmul_with<F: Format + Send>(
     let fits = |len: usize, x: usize, y: usize| x.checked_mul(y) == Some(len);
     assert!(fits(a.len(), m, kb), "A grid is not {m} x {kb}");
     assert!(fits(b.len(), kb, n), "B grid is not {kb} x {n}");
-    let a = Split::new(m, kb, |r, k| a[r * kb + k]);
-    // B transposed to column-major so each output's blocks are contiguous.
-    let bt = Split::new(n, kb, |c, k| b[k * n + c]);
     // The pre-scaled integer form of every row of A and column of B (exact accumulation only);
     // building B's pays off only when several rows reuse it.
     let (sa, sb) = if matches!(acc, AccKind::Exact) && m >= MIN_SCALED_ROWS {
-        (Scaled::new(&a, m, kb), Scaled::new(&bt, n, kb))
+        (
+            Scaled::new(m, kb, |r, k| &a[r * kb + k]),
+            Scaled::new(n, kb, |c, k| &b[k * n + c]),
+        )
     } else {
         (Scaled::empty(), Scaled::empty())
+    };
+    // The block-by-block layout, built only when some output takes that path: B transposed to
+    // column-major so each output's blocks are contiguous.
+    let plain_needed = (0..m).any(|r| sa.base(r).is_none()) || (0..n).any(|c| sb.base(c).is_none());
+    let (a, bt) = if plain_needed {
+        (
+            Split::new(m, kb, |r, k| a[r * kb + k]),
+            Split::new(n, kb, |c, k| b[k * n + c]),
+        )
+    } else {
+        (Split::empty(), Split::empty())
     };
     let mut out = vec![StatusAnd::new(F::nan(), hw_types::Status::OK); m * n];
     // Columns of B with and without a pre-scaled form; the former go in tiles of COL_TILE (a
@@ -217,25 +235,31 @@ impl Scaled {
         }
     }
 
-    fn new(s: &Split, rows: usize, kb: usize) -> Scaled {
+    /// The pre-scaled form of a `rows x kb` grid whose block `(r, k)` is `block(r, k)`.
+    fn new<'a>(
+        rows: usize,
+        kb: usize,
+        block: impl Fn(usize, usize) -> &'a MxInt8Block + Sync,
+    ) -> Scaled {
         let len = kb * BLOCK;
         let mut vals = vec![0i16; rows * len];
         let base = vals
             .par_chunks_mut(len.max(1))
             .enumerate()
             .map(|(r, dst)| {
-                let exps = &s.exps[r * kb..(r + 1) * kb];
+                let exp = |k| block(r, k).scale.exponent();
                 // The minimum is `None` when any scale is NaN.
-                let lo = exps.iter().copied().min().flatten()?;
-                let hi = exps.iter().copied().max().flatten()?;
+                let lo = (0..kb).map(exp).min().flatten()?;
+                let hi = (0..kb).map(exp).max().flatten()?;
                 if hi - lo > MAX_SHIFT {
                     return None;
                 }
-                let blocks = s.elems[r * kb..(r + 1) * kb].iter().zip(exps);
-                for (d, (blk, e)) in dst.chunks_exact_mut(BLOCK).zip(blocks) {
-                    let sh = e.expect("checked") - lo;
-                    for (d, &q) in d.iter_mut().zip(blk) {
-                        *d = (q as i16) << sh;
+                for (k, d) in dst.chunks_exact_mut(BLOCK).enumerate() {
+                    let blk = block(r, k);
+                    // A product rather than a shift by a variable: it vectorises.
+                    let w = 1i16 << (blk.scale.exponent().expect("checked") - lo);
+                    for (d, &q) in d.iter_mut().zip(&blk.elems) {
+                        *d = q as i16 * w;
                     }
                 }
                 Some(lo - ELEM_FRAC_BITS)
