@@ -341,6 +341,78 @@ fn round_normal_u64(
     Some(StatusAnd::new(bits, status))
 }
 
+/// The rounding of integers times powers of two, `int * 2^exp`, to `F` in one mode: the MAC's one
+/// rounding of each output, equal to `F::round(Value::int(int, exp), mode)` on every input. The
+/// mode is folded once into an addend for the discarded bits: with them left-aligned in a `u64`,
+/// the kept part is incremented exactly when adding the addend carries out (half an ulp less
+/// one, plus the kept part's last bit, to nearest-even; half an ulp to nearest-away; all ones
+/// for a magnitude rounded up by a directed mode, zero for one rounded down). A result that may
+/// not be normal takes [`round_pack`].
+#[derive(Clone, Copy, Debug)]
+pub struct IntRounder<F> {
+    mode: RoundingMode,
+    /// The addend of a positive and of a negative value, and the mask of the kept part's last bit
+    /// added to it.
+    addend: [u64; 2],
+    odd: u32,
+    format: std::marker::PhantomData<fn() -> F>,
+}
+
+impl<F: Format> IntRounder<F> {
+    pub fn new(mode: RoundingMode) -> Self {
+        const HALF: u64 = 1 << 63;
+        let (addend, odd) = match mode {
+            RoundingMode::NearestEven => ([HALF - 1, HALF - 1], 1),
+            RoundingMode::NearestAway => ([HALF, HALF], 0),
+            RoundingMode::TowardZero => ([0, 0], 0),
+            RoundingMode::TowardPositive => ([u64::MAX, 0], 0),
+            RoundingMode::TowardNegative => ([0, u64::MAX], 0),
+        };
+        IntRounder {
+            mode,
+            addend,
+            odd,
+            format: std::marker::PhantomData,
+        }
+    }
+
+    /// `int * 2^exp` rounded to `F`, with its flags.
+    #[inline]
+    pub fn round(&self, int: i64, exp: i32) -> StatusAnd<F> {
+        let spec = &F::SPEC;
+        let mag = int.unsigned_abs();
+        let lz = mag.leading_zeros();
+        let top = exp + 63 - lz as i32;
+        // Nonzero, normal before rounding, and a carry raises the exponent to emax at most.
+        if mag == 0 || top < spec.emin || top >= spec.emax {
+            return self.round_other(int, exp);
+        }
+        let p = spec.precision;
+        let m = mag << lz;
+        let kept = (m >> (64 - p)) as u32;
+        let dropped = m << p;
+        let neg = int < 0;
+        let addend = self.addend[neg as usize] + (kept & self.odd) as u64;
+        let inc = dropped.overflowing_add(addend).1 as u32;
+        let biased = (top + spec.bias()) as u32;
+        let sign = if neg { spec.sign_bit() } else { 0 };
+        // A carry out of the significand steps the exponent (SoftFloat's roundPackToF32).
+        let bits = sign | (((biased - 1) << (p - 1)) + kept + inc);
+        let status = if dropped != 0 {
+            Status::INEXACT
+        } else {
+            Status::OK
+        };
+        StatusAnd::new(F::from_bits_u32(bits), status)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn round_other(&self, int: i64, exp: i32) -> StatusAnd<F> {
+        F::round(Value::int(int as i128, exp), self.mode)
+    }
+}
+
 /// Tininess after rounding: the value rounded to the target precision with an unbounded
 /// exponent range is still below `2^emin`.
 fn is_tiny_after_rounding(spec: &FormatSpec, d: &Dyadic, mode: RoundingMode) -> bool {

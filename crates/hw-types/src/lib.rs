@@ -18,7 +18,7 @@ pub mod transcendental;
 
 pub use acc::ExactAcc;
 pub use e8m0::E8m0;
-pub use float::{Bf16, Dyadic, Format, Fp32, Value, BF16_SPEC, FP32_SPEC};
+pub use float::{Bf16, Dyadic, Format, Fp32, IntRounder, Value, BF16_SPEC, FP32_SPEC};
 pub use mx::{BlockSum, MxBlock, MxFormat, ScaleRule, MX_FORMATS};
 pub use mxint8::{BlockDot, MxInt8Block, BLOCK};
 pub use status::{FlagCounts, RoundingMode, Status, StatusAnd};

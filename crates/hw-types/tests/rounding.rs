@@ -6,7 +6,8 @@ mod oracle;
 use hw_types::arith::mul;
 use hw_types::mxint8::int_dot;
 use hw_types::{
-    Bf16, BlockDot, Dyadic, ExactAcc, Format, Fp32, MxInt8Block, RoundingMode, Status, Value,
+    Bf16, BlockDot, Dyadic, ExactAcc, Format, Fp32, IntRounder, MxInt8Block, RoundingMode, Status,
+    StatusAnd, Value,
 };
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -208,6 +209,9 @@ proptest! {
         let o = round(FP32, &x, mode);
         prop_assert_eq!(f.value.0, o.bits, "fp32 {} * 2^{} {}", sum, exp, mode);
         prop_assert_eq!((f.status.inexact(), f.status.overflow()), (o.inexact, o.overflow));
+        // The MAC's rounding with the mode folded in: the same values and flags.
+        prop_assert_eq!(IntRounder::<Bf16>::new(mode).round(sum, exp), b, "{} * 2^{} {}", sum, exp, mode);
+        prop_assert_eq!(IntRounder::<Fp32>::new(mode).round(sum, exp), f, "{} * 2^{} {}", sum, exp, mode);
         // Underflow (tininess after rounding) only below the smallest normal, and only when inexact.
         for (st, emin) in [(b.status, -126i64), (f.status, -126)] {
             let tiny_possible = x.abs() < pow2(emin);
@@ -445,4 +449,73 @@ fn block_dot_weights_and_nan() {
     assert_eq!(w[0], 130);
     assert_eq!(w[32], 0x80);
     assert_eq!(w[1], 127);
+}
+
+/// [`IntRounder`] (the MAC's rounding of each output, the mode folded into an addend) against
+/// the general rounding `Format::round` (checked against the oracle above) on every kind of
+/// integer sum, in both formats and every mode: each kept part's boundaries (a kept part, plus
+/// nothing, one, half an ulp less one, half an ulp, half an ulp plus one, an ulp less one, and
+/// minus one) for every position of the leading bit and the extreme kept parts, both signs,
+/// scaled to land just below, at and above the smallest subnormal, the smallest normal and the
+/// largest binade (and the overflow threshold past it); then random sums and exponents.
+#[test]
+fn int_rounder_equals_the_general_rounding_at_every_boundary() {
+    fn check<F: Format>(r: &IntRounder<F>, sum: i64, exp: i32, mode: RoundingMode) {
+        let want: StatusAnd<F> = F::round(Value::int(sum as i128, exp), mode);
+        assert_eq!(
+            r.round(sum, exp),
+            want,
+            "{} {sum} * 2^{exp} {mode}",
+            F::SPEC.name
+        );
+    }
+    // Where the leading bit lands: around 2^-149 (BF16's smallest subnormal is 2^-133), 2^-126,
+    // 1 and 2^127.
+    let tops = [
+        -152, -150, -149, -148, -135, -134, -133, -132, -128, -127, -126, -125, -1, 0, 1, 125, 126,
+        127, 128, 129,
+    ];
+    let mut sums = vec![1i64, -1, i64::MAX, i64::MIN, i64::MIN + 1, i64::MAX - 1];
+    for top in 0..63u32 {
+        for p in [8u32, 24] {
+            let base = 1i64 << top;
+            let ulp_shift = top.saturating_sub(p - 1);
+            let ulp = 1i64 << ulp_shift;
+            let half = ulp / 2;
+            let max_kept = ((1i64 << (p - 1)) - 1).min(base - 1) / ulp;
+            for k in [0, 1, 2, 3, max_kept - 1, max_kept] {
+                if k < 0 {
+                    continue;
+                }
+                for d in [0, 1, half - 1, half, half + 1, ulp - 1, -1] {
+                    let s = base + k * ulp + d;
+                    if s > 0 {
+                        sums.extend([s, -s]);
+                    }
+                }
+            }
+        }
+    }
+    for mode in RoundingMode::ALL {
+        let (rb, rf) = (IntRounder::<Bf16>::new(mode), IntRounder::<Fp32>::new(mode));
+        check(&rb, 0, 5, mode);
+        check(&rf, 0, -300, mode);
+        for &s in &sums {
+            let lead = 63 - s.unsigned_abs().leading_zeros() as i32;
+            for t in tops {
+                check(&rb, s, t - lead, mode);
+                check(&rf, s, t - lead, mode);
+            }
+        }
+        let mut x = 0x9e3779b97f4a7c15u64;
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let s = (x as i64) >> (x % 64);
+            let exp = (x >> 40) as i32 % 190 - 100;
+            check(&rb, s, exp, mode);
+            check(&rf, s, exp, mode);
+        }
+    }
 }

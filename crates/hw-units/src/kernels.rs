@@ -250,8 +250,7 @@ unsafe fn dot_tile_avx2(a: &[&[i16]; AVX2_ROWS], b: &[&[i16]; AVX2_COLS]) -> Til
 
 /// [`dot_tile`] with AVX-512 VNNI `_mm512_dpwssd_epi32` (`vpdpwssd`): 32 i16 products a step,
 /// summed in pairs and added into sixteen i32 lanes in one instruction, each lane taking
-/// `CHUNK / 16` products before the chunk is folded (first to eight lanes, then by the AVX2
-/// tree) and widened to i64.
+/// `CHUNK / 16` products before the chunk is folded ([`fold_avx512`]) and widened to i64.
 ///
 /// Why the i16 form (`vpdpwssd`) and not the int8 one (`vpdpbusd`, twice the products per
 /// instruction): the pre-scaled operands are `q * 2^shift`, up to 11 signed bits, which only
@@ -282,15 +281,70 @@ unsafe fn dot_tile_avx512_vnni(a: &[&[i16]; AVX512_ROWS], b: &[&[i16]; AVX512_CO
                 &mut acc,
             )
         };
-        // Each accumulator's two 256-bit halves added (a lane holds at most 2^30 / 16 here).
-        let halves = acc.map(|r| {
-            r.map(|v| {
-                _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v))
-            })
-        });
-        fold_into(&halves, &mut tot);
+        fold_avx512(&acc, &mut tot);
     }
     tot
+}
+
+/// The lane sums of the 24 accumulators of a chunk, widened and added to the i64 totals: a
+/// butterfly of shuffles and adds that halves the lanes of each accumulator at every level and
+/// packs the accumulators together, 23 shuffle pairs for the 24 (the AVX2 tree of
+/// [`fold_into`] on the 256-bit halves takes about twice the shuffles). Only lanes of the same
+/// accumulator are ever added, so every partial sum is one of a chunk's at most 2^30.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn fold_avx512(acc: &[[std::arch::x86_64::__m512i; AVX512_COLS]; AVX512_ROWS], tot: &mut Tile) {
+    use std::arch::x86_64::*;
+    // Level 1: [x0 + x2, x1 + x3 | y0 + y2, y1 + y3] in 128-bit lanes.
+    let l1 = |x, y| {
+        _mm512_add_epi32(
+            _mm512_shuffle_i64x2::<0b01_00_01_00>(x, y),
+            _mm512_shuffle_i64x2::<0b11_10_11_10>(x, y),
+        )
+    };
+    // Level 2: one accumulator per 128-bit lane, [x | y | z | w] from l1(x, y) and l1(z, w).
+    let l2 = |x, y| {
+        _mm512_add_epi32(
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(x, y),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(x, y),
+        )
+    };
+    // Level 3: in each 128-bit lane, [x, x, y, y] (two i32 per accumulator).
+    let l3 = |x, y| _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+    // Level 4: in each 128-bit lane, [x, y, z, w] from l3(x, y) and l3(z, w).
+    let l4 = |x: __m512i, y: __m512i| {
+        let (x, y) = (_mm512_castsi512_ps(x), _mm512_castsi512_ps(y));
+        _mm512_add_epi32(
+            _mm512_castps_si512(_mm512_shuffle_ps::<0b10_00_10_00>(x, y)),
+            _mm512_castps_si512(_mm512_shuffle_ps::<0b11_01_11_01>(x, y)),
+        )
+    };
+    let g: [__m512i; AVX512_ROWS * AVX512_COLS] =
+        std::array::from_fn(|t| acc[t / AVX512_COLS][t % AVX512_COLS]);
+    // Eight accumulators g[8h..8h + 8] to l3 form: 128-bit lane k holds g[8h + k] in its i32
+    // 0 and 1, g[8h + 4 + k] in its i32 2 and 3.
+    let eight = |h: usize| {
+        let p: [__m512i; 4] = std::array::from_fn(|i| l1(g[8 * h + 2 * i], g[8 * h + 2 * i + 1]));
+        l3(l2(p[0], p[1]), l2(p[2], p[3]))
+    };
+    let (r0, r1, r2) = (eight(0), eight(1), eight(2));
+    // i32 4k + m holds g[4m + k] (of g[0..16]), then (of g[16..24], m < 2) g[16 + 4m + k].
+    let mut sums = [[0i32; 16]; 2];
+    // SAFETY: each row of `sums` holds the 16 i32 of one vector.
+    unsafe {
+        _mm512_storeu_si512(sums[0].as_mut_ptr().cast(), l4(r0, r1));
+        _mm512_storeu_si512(sums[1].as_mut_ptr().cast(), l4(r2, r2));
+    }
+    for k in 0..4 {
+        for m in 0..4 {
+            let t = 4 * m + k;
+            tot[t / AVX512_COLS][t % AVX512_COLS] += sums[0][4 * k + m] as i64;
+        }
+        for m in 0..2 {
+            let t = 16 + 4 * m + k;
+            tot[t / AVX512_COLS][t % AVX512_COLS] += sums[1][4 * k + m] as i64;
+        }
+    }
 }
 
 /// The i32 lane sums of `a[i][k] * b[j][k]` over the `n` elements before each pointer, into

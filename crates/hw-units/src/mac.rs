@@ -9,7 +9,7 @@ use crate::acc::Accumulator;
 use crate::config::AccKind;
 use crate::kernels::{int_dot, Kernel, CHUNK, MAX_TILE_COLS, MAX_TILE_ROWS, TILES};
 use hw_types::mxint8::ELEM_FRAC_BITS;
-use hw_types::{Format, MxInt8Block, RoundingMode, StatusAnd, Value, BLOCK};
+use hw_types::{Format, IntRounder, MxInt8Block, RoundingMode, StatusAnd, BLOCK};
 use rayon::prelude::*;
 
 /// The MAC array's one step, shared by the functional and the cycle model: the exact integer
@@ -45,6 +45,13 @@ struct Split {
 }
 
 impl Split {
+    fn empty() -> Split {
+        Split {
+            elems: Vec::new(),
+            exps: Vec::new(),
+        }
+    }
+
     /// A `rows x kb` grid whose block `(r, k)` is `block(r, k)`. Rows in parallel for large
     /// grids only: a gevm's few thousand blocks are copied faster by one thread.
     fn new(rows: usize, kb: usize, block: impl Fn(usize, usize) -> MxInt8Block + Sync) -> Split {
@@ -98,21 +105,33 @@ pub fn block_matmul_with<F: Format + Send>(
     let fits = |len: usize, x: usize, y: usize| x.checked_mul(y) == Some(len);
     assert!(fits(a.len(), m, kb), "A grid is not {m} x {kb}");
     assert!(fits(b.len(), kb, n), "B grid is not {kb} x {n}");
-    let a = Split::new(m, kb, |r, k| a[r * kb + k]);
-    // B transposed to column-major so each output's blocks are contiguous.
-    let bt = Split::new(n, kb, |c, k| b[k * n + c]);
     // The pre-scaled integer form of every row of A and column of B (exact accumulation only);
     // building B's pays off only when several rows reuse it.
     let (sa, sb) = if matches!(acc, AccKind::Exact) && m >= MIN_SCALED_ROWS {
-        (Scaled::new(&a, m, kb), Scaled::new(&bt, n, kb))
+        (
+            Scaled::new(m, kb, |r, k| &a[r * kb + k]),
+            Scaled::new(n, kb, |c, k| &b[k * n + c]),
+        )
     } else {
         (Scaled::empty(), Scaled::empty())
+    };
+    // The block-by-block layout, built only when some output takes that path: B transposed to
+    // column-major so each output's blocks are contiguous.
+    let plain_needed = (0..m).any(|r| sa.base(r).is_none()) || (0..n).any(|c| sb.base(c).is_none());
+    let (a, bt) = if plain_needed {
+        (
+            Split::new(m, kb, |r, k| a[r * kb + k]),
+            Split::new(n, kb, |c, k| b[k * n + c]),
+        )
+    } else {
+        (Split::empty(), Split::empty())
     };
     let mut out = vec![StatusAnd::new(F::nan(), hw_types::Status::OK); m * n];
     // Columns of B with and without a pre-scaled form; the former go in tiles of COL_TILE (a
     // tile stays in cache for a whole group of rows).
     let (cols, other_cols): (Vec<usize>, Vec<usize>) = (0..n).partition(|&c| sb.base(c).is_some());
     let n1 = n.max(1);
+    let rounder = IntRounder::<F>::new(mode);
     out.par_chunks_mut(n1 * ROW_GROUP)
         .enumerate()
         .for_each(|(g, rows)| {
@@ -134,8 +153,7 @@ pub fn block_matmul_with<F: Format + Send>(
                             let ea = sa.base(ra[i]).expect("eligible");
                             for (j, &c) in cs.iter().enumerate() {
                                 let exp = ea + sb.base(c).expect("eligible");
-                                let v = Value::int(sums[i][j] as i128, exp);
-                                rows[ri * n1 + c] = F::round(v, mode);
+                                rows[ri * n1 + c] = rounder.round(sums[i][j], exp);
                             }
                         }
                     }
@@ -217,26 +235,31 @@ impl Scaled {
         }
     }
 
-    fn new(s: &Split, rows: usize, kb: usize) -> Scaled {
+    /// The pre-scaled form of a `rows x kb` grid whose block `(r, k)` is `block(r, k)`.
+    fn new<'a>(
+        rows: usize,
+        kb: usize,
+        block: impl Fn(usize, usize) -> &'a MxInt8Block + Sync,
+    ) -> Scaled {
         let len = kb * BLOCK;
         let mut vals = vec![0i16; rows * len];
         let base = vals
             .par_chunks_mut(len.max(1))
             .enumerate()
             .map(|(r, dst)| {
-                let exps = &s.exps[r * kb..(r + 1) * kb];
+                let exp = |k| block(r, k).scale.exponent();
                 // The minimum is `None` when any scale is NaN.
-                let lo = exps.iter().copied().min().flatten()?;
-                let hi = exps.iter().copied().max().flatten()?;
+                let lo = (0..kb).map(exp).min().flatten()?;
+                let hi = (0..kb).map(exp).max().flatten()?;
                 if hi - lo > MAX_SHIFT {
                     return None;
                 }
-                let blocks = s.elems[r * kb..(r + 1) * kb].iter().zip(exps);
-                for (d, (blk, e)) in dst.chunks_exact_mut(BLOCK).zip(blocks) {
-                    let sh = e.expect("checked") - lo;
-                    for (d, &q) in d.iter_mut().zip(blk) {
-                        *d = (q as i16) << sh;
-                    }
+                for (k, d) in dst.chunks_exact_mut(BLOCK).enumerate() {
+                    let blk = block(r, k);
+                    let sh = blk.scale.exponent().expect("checked") - lo;
+                    // On whole arrays, which the compiler vectorises (not the loop over a chunk).
+                    let d: &mut [i16; BLOCK] = d.try_into().expect("a block");
+                    *d = blk.elems.map(|q| (q as i16) << sh);
                 }
                 Some(lo - ELEM_FRAC_BITS)
             })
