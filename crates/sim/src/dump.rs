@@ -62,9 +62,12 @@ fn encode<E>(d: DumpRef<'_>, mut sink: impl FnMut(&mut Vec<u8>) -> Result<(), E>
             dst[..4].copy_from_slice(&quads[(x.0 >> 16) as usize]);
             dst[4..8].copy_from_slice(&quads[(x.0 & 0xffff) as usize]);
         }),
+        // The word `to_word` defines (scale, element 31, ..., element 0), two elements a lookup.
         DumpRef::MxInt8(t) => each!(t.blocks, |dst: &mut [u8], b: &MxInt8Block| {
-            for (pair, byte) in dst.chunks_exact_mut(2).zip(b.to_word()) {
-                pair.copy_from_slice(&HEX[byte as usize]);
+            dst[..2].copy_from_slice(&HEX[b.scale.0 as usize]);
+            for (quad, pair) in dst[2..66].chunks_exact_mut(4).zip(b.elems.rchunks_exact(2)) {
+                let hi_lo = u16::from_be_bytes([pair[1] as u8, pair[0] as u8]);
+                quad.copy_from_slice(&quads[hi_lo as usize]);
             }
         }),
         DumpRef::Mx(t) => {
